@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Runs the compiled CLI when `npm run build` has produced it (the Docker image), else the
+// TypeScript sources through tsx, so `npm install && npm start` needs no build step.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const compiled = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+if (existsSync(compiled)) {
+  await import(pathToFileURL(compiled).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+}

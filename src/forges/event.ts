@@ -1,0 +1,147 @@
+/**
+ * The one event shape every forge payload is normalized into. Handlers downstream of the
+ * inbox only ever see these, never a GitHub or GitLab payload.
+ */
+import { z } from 'zod';
+
+export const forgeKind = z.enum(['github', 'gitlab']);
+export type ForgeKind = z.infer<typeof forgeKind>;
+
+/** Who acted. `isBot` is true for GitHub `Bot` accounts and GitLab bot users. */
+export const actor = z.object({
+  id: z.number().int(),
+  login: z.string(),
+  isBot: z.boolean(),
+});
+export type Actor = z.infer<typeof actor>;
+
+/**
+ * The repository (GitHub) or project (GitLab). `fullName` is `owner/name` or the GitLab
+ * `path_with_namespace`; `id` is the numeric repository / project id.
+ */
+export const repoRef = z.object({
+  id: z.number().int(),
+  fullName: z.string().min(1),
+  defaultBranch: z.string().min(1),
+  webUrl: z.string(),
+  cloneUrl: z.string(),
+});
+export type RepoRef = z.infer<typeof repoRef>;
+
+const base = {
+  forge: forgeKind,
+  /** GitHub App installation the delivery came through; absent on GitLab. */
+  installationId: z.number().int().optional(),
+  repo: repoRef,
+  sender: actor,
+};
+
+export const issueAction = z.enum(['opened', 'closed', 'reopened', 'labeled', 'unlabeled', 'edited']);
+
+export const issueInfo = z.object({
+  /** GitHub issue number, GitLab issue `iid`: what people type after `#`. */
+  number: z.number().int().positive(),
+  title: z.string(),
+  body: z.string(),
+  labels: z.array(z.string()),
+  url: z.string(),
+  state: z.enum(['open', 'closed']),
+  author: actor,
+});
+export type IssueInfo = z.infer<typeof issueInfo>;
+
+export const issueEvent = z.object({
+  ...base,
+  kind: z.literal('issue'),
+  action: issueAction,
+  issue: issueInfo,
+  /** The label added or removed, for `labeled` / `unlabeled`. */
+  label: z.string().optional(),
+});
+
+export const commentEvent = z.object({
+  ...base,
+  kind: z.literal('comment'),
+  action: z.literal('created'),
+  /** Whether the comment sits on an issue or on a pull/merge request. */
+  target: z.enum(['issue', 'merge_request']),
+  number: z.number().int().positive(),
+  comment: z.object({ id: z.number().int(), body: z.string(), url: z.string(), author: actor }),
+});
+
+export const mergeRequestInfo = z.object({
+  number: z.number().int().positive(),
+  title: z.string(),
+  body: z.string(),
+  url: z.string(),
+  sourceBranch: z.string(),
+  targetBranch: z.string(),
+  headSha: z.string(),
+  author: actor,
+  labels: z.array(z.string()),
+});
+export type MergeRequestInfo = z.infer<typeof mergeRequestInfo>;
+
+export const mergeRequestEvent = z.object({
+  ...base,
+  kind: z.literal('merge_request'),
+  action: z.enum(['opened', 'updated', 'merged', 'closed', 'reopened']),
+  mergeRequest: mergeRequestInfo,
+});
+
+export const reviewEvent = z.object({
+  ...base,
+  kind: z.literal('review'),
+  action: z.literal('submitted'),
+  state: z.enum(['approved', 'changes_requested', 'commented', 'unapproved']),
+  number: z.number().int().positive(),
+  headSha: z.string().optional(),
+  reviewer: actor,
+});
+
+export const pipelineStatus = z.enum(['success', 'failed', 'canceled', 'skipped', 'neutral']);
+
+export const pipelineEvent = z.object({
+  ...base,
+  kind: z.literal('pipeline'),
+  action: z.literal('completed'),
+  status: pipelineStatus,
+  /** GitHub check suite / workflow run id; GitLab pipeline id. */
+  pipelineId: z.number().int(),
+  sha: z.string(),
+  ref: z.string(),
+  /** Pull/merge request numbers the pipeline ran for, when the forge says. */
+  mergeRequestNumbers: z.array(z.number().int().positive()),
+  url: z.string(),
+  /** Coverage percentage the forge computed (GitLab's `coverage`), when it has one. */
+  coverage: z.number().nullable(),
+});
+
+export const deploymentEvent = z.object({
+  ...base,
+  kind: z.literal('deployment'),
+  action: z.literal('status'),
+  status: z.enum(['pending', 'running', 'success', 'failed', 'canceled', 'inactive']),
+  environment: z.string(),
+  /** The environment's URL; null while the forge does not know it. */
+  environmentUrl: z.string().nullable(),
+  ref: z.string(),
+  sha: z.string(),
+});
+
+export const forgeEvent = z.discriminatedUnion('kind', [
+  issueEvent,
+  commentEvent,
+  mergeRequestEvent,
+  reviewEvent,
+  pipelineEvent,
+  deploymentEvent,
+]);
+
+export type ForgeEvent = z.infer<typeof forgeEvent>;
+export type IssueEvent = z.infer<typeof issueEvent>;
+export type CommentEvent = z.infer<typeof commentEvent>;
+export type MergeRequestEvent = z.infer<typeof mergeRequestEvent>;
+export type ReviewEvent = z.infer<typeof reviewEvent>;
+export type PipelineEvent = z.infer<typeof pipelineEvent>;
+export type DeploymentEvent = z.infer<typeof deploymentEvent>;

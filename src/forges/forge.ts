@@ -1,0 +1,77 @@
+/**
+ * The seam between the bot and a forge. One object per GitHub App installation or GitLab
+ * project host; every method is safe to call again after a crash (idempotent by design).
+ */
+import type { ForgeKind } from './event.js';
+
+/** Enough to address a repository on either forge: GitHub uses `fullName`, GitLab `id`. */
+export interface RepoLocator {
+  id: number;
+  fullName: string;
+}
+
+/** An issue or a pull/merge request: the two things the bot comments on and labels. */
+export interface ThreadRef {
+  repo: RepoLocator;
+  number: number;
+  on: 'issue' | 'merge_request';
+}
+
+export interface MergeRequestSummary {
+  number: number;
+  url: string;
+  title: string;
+  body: string;
+  sourceBranch: string;
+  targetBranch: string;
+  state: 'open' | 'closed' | 'merged';
+}
+
+export interface OpenMergeRequest {
+  sourceBranch: string;
+  targetBranch: string;
+  title: string;
+  body: string;
+  labels: string[];
+}
+
+/** Access a user has on a repository, folded to what the bot decides on. */
+export type Permission = 'admin' | 'write' | 'read' | 'none';
+
+export interface Forge {
+  readonly kind: ForgeKind;
+
+  /**
+   * Creates or edits the one comment on `thread` that carries `marker` (an HTML comment the
+   * bot embeds), so a retry edits instead of posting twice. `knownId` skips the search when
+   * the caller remembers the comment. Returns the comment id.
+   */
+  upsertComment(thread: ThreadRef, marker: string, body: string, knownId?: number | null): Promise<number>;
+
+  /** Adds labels, creating none twice; labels already present are left alone. */
+  addLabels(thread: ThreadRef, labels: string[]): Promise<void>;
+
+  /** The user's access to the repository (collaborator permission / project member level). */
+  permissionOf(repo: RepoLocator, username: string): Promise<Permission>;
+
+  /** The open pull/merge request whose source branch is `branch`, if any. */
+  findMergeRequestByBranch(repo: RepoLocator, branch: string): Promise<MergeRequestSummary | null>;
+
+  openMergeRequest(repo: RepoLocator, request: OpenMergeRequest): Promise<MergeRequestSummary>;
+
+  updateMergeRequest(
+    repo: RepoLocator,
+    number: number,
+    patch: { title?: string; body?: string },
+  ): Promise<MergeRequestSummary>;
+
+  /** A short-lived credential for git over HTTPS (installation token, bot token). */
+  gitCredential(repo: RepoLocator): Promise<{ username: string; password: string }>;
+}
+
+/** Builds the forge client for where an event came from. */
+export interface ForgeDirectory {
+  /** `installationId` is required for GitHub and ignored for GitLab. */
+  get(kind: ForgeKind, installationId?: number): Promise<Forge>;
+  configured(kind: ForgeKind): boolean;
+}
