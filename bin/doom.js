@@ -5,10 +5,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const compiled = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+let entry;
 if (existsSync(compiled)) {
-  await import(pathToFileURL(compiled).href);
+  entry = pathToFileURL(compiled).href;
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  entry = new URL('../src/cli/main.ts', import.meta.url).href;
 }
+const { main } = await import(entry);
+const code = await main(process.argv);
+// null: `serve` is running and lives until a signal; every other command is done.
+if (code !== null) process.exit(code);

@@ -1,0 +1,129 @@
+/**
+ * Wires the bot together: store, forges, task service, inbox and HTTP server. `startApp`
+ * is what `doom serve` runs; tests start it too, on a random port.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { LoadedConfig } from './config/load.js';
+import type { Environment } from './config/env.js';
+import { createProbot, verifyGitHubSignature } from './forges/github/app.js';
+import { createForgeDirectory } from './forges/directory.js';
+import type { ForgeDirectory } from './forges/forge.js';
+import { dispatcher, isPermanentError } from './inbox/dispatch.js';
+import { InboxProcessor } from './inbox/processor.js';
+import { InboxWriter } from './ingress/inbox-writer.js';
+import { createIngress } from './ingress/server.js';
+import type { Logger } from './log.js';
+import { syncAgents } from './store/agents.js';
+import { openStore, type Store } from './store/db.js';
+import { pruneDeliveries } from './store/deliveries.js';
+import { TaskService } from './tasks/service.js';
+
+export interface AppOptions {
+  env: Environment;
+  loaded: LoadedConfig;
+  log: Logger;
+  /** Overrides the config's and the environment's port (0 = any free port). */
+  port?: number;
+  /** The fetch the forge clients use (tests pass one nock can see; the default is global fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface RunningApp {
+  url: string;
+  store: Store;
+  tasks: TaskService;
+  forges: ForgeDirectory;
+  processor: InboxProcessor;
+  stop(): Promise<void>;
+}
+
+/** Opens the store, syncs agents and builds the forge clients the environment allows. */
+export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log' | 'fetch'>) {
+  const { env, loaded, log } = options;
+  const store = await openStore(env.databaseUrl);
+  const { added } = await syncAgents(store.db, loaded.agents);
+  if (added.length > 0) log.info({ agents: added }, 'new agents registered');
+  const { forges: forgeConfig } = loaded.config;
+  const github =
+    env.github && forgeConfig.github.enabled
+      ? createProbot({
+          appId: env.github.appId,
+          privateKey: env.github.privateKey,
+          secret: env.github.webhookSecret,
+          baseUrl: env.github.apiUrl,
+          fetch: options.fetch,
+          log: log.child({ name: 'probot' }),
+        })
+      : null;
+  const gitlab = env.gitlab && forgeConfig.gitlab.enabled ? env.gitlab : null;
+  const forges = createForgeDirectory({
+    ...(github ? { github: { probot: github } } : {}),
+    ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch } } : {}),
+  });
+  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log });
+  return { store, forges, tasks, github, gitlab };
+}
+
+export async function startApp(options: AppOptions): Promise<RunningApp> {
+  const { env, loaded, log } = options;
+  const { config } = loaded;
+  const core = await openCore(options);
+  const { store, forges, tasks, github, gitlab } = core;
+
+  if (!github) log.warn({ missing: env.githubMissing }, 'GitHub is not configured: /api/github/webhooks answers 404');
+  if (!gitlab) log.warn({ missing: env.gitlabMissing }, 'GitLab is not configured: /api/gitlab/webhooks answers 404');
+  if (config.scoreboard.compact_on_startup) {
+    const pruned = await pruneDeliveries(store.db, config.scoreboard.retention_days);
+    if (pruned > 0) log.info({ pruned }, 'pruned old webhook deliveries');
+  }
+
+  const inbox = new InboxWriter(store.db);
+  const handle = dispatcher({ issue: (event) => tasks.onIssueEvent(event) });
+  const processor = new InboxProcessor({
+    db: store.db,
+    log,
+    handle: async (delivery) => {
+      await handle(delivery);
+    },
+    isPermanent: isPermanentError,
+    pollIntervalMs: config.inbox.poll_interval_ms,
+    maxAttempts: config.inbox.max_attempts,
+    retryBaseMs: config.inbox.retry_base_ms,
+    concurrency: config.inbox.concurrency,
+  });
+  inbox.onStored(() => processor.kick());
+
+  const app = createIngress({
+    inbox,
+    log,
+    maxBodyBytes: config.server.max_body_bytes,
+    ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),
+    ...(gitlab ? { gitlab: { secret: gitlab.webhookSecret } } : {}),
+  });
+
+  const port = options.port ?? env.port ?? config.coordinator.port;
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port, hostname: '0.0.0.0' }, () => resolve(s));
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  log.info({ port: address.port, database: store.dialect }, 'doom-rlvr listening');
+
+  await processor.start();
+  // Capacity may have freed while the bot was down.
+  await tasks.routePending('startup').catch((error: unknown) => log.error({ err: error }, 'routing pending tasks failed'));
+
+  return {
+    url,
+    store,
+    tasks,
+    forges,
+    processor,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await processor.stop();
+      await store.close();
+    },
+  };
+}

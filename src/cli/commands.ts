@@ -1,0 +1,210 @@
+/** The CLI commands, each returning the text to print (JSON or a table). */
+import type { Tier } from '../config/schema.js';
+import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
+import { activeLoad, listAgents } from '../store/agents.js';
+import { auditEntries } from '../store/audit.js';
+import { deliveryCounts } from '../store/deliveries.js';
+import { rewardsOf } from '../store/rewards.js';
+import type { AgentRow, AuditRow } from '../store/schema.js';
+import { listTasks, taskCounts } from '../store/tasks.js';
+import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
+import type { CliContext } from './context.js';
+import { num, table } from './format.js';
+
+const json = (value: unknown): string => JSON.stringify(value, null, 2);
+
+const successRate = (a: Pick<AgentRow, 'completed_tasks' | 'failed_tasks'>): number | null => {
+  const finished = a.completed_tasks + a.failed_tasks;
+  return finished === 0 ? null : a.completed_tasks / finished;
+};
+
+export async function status(ctx: CliContext, format: string): Promise<string> {
+  const db = ctx.store.db;
+  const [tasks, deliveries, agents, load, recent] = await Promise.all([
+    taskCounts(db),
+    deliveryCounts(db),
+    listAgents(db),
+    activeLoad(db),
+    listTasks(db, { limit: 10 }),
+  ]);
+  const tiers: Record<string, number> = {};
+  for (const a of agents) tiers[a.tier] = (tiers[a.tier] ?? 0) + 1;
+  const data = {
+    database: ctx.store.dialect,
+    forges: { github: ctx.forges.configured('github'), gitlab: ctx.forges.configured('gitlab') },
+    tasks,
+    deliveries,
+    agents: { total: agents.length, busy: [...load.values()].filter((n) => n > 0).length, tiers },
+    recent_tasks: recent.map((t) => ({
+      id: t.id,
+      status: t.status,
+      type: t.type,
+      priority: t.priority,
+      agent: t.assigned_agent,
+      issue: t.issue_url,
+      waiting: t.pending_reason,
+      error: t.error_message,
+    })),
+  };
+  if (format === 'json') return json(data);
+  const counts = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  return [
+    `database   ${data.database}`,
+    `forges     github ${data.forges.github ? 'configured' : 'not configured'}, gitlab ${data.forges.gitlab ? 'configured' : 'not configured'}`,
+    `tasks      ${counts(tasks)}`,
+    `inbox      ${counts(deliveries)}`,
+    `agents     ${agents.length} (${counts(tiers)}), ${data.agents.busy} busy`,
+    '',
+    recent.length === 0
+      ? 'no tasks yet'
+      : table(
+          ['task', 'status', 'type', 'prio', 'agent', 'issue', 'note'],
+          data.recent_tasks.map((t) => [t.id, t.status, t.type, t.priority, t.agent, t.issue, t.waiting ?? t.error]),
+        ),
+  ].join('\n');
+}
+
+export async function assign(ctx: CliContext, opts: { task: number; forceAgent?: string }): Promise<string> {
+  const decision = await ctx.tasks.tryAssign(opts.task, { forceAgent: opts.forceAgent, actor: 'cli' });
+  if (decision.kind === 'pending') return `task ${opts.task} stays pending: ${decision.reason}`;
+  return [`task ${opts.task} assigned to ${decision.agent}`, ...decision.reasons.map((r) => `  - ${r}`)].join('\n');
+}
+
+export async function agentsList(ctx: CliContext, opts: { tier?: string; format: string }): Promise<string> {
+  const [agents, load] = await Promise.all([listAgents(ctx.store.db, { tier: opts.tier }), activeLoad(ctx.store.db)]);
+  const rows = agents.map((a) => ({
+    name: a.name,
+    tier: a.tier,
+    specializations: JSON.parse(a.specializations) as string[],
+    rolling_avg: a.rolling_avg,
+    total_tasks: a.total_tasks,
+    success_rate: successRate(a),
+    load: load.get(a.name) ?? 0,
+    capacity: a.max_concurrent_tasks,
+    override: a.manual_override,
+  }));
+  if (opts.format === 'json') return json(rows);
+  if (rows.length === 0) return opts.tier ? `no ${opts.tier} agents` : 'no agents';
+  return table(
+    ['name', 'tier', 'specializations', 'avg', 'tasks', 'success', 'load', 'override'],
+    rows.map((r) => [
+      r.name,
+      r.tier,
+      r.specializations.join(','),
+      num(r.rolling_avg),
+      r.total_tasks,
+      r.success_rate === null ? null : `${Math.round(r.success_rate * 100)}%`,
+      `${r.load}/${r.capacity}`,
+      r.override,
+    ]),
+  );
+}
+
+export async function promote(ctx: CliContext, name: string, opts: { to?: string; reason?: string }): Promise<string> {
+  const agent = await promoteAgent(ctx.store.db, name, { to: opts.to as Tier | undefined, reason: opts.reason, actor: 'cli' });
+  // A promotion can make an agent eligible for waiting tasks.
+  const assigned = await ctx.tasks.routePending('cli');
+  return `${agent.name} is now ${agent.tier}${assigned > 0 ? ` (${assigned} waiting task(s) assigned)` : ''}`;
+}
+
+export async function suspend(ctx: CliContext, name: string, opts: { reason?: string }): Promise<string> {
+  const agent = await suspendAgent(ctx.store.db, name, { reason: opts.reason, actor: 'cli' });
+  const released = await ctx.tasks.releaseAgent(agent.name, 'cli');
+  return `${agent.name} is suspended${released > 0 ? `; ${released} task(s) it had not started went back to the router` : ''}`;
+}
+
+export async function scores(ctx: CliContext, opts: { agent: string; last: number; format: string }): Promise<string> {
+  const agent = (await listAgents(ctx.store.db, { includeInactive: true })).find((a) => a.name === opts.agent);
+  if (!agent) throw new TierError(`agent "${opts.agent}" does not exist`);
+  const rows = await rewardsOf(ctx.store.db, opts.agent, opts.last);
+  const data = rows.map((r) => ({
+    timestamp: r.updated_at,
+    task_id: r.task_id,
+    reward: r.reward,
+    kind: r.kind,
+    degraded: r.degraded === 1,
+    components: JSON.parse(r.components) as Record<string, number>,
+  }));
+  if (opts.format === 'json') return json({ agent: agent.name, tier: agent.tier, rolling_avg: agent.rolling_avg, rewards: data });
+  const header = `${agent.name}: ${agent.tier}, rolling average ${num(agent.rolling_avg)}`;
+  if (data.length === 0) return `${header}\nno rewards yet`;
+  return `${header}\n${table(
+    ['time', 'task', 'reward', 'kind', 'cov', 'lint', 'sec', 'cplx', 'ci', 'review'],
+    data.map((r) => [
+      r.timestamp,
+      r.task_id,
+      num(r.reward),
+      r.kind + (r.degraded ? '*' : ''),
+      ...['test_coverage_delta', 'lint_score', 'security_scan_score', 'code_complexity_delta', 'ci_pipeline_status', 'review_feedback_score'].map(
+        (k) => (r.components[k] === undefined ? null : num(r.components[k]!)),
+      ),
+    ]),
+  )}`;
+}
+
+export async function leaderboard(ctx: CliContext, opts: { metric: 'reward' | 'tasks' | 'success-rate'; format: string }): Promise<string> {
+  const agents = await listAgents(ctx.store.db);
+  const key = (a: AgentRow): number =>
+    opts.metric === 'reward' ? a.rolling_avg : opts.metric === 'tasks' ? a.total_tasks : (successRate(a) ?? -1);
+  const ranked = [...agents].sort((a, b) => key(b) - key(a) || a.name.localeCompare(b.name));
+  const rows = ranked.map((a, i) => ({
+    rank: i + 1,
+    name: a.name,
+    tier: a.tier,
+    rolling_avg: a.rolling_avg,
+    total_tasks: a.total_tasks,
+    success_rate: successRate(a),
+  }));
+  if (opts.format === 'json') return json({ metric: opts.metric, agents: rows });
+  return table(
+    ['#', 'agent', 'tier', 'avg reward', 'tasks', 'success'],
+    rows.map((r) => [
+      r.rank,
+      r.name,
+      r.tier,
+      num(r.rolling_avg),
+      r.total_tasks,
+      r.success_rate === null ? null : `${Math.round(r.success_rate * 100)}%`,
+    ]),
+  );
+}
+
+export async function reward(ctx: CliContext, opts: { task: number; agent: string; component: string[] }): Promise<string> {
+  const components = parseComponentArgs(opts.component);
+  const result = await recordManualReward(ctx.store.db, ctx.loaded.config, {
+    taskId: opts.task,
+    agent: opts.agent,
+    components,
+    actor: 'cli',
+  });
+  return `reward ${num(result.reward.reward)} recorded for ${opts.agent} on task ${opts.task}; tier ${result.tier}${
+    result.tierChanged ? ' (changed)' : ''
+  }`;
+}
+
+const formatEntry = (e: AuditRow): string => {
+  const who = [e.task_id !== null ? `task ${e.task_id}` : null, e.agent_name].filter(Boolean).join(' ');
+  return `${e.at}  ${e.event.padEnd(20)} ${who ? `${who}  ` : ''}by ${e.actor}  ${e.data}`;
+};
+
+export async function logs(
+  ctx: CliContext,
+  opts: { tail?: boolean; agent?: string; lines: number },
+  out: (text: string) => void,
+  stop: AbortSignal = new AbortController().signal,
+): Promise<void> {
+  const db = ctx.store.db;
+  let entries = await auditEntries(db, { agent: opts.agent, limit: opts.lines });
+  entries.forEach((e) => out(formatEntry(e)));
+  if (!opts.tail) return;
+  let last = entries.at(-1)?.id ?? 0;
+  while (!stop.aborted) {
+    await new Promise((r) => setTimeout(r, 500));
+    entries = await auditEntries(db, { agent: opts.agent, afterId: last, limit: 500 });
+    entries.forEach((e) => out(formatEntry(e)));
+    last = entries.at(-1)?.id ?? last;
+  }
+}

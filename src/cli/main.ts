@@ -1,0 +1,159 @@
+/** The `doom` command line: the server and the operator's view of the same store. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startApp } from '../app.js';
+import { ConfigError } from '../config/errors.js';
+import { assignableTiers, tier as tierSchema } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { RewardError } from '../rewards/manual.js';
+import { TaskError } from '../tasks/service.js';
+import { TierError } from '../tiers/service.js';
+import { loadSettings, withContext, type GlobalOptions } from './context.js';
+import * as commands from './commands.js';
+
+/** An error the operator can act on: printed without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+/** Set once `serve` is up: the process then lives until a signal. */
+let serving = false;
+
+const expected = [CliError, ConfigError, TaskError, TierError, RewardError];
+
+export function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(value);
+}
+
+export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
+  const program = new Command('doom')
+    .description('doom-rlvr: labeled issues become tasks for AI coding agents, ranked by what CI and reviewers say')
+    .option('-c, --config <path>', 'config file (default: $DOOM_CONFIG or config/doom-rlvr.toml)')
+    .option('--database <url>', 'SQLite file or postgres:// URL (default: $DATABASE_URL or ./data/doom.db)')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => out(s.trimEnd()) });
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  // CLI output is the answer; logs go to stderr and only when something is wrong.
+  const cliLog = createLogger({ level: 'warn', destination: process.stderr });
+  const run = <T>(work: Parameters<typeof withContext<T>>[2]) => withContext(globals(), cliLog, work);
+  const format = () => new Option('--format <format>', 'output format').choices(['table', 'json']).default('table');
+
+  program
+    .command('serve')
+    .description('start the bot: webhook ingress, inbox processor and router')
+    .option('-p, --port <port>', 'port (default: $PORT or coordinator.port)', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port number');
+      return Number(v);
+    })
+    .action(async (opts: { port?: number }) => {
+      const { env, loaded } = loadSettings(globals());
+      const log = createLogger({ level: env.logLevel });
+      const app = await startApp({ env, loaded, log, port: opts.port });
+      serving = true;
+      const stop = async (signal: string) => {
+        log.info({ signal }, 'shutting down');
+        await app.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  program
+    .command('status')
+    .description('tasks, agents and the webhook inbox at a glance')
+    .addOption(format())
+    .action((opts: { format: string }) => run(async (ctx) => out(await commands.status(ctx, opts.format))));
+
+  program
+    .command('assign')
+    .description('route a pending task now, or force it onto an agent')
+    .requiredOption('--task <id>', 'task id', positiveInt)
+    .option('--force-agent <name>', 'assign to this agent whatever the router would choose')
+    .action((opts: { task: number; forceAgent?: string }) => run(async (ctx) => out(await commands.assign(ctx, opts))));
+
+  const agents = program.command('agents').description('the agent pool');
+  agents
+    .command('list')
+    .description('agents with tier, rolling average and load')
+    .addOption(new Option('--tier <tier>', 'only this tier').choices(tierSchema.options))
+    .addOption(format())
+    .action((opts: { tier?: string; format: string }) => run(async (ctx) => out(await commands.agentsList(ctx, opts))));
+  agents
+    .command('promote <name>')
+    .description('move an agent up a tier (a suspended one to junior); lifts a manual suspension')
+    .addOption(new Option('--to <tier>', 'the tier to promote to').choices(assignableTiers))
+    .option('--reason <text>', 'why, kept in tier history')
+    .action((name: string, opts: { to?: string; reason?: string }) =>
+      run(async (ctx) => out(await commands.promote(ctx, name, opts))),
+    );
+  agents
+    .command('suspend <name>')
+    .description('take an agent out of routing until an operator promotes it again')
+    .option('--reason <text>', 'why, kept in tier history')
+    .action((name: string, opts: { reason?: string }) => run(async (ctx) => out(await commands.suspend(ctx, name, opts))));
+
+  program
+    .command('scores')
+    .description("an agent's rewards, newest last")
+    .requiredOption('--agent <name>', 'agent name')
+    .option('--last <n>', 'how many', positiveInt, 10)
+    .addOption(format())
+    .action((opts: { agent: string; last: number; format: string }) =>
+      run(async (ctx) => out(await commands.scores(ctx, opts))),
+    );
+
+  program
+    .command('leaderboard')
+    .description('agents ranked by a metric')
+    .addOption(new Option('--metric <metric>', 'ranking').choices(['reward', 'tasks', 'success-rate']).default('reward'))
+    .addOption(format())
+    .action((opts: { metric: 'reward' | 'tasks' | 'success-rate'; format: string }) =>
+      run(async (ctx) => out(await commands.leaderboard(ctx, opts))),
+    );
+
+  program
+    .command('reward')
+    .description('enter a reward by hand (all six components, each in its seed range)')
+    .requiredOption('--task <id>', 'task id', positiveInt)
+    .requiredOption('--agent <name>', 'agent name')
+    .requiredOption(
+      '--component <name=value...>',
+      'test_coverage_delta, lint_score, security_scan_score, code_complexity_delta, ci_pipeline_status, review_feedback_score',
+    )
+    .action((opts: { task: number; agent: string; component: string[] }) =>
+      run(async (ctx) => out(await commands.reward(ctx, opts))),
+    );
+
+  program
+    .command('logs')
+    .description('the audit log: every decision the bot made')
+    .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
+    .option('--agent <name>', 'only entries about this agent')
+    .option('-n, --lines <n>', 'how many recent entries to show first', positiveInt, 20)
+    .action((opts: { tail?: boolean; agent?: string; lines: number }) => run((ctx) => commands.logs(ctx, opts, out)));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code, or null while `serve` keeps the process alive. */
+export async function main(argv: string[]): Promise<number | null> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return serving ? null : 0;
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('commander.')) {
+      // Commander has printed its own message (help, a bad flag).
+      const exitCode = (error as { exitCode?: number }).exitCode ?? 1;
+      return exitCode;
+    }
+    if (expected.some((E) => error instanceof E)) {
+      process.stderr.write(`doom: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The shapes of `config/doom-rlvr.toml` and `config/agents/*.yml`, after the seed's schemas.
+ * Everything here is data the operator edits; secrets never live in these files.
+ */
+import { z } from 'zod';
+
+export const taskTypes = ['bugfix', 'feature', 'refactor', 'security'] as const;
+export const taskType = z.enum(taskTypes);
+export type TaskType = z.infer<typeof taskType>;
+
+export const priorities = ['P0', 'P1', 'P2'] as const;
+export const priority = z.enum(priorities);
+export type Priority = z.infer<typeof priority>;
+
+export const assignableTiers = ['junior', 'senior', 'principal'] as const;
+export const tier = z.enum(['junior', 'senior', 'principal', 'suspended']);
+export type Tier = z.infer<typeof tier>;
+export const assignableTier = z.enum(assignableTiers);
+export type AssignableTier = z.infer<typeof assignableTier>;
+
+const positiveInt = z.number().int().positive();
+
+/** The six reward components of the seed, by their config key. */
+export const weightsSchema = z
+  .object({
+    test_coverage: z.number().min(0).max(1),
+    lint_score: z.number().min(0).max(1),
+    security_scan: z.number().min(0).max(1),
+    complexity: z.number().min(0).max(1),
+    ci_status: z.number().min(0).max(1),
+    review_feedback: z.number().min(0).max(1),
+  })
+  .strict()
+  .refine((w) => Math.abs(Object.values(w).reduce((a, b) => a + b, 0) - 1) < 1e-6, {
+    message: 'weights must sum to 1',
+  });
+export type Weights = z.infer<typeof weightsSchema>;
+
+export const configSchema = z
+  .object({
+    coordinator: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        max_concurrent_agents: positiveInt.default(10),
+        task_timeout_default_ms: positiveInt.default(300_000),
+        max_tokens_default: positiveInt.default(200_000),
+        /** Exploration weight of the router's upper-confidence bonus (see routing/router.ts). */
+        exploration: z.number().min(0).default(1.5),
+      })
+      .strict()
+      .prefault({}),
+    evaluator: z
+      .object({
+        weights: weightsSchema.default({
+          test_coverage: 0.3,
+          lint_score: 0.2,
+          security_scan: 0.2,
+          complexity: 0.1,
+          ci_status: 0.1,
+          review_feedback: 0.1,
+        }),
+      })
+      .strict()
+      .prefault({}),
+    scoreboard: z
+      .object({
+        retention_days: positiveInt.default(90),
+        compact_on_startup: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    tiers: z
+      .object({
+        promotion_threshold: z.number().default(4.0),
+        demotion_threshold: z.number().default(2.0),
+        suspension_threshold: z.number().default(0.0),
+        evaluation_window: positiveInt.default(10),
+      })
+      .strict()
+      .refine((t) => t.suspension_threshold <= t.demotion_threshold && t.demotion_threshold <= t.promotion_threshold, {
+        message: 'thresholds must satisfy suspension_threshold <= demotion_threshold <= promotion_threshold',
+      })
+      .prefault({}),
+    labels: z
+      .object({
+        trigger: z.string().min(1).default('doom'),
+        assigned: z.string().min(1).default('doom:assigned'),
+        bot_authored: z.string().min(1).default('doom:bot-authored'),
+        /** Issue label → task type. */
+        types: z.record(z.string(), taskType).default({
+          bugfix: 'bugfix',
+          bug: 'bugfix',
+          feature: 'feature',
+          enhancement: 'feature',
+          refactor: 'refactor',
+          security: 'security',
+        }),
+        default_type: taskType.default('feature'),
+        /** Issue label → priority. */
+        priorities: z.record(z.string(), priority).default({ P0: 'P0', P1: 'P1', P2: 'P2' }),
+        default_priority: priority.default('P2'),
+        /** Prefix of the label that forces an agent: `agent:<name>`. */
+        force_agent_prefix: z.string().min(1).default('agent:'),
+      })
+      .strict()
+      .prefault({}),
+    /** Which tiers may take a task of each priority. */
+    routing: z
+      .object({
+        P0: z.array(assignableTier).min(1).default(['principal']),
+        P1: z.array(assignableTier).min(1).default(['senior', 'principal']),
+        P2: z.array(assignableTier).min(1).default(['junior', 'senior', 'principal']),
+      })
+      .strict()
+      .prefault({}),
+    inbox: z
+      .object({
+        /** How often the background processor looks for stored deliveries. */
+        poll_interval_ms: positiveInt.default(200),
+        max_attempts: positiveInt.default(5),
+        retry_base_ms: positiveInt.default(1_000),
+        /** Deliveries handled at once. */
+        concurrency: positiveInt.default(4),
+      })
+      .strict()
+      .prefault({}),
+    forges: z
+      .object({
+        github: z
+          .object({
+            /** Where the bot's comments link to and what `Closes #N` means. */
+            enabled: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        gitlab: z
+          .object({
+            enabled: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    server: z
+      .object({
+        /** Webhook bodies above this are refused with 413 before they are read. */
+        max_body_bytes: positiveInt.default(25 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

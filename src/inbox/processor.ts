@@ -1,0 +1,97 @@
+/**
+ * Works through the inbox in the background: at least once per delivery, oldest first,
+ * retrying failures with exponential backoff and keeping the error of the last try.
+ * Handlers must be idempotent: a delivery interrupted by a crash is handled again.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from '../log.js';
+import { claimDue, markDone, markFailed, requeueInterrupted } from '../store/deliveries.js';
+import type { Database, Delivery } from '../store/schema.js';
+
+export interface ProcessorOptions {
+  db: Kysely<Database>;
+  log: Logger;
+  handle: (delivery: Delivery) => Promise<void>;
+  pollIntervalMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  concurrency: number;
+  /** Errors that no retry can fix (a malformed payload): failed at once. */
+  isPermanent?: (error: unknown) => boolean;
+}
+
+export class InboxProcessor {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private pass: Promise<void> | null = null;
+  private again = false;
+
+  constructor(private readonly options: ProcessorOptions) {}
+
+  /** Requeues what a previous process left half-done, then polls. */
+  async start(): Promise<void> {
+    const requeued = await requeueInterrupted(this.options.db);
+    if (requeued > 0) this.options.log.warn({ requeued }, 'requeued deliveries interrupted by a previous stop');
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for the deliveries in hand. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.pass;
+  }
+
+  /** Wakes the processor now (a delivery was just stored). */
+  kick(): void {
+    if (!this.running) return;
+    if (this.pass) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Processes everything due now, until nothing is left; for tests and the CLI. */
+  async drain(): Promise<void> {
+    while ((await this.runPass()) > 0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pass = this.runPass()
+        .catch((error: unknown) => this.options.log.error({ err: error }, 'inbox pass failed'))
+        .then((n) => {
+          this.pass = null;
+          if (!this.running) return;
+          const more = this.again || (typeof n === 'number' && n > 0);
+          this.again = false;
+          this.schedule(more ? 0 : this.options.pollIntervalMs);
+        });
+    }, ms);
+  }
+
+  private async runPass(): Promise<number> {
+    const claimed = await claimDue(this.options.db, this.options.concurrency);
+    await Promise.all(claimed.map((d) => this.process(d)));
+    return claimed.length;
+  }
+
+  private async process(delivery: Delivery): Promise<void> {
+    const { db, log, maxAttempts, retryBaseMs } = this.options;
+    try {
+      await this.options.handle(delivery);
+      await markDone(db, delivery.id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const permanent = this.options.isPermanent?.(error) ?? false;
+      const last = permanent || delivery.attempts >= maxAttempts;
+      const delay = retryBaseMs * 2 ** (delivery.attempts - 1);
+      await markFailed(db, delivery.id, message, last ? null : delay);
+      const context = { deliveryId: delivery.delivery_id, forge: delivery.forge, event: delivery.event, attempt: delivery.attempts };
+      if (last) log.error({ ...context, err: error }, 'delivery failed for good');
+      else log.warn({ ...context, err: error, retryInMs: delay }, 'delivery failed, will retry');
+    }
+  }
+}

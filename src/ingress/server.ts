@@ -1,0 +1,95 @@
+/**
+ * The HTTP surface: webhook ingress for both forges and the health check. A delivery is
+ * verified, stored in the inbox, and only then answered 202; the work happens later.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from '../log.js';
+import type { InboxWriter } from './inbox-writer.js';
+
+export interface IngressOptions {
+  inbox: InboxWriter;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Absent when GitHub is not configured: the route then answers 404 saying so. */
+  github?: { verify: (rawBody: string, signature: string) => Promise<boolean> };
+  gitlab?: { secret: string };
+  /** Extra routes (REST API, metrics) mounted by the caller. */
+  extend?: (app: Hono) => void;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Compares secrets in time independent of where they differ (and of their lengths). */
+export function secretsEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createIngress(options: IngressOptions): Hono {
+  const { inbox, log } = options;
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes,
+    onError: (c) => c.json({ error: `body larger than ${options.maxBodyBytes} bytes` }, 413),
+  });
+
+  async function store(c: Context, forge: string, deliveryId: string, event: string, body: string) {
+    if (!isJson(body)) return c.json({ error: 'body is not valid JSON' }, 400);
+    const stored = await inbox.put({ forge, deliveryId, event, body });
+    log.debug({ forge, deliveryId, event, stored }, stored ? 'delivery stored' : 'redelivery ignored');
+    return c.json({ accepted: true, duplicate: !stored }, 202);
+  }
+
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', forges: { github: Boolean(options.github), gitlab: Boolean(options.gitlab) } }),
+  );
+
+  app.post('/api/github/webhooks', limit, async (c) => {
+    const github = options.github;
+    if (!github) return c.json({ error: 'GitHub is not configured (set APP_ID, PRIVATE_KEY, WEBHOOK_SECRET)' }, 404);
+    const signature = c.req.header('x-hub-signature-256');
+    const body = await c.req.text();
+    if (!signature || !(await github.verify(body, signature))) {
+      return c.json({ error: 'invalid or missing X-Hub-Signature-256' }, 401);
+    }
+    const id = c.req.header('x-github-delivery');
+    const event = c.req.header('x-github-event');
+    if (!id || !event) return c.json({ error: 'missing X-GitHub-Delivery or X-GitHub-Event header' }, 400);
+    return store(c, 'github', id, event, body);
+  });
+
+  app.post('/api/gitlab/webhooks', limit, async (c) => {
+    const gitlab = options.gitlab;
+    if (!gitlab) return c.json({ error: 'GitLab is not configured (set GITLAB_URL, GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET)' }, 404);
+    const token = c.req.header('x-gitlab-token');
+    if (!token || !secretsEqual(token, gitlab.secret)) return c.json({ error: 'invalid or missing X-Gitlab-Token' }, 401);
+    const event = c.req.header('x-gitlab-event');
+    if (!event) return c.json({ error: 'missing X-Gitlab-Event header' }, 400);
+    const body = await c.req.text();
+    // GitLab ≥17.4 keeps Idempotency-Key across retries; older ones send only the event UUID
+    // (or nothing), and then the body itself is the identity.
+    const id =
+      c.req.header('idempotency-key') ??
+      c.req.header('x-gitlab-event-uuid') ??
+      `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return store(c, 'gitlab', id, event, body);
+  });
+
+  options.extend?.(app);
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    log.error({ err: error, path: c.req.path }, 'request failed');
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}

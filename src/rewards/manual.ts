@@ -1,0 +1,70 @@
+/** Manual reward entry (the seed's phase 1): an operator scores a task by hand. */
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/schema.js';
+import { getAgent } from '../store/agents.js';
+import { audit } from '../store/audit.js';
+import { upsertReward } from '../store/rewards.js';
+import type { Database, RewardRow } from '../store/schema.js';
+import { getTask } from '../store/tasks.js';
+import { recomputeAgent } from '../tiers/service.js';
+import { componentNames, computeReward, EVALUATOR_VERSION, type ComponentName, type RewardComponents } from './formula.js';
+
+export class RewardError extends Error {
+  override name = 'RewardError';
+}
+
+/** Parses `name=value` pairs; every component must be given exactly once. */
+export function parseComponentArgs(pairs: readonly string[]): RewardComponents {
+  const values: Partial<Record<ComponentName, number>> = {};
+  for (const pair of pairs) {
+    const match = /^([a-z_]+)=(.+)$/.exec(pair);
+    if (!match) throw new RewardError(`--component "${pair}": expected name=value`);
+    const [, name, raw] = match as unknown as [string, string, string];
+    if (!componentNames.includes(name as ComponentName)) {
+      throw new RewardError(`--component "${pair}": unknown component "${name}" (expected one of ${componentNames.join(', ')})`);
+    }
+    if (values[name as ComponentName] !== undefined) throw new RewardError(`--component ${name} given twice`);
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new RewardError(`--component "${pair}": "${raw}" is not a number`);
+    values[name as ComponentName] = value;
+  }
+  const missing = componentNames.filter((n) => values[n] === undefined);
+  if (missing.length > 0) throw new RewardError(`missing --component for: ${missing.join(', ')}`);
+  return values as RewardComponents;
+}
+
+export async function recordManualReward(
+  db: Kysely<Database>,
+  config: Config,
+  input: { taskId: number; agent: string; components: RewardComponents; actor: string },
+): Promise<{ reward: RewardRow; tier: string; tierChanged: boolean }> {
+  const started = performance.now();
+  if (!(await getTask(db, input.taskId))) throw new RewardError(`task ${input.taskId} does not exist`);
+  if (!(await getAgent(db, input.agent))) throw new RewardError(`agent "${input.agent}" does not exist`);
+  let value: number;
+  try {
+    value = computeReward(input.components, config.evaluator.weights);
+  } catch (error) {
+    throw new RewardError((error as Error).message);
+  }
+  const reward = await upsertReward(db, {
+    taskId: input.taskId,
+    agentName: input.agent,
+    reward: value,
+    components: { ...input.components },
+    weights: { ...config.evaluator.weights },
+    evaluatorVersion: EVALUATOR_VERSION,
+    hookDurationMs: performance.now() - started,
+    kind: 'manual',
+    degraded: false,
+  });
+  await audit(db, {
+    event: 'reward.recorded',
+    actor: input.actor,
+    taskId: input.taskId,
+    agentName: input.agent,
+    data: { reward: value, kind: 'manual', components: input.components },
+  });
+  const { agent, changed } = await recomputeAgent(db, config, input.agent, 'manual-reward', input.actor);
+  return { reward, tier: agent.tier, tierChanged: changed };
+}

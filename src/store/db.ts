@@ -1,0 +1,87 @@
+/**
+ * Opens the store named by DATABASE_URL: a file path (SQLite, the embedded default) or a
+ * `postgres://` URL, and brings its schema up to date.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import type { Dialect } from './migrations/columns.js';
+import * as m0001 from './migrations/0001_init.js';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Postgres only: the schema to use (created if missing); tests use one each. */
+  schema?: string;
+}
+
+// bigint columns hold forge ids (comment ids pass 2^31); they stay well under 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/**
+ * Migrations are imported statically: a file-based provider cannot load `.ts` migrations
+ * under vitest, and a static list is also what a bundled build needs.
+ */
+function migrations(dialect: Dialect): MigrationProvider {
+  const all: Record<string, Migration> = {
+    '0001_init': { up: (db) => m0001.up(db, dialect) },
+  };
+  return { getMigrations: async () => all };
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (isPostgresUrl(url)) {
+    dialect = 'postgres';
+    if (options.schema && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
+      throw new Error(`invalid Postgres schema name: ${options.schema}`);
+    }
+    if (options.schema) {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`create schema if not exists ${options.schema}`);
+      } finally {
+        await admin.end();
+      }
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    dialect = 'sqlite';
+    const path = url.replace(/^sqlite:(\/\/)?/, '');
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const sqlite = new SQLite(path);
+    sqlite.pragma('journal_mode = WAL');
+    // FULL: a delivery answered 202 is on disk even if the machine loses power.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+
+  const migrator = new Migrator({ db, provider: migrations(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`store migration ${failed} failed: ${(error as Error).message}`);
+  }
+  return { db, dialect, close: () => db.destroy() };
+}

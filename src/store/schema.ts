@@ -1,0 +1,162 @@
+/**
+ * Table types for Kysely. Times are ISO-8601 strings and JSON columns are text, so every
+ * query reads the same on SQLite and Postgres.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'failed';
+export type TaskStatus = 'pending' | 'assigned' | 'in_progress' | 'completed' | 'failed';
+export type AssignmentStatus = 'assigned' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+export type RewardKind = 'manual' | 'provisional' | 'final';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  forge: string;
+  delivery_id: string;
+  event: string;
+  body: string;
+  received_at: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  processed_at: string | null;
+}
+
+export interface TasksTable {
+  id: Generated<number>;
+  forge: string;
+  installation_id: number | null;
+  repo_id: number;
+  repo: string;
+  repo_url: string;
+  clone_url: string;
+  default_branch: string;
+  issue_number: number;
+  issue_url: string;
+  title: string;
+  description: string;
+  type: string;
+  priority: string;
+  /** JSON array of strings. */
+  tags: string;
+  max_tokens: number;
+  timeout_ms: number;
+  forced_agent: string | null;
+  status: TaskStatus;
+  assigned_agent: string | null;
+  pending_reason: string | null;
+  /** Id of the task's one sticky comment on the issue. */
+  comment_id: number | null;
+  /** Hash of what the forge shows in that comment and labels; a change means "sync again". */
+  comment_hash: string | null;
+  pr_url: string | null;
+  pr_number: number | null;
+  error_message: string | null;
+  tokens_used: number;
+  cost_usd: number;
+  duration_ms: number;
+  escalations: number;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+export interface AgentsTable {
+  name: string;
+  tier: string;
+  /** JSON array of task types. */
+  specializations: string;
+  max_concurrent_tasks: number;
+  /** The agent file as loaded, JSON. */
+  config: string;
+  rolling_avg: number;
+  total_tasks: number;
+  completed_tasks: number;
+  failed_tasks: number;
+  /** 'suspended' or 'promoted' while an operator's decision stands; see tiers/rules.ts. */
+  manual_override: string | null;
+  /** 1 while a file in config/agents defines the agent. */
+  active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AssignmentsTable {
+  id: Generated<number>;
+  task_id: number;
+  agent_name: string;
+  status: AssignmentStatus;
+  /** JSON array of the router's reasons. */
+  reasons: string;
+  assigned_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: string | null;
+  error: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cache_tokens: number;
+  cost_usd: number;
+  turns: number;
+  transcript: string | null;
+}
+
+export interface RewardsTable {
+  id: Generated<number>;
+  task_id: number;
+  agent_name: string;
+  reward: number;
+  /** JSON object: component → value. */
+  components: string;
+  /** JSON object: weight key → weight. */
+  weights: string;
+  evaluator_version: string;
+  hook_duration_ms: number;
+  kind: RewardKind;
+  degraded: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TierHistoryTable {
+  id: Generated<number>;
+  agent_name: string;
+  from_tier: string;
+  to_tier: string;
+  reason: string;
+  source: string;
+  rolling_avg: number | null;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  event: string;
+  actor: string;
+  task_id: number | null;
+  agent_name: string | null;
+  /** JSON object. */
+  data: string;
+}
+
+export interface Database {
+  webhook_deliveries: WebhookDeliveriesTable;
+  tasks: TasksTable;
+  agents: AgentsTable;
+  assignments: AssignmentsTable;
+  rewards: RewardsTable;
+  tier_history: TierHistoryTable;
+  audit_log: AuditLogTable;
+}
+
+export type Delivery = Selectable<WebhookDeliveriesTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type NewTask = Insertable<TasksTable>;
+export type TaskUpdate = Updateable<TasksTable>;
+export type AgentRow = Selectable<AgentsTable>;
+export type AssignmentRow = Selectable<AssignmentsTable>;
+export type RewardRow = Selectable<RewardsTable>;
+export type TierHistoryRow = Selectable<TierHistoryTable>;
+export type AuditRow = Selectable<AuditLogTable>;

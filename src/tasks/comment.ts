@@ -1,0 +1,42 @@
+/**
+ * The task's one sticky comment on its issue, rendered from stored state only (so nothing
+ * secret can reach it) and edited in place whenever that state changes.
+ */
+import { createHash } from 'node:crypto';
+import type { AgentRow, TaskRow } from '../store/schema.js';
+
+export const taskMarker = (taskId: number): string => `<!-- doom-rlvr:task:${taskId} -->`;
+
+export interface CommentView {
+  task: TaskRow;
+  agent?: AgentRow | null;
+  reasons?: string[];
+}
+
+export function renderTaskComment({ task, agent, reasons }: CommentView): string {
+  const lines = [
+    taskMarker(task.id),
+    `### doom-rlvr · task ${task.id}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| Status | **${task.status}** |`,
+    `| Type / priority | ${task.type} / ${task.priority} |`,
+  ];
+  if (agent) {
+    lines.push(`| Agent | \`${agent.name}\` — ${agent.tier}, rolling average ${agent.rolling_avg.toFixed(2)} over ${agent.total_tasks} tasks |`);
+  }
+  if (task.pr_url) lines.push(`| Merge request | ${task.pr_url} |`);
+  lines.push(`| Budget | ${task.max_tokens.toLocaleString('en-US')} tokens, ${Math.round(task.timeout_ms / 1000)} s |`);
+  if (task.status === 'pending' && task.pending_reason) lines.push('', `Waiting: ${task.pending_reason}.`);
+  if (task.status === 'failed' && task.error_message) lines.push('', `Failed: ${task.error_message}`);
+  if (agent && reasons && reasons.length > 0) {
+    lines.push('', '<details><summary>Why this agent</summary>', '', ...reasons.map((r) => `- ${r}`), '', '</details>');
+  }
+  const tags = (JSON.parse(task.tags) as string[]).join(', ');
+  if (tags) lines.push('', `<sub>Tags: ${tags}</sub>`);
+  return lines.join('\n');
+}
+
+export const hashComment = (body: string, labels: readonly string[]): string =>
+  createHash('sha256').update(body).update('\u0000').update(labels.join(',')).digest('hex').slice(0, 32);

@@ -1,0 +1,373 @@
+/**
+ * Task intake and assignment: the I/O around the pure intake and router. Every step is
+ * idempotent — a redelivered or retried event finds the task and the comment as they are
+ * and changes nothing that is already right.
+ */
+import type { Kysely } from 'kysely';
+import type { Config, Priority, TaskType, Tier } from '../config/schema.js';
+import type { IssueEvent } from '../forges/event.js';
+import type { ForgeDirectory } from '../forges/forge.js';
+import type { Logger } from '../log.js';
+import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
+import { activeLoad, getAgent, listAgents } from '../store/agents.js';
+import { audit } from '../store/audit.js';
+import type { AgentRow, Database, TaskRow } from '../store/schema.js';
+import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask } from '../store/tasks.js';
+import { nowIso } from '../store/time.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { hashComment, renderTaskComment, taskMarker } from './comment.js';
+import { taskSpecFromIssue, type TaskSpec } from './intake.js';
+
+export interface TaskServiceDeps {
+  db: Kysely<Database>;
+  config: Config;
+  forges: ForgeDirectory;
+  log: Logger;
+}
+
+export class TaskError extends Error {
+  override name = 'TaskError';
+}
+
+export const toRoutable = (a: AgentRow, load: Map<string, number>): RoutableAgent => ({
+  name: a.name,
+  tier: a.tier as Tier,
+  specializations: JSON.parse(a.specializations) as TaskType[],
+  rollingAvg: a.rolling_avg,
+  totalTasks: a.total_tasks,
+  load: load.get(a.name) ?? 0,
+  capacity: a.max_concurrent_tasks,
+  active: a.active === 1,
+});
+
+const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
+
+export class TaskService {
+  private readonly issueLock = new KeyedMutex();
+  /** Routing reads load and writes an assignment; one decision at a time keeps capacity honest. */
+  private readonly routerLock = new KeyedMutex();
+
+  constructor(private readonly deps: TaskServiceDeps) {}
+
+  /** Reacts to an issue event: creates, updates, cancels or routes the issue's task. */
+  async onIssueEvent(event: IssueEvent): Promise<void> {
+    const key = `${event.forge}:${event.repo.id}:${event.issue.number}`;
+    await this.issueLock.run(key, () => this.handleIssue(event));
+  }
+
+  private async handleIssue(event: IssueEvent): Promise<void> {
+    const { db, config } = this.deps;
+    const trigger = config.labels.trigger;
+    const existing = await findTaskByIssue(db, { forge: event.forge, repoId: event.repo.id, issueNumber: event.issue.number });
+    const wanted = event.issue.state === 'open' && event.issue.labels.includes(trigger);
+
+    if (!wanted) {
+      if (existing && (existing.status === 'pending' || existing.status === 'assigned')) {
+        const why = event.issue.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`;
+        await this.cancel(existing, `cancelled: ${why}`, event.sender.login);
+      }
+      return;
+    }
+    // Only label changes, openings and edits can make or change a task.
+    if (event.action === 'closed') return;
+
+    const intake = taskSpecFromIssue(event.issue, config);
+    if (!existing) {
+      const fields = intake.ok ? specFields(intake.spec) : specFields(fallbackSpec(event, config));
+      const { task, created } = await insertTask(db, {
+        forge: event.forge,
+        installation_id: event.installationId ?? null,
+        repo_id: event.repo.id,
+        repo: event.repo.fullName,
+        repo_url: event.repo.webUrl,
+        clone_url: event.repo.cloneUrl,
+        default_branch: event.repo.defaultBranch,
+        issue_number: event.issue.number,
+        issue_url: event.issue.url,
+        ...fields,
+        status: intake.ok ? 'pending' : 'failed',
+        error_message: intake.ok ? null : intake.error,
+        assigned_agent: null,
+        pending_reason: null,
+        comment_id: null,
+        comment_hash: null,
+        pr_url: null,
+        pr_number: null,
+        tokens_used: 0,
+        cost_usd: 0,
+        duration_ms: 0,
+        escalations: 0,
+        created_at: nowIso(),
+        updated_at: nowIso(),
+        completed_at: null,
+      });
+      if (created) {
+        await audit(db, {
+          event: intake.ok ? 'task.created' : 'task.rejected',
+          actor: event.sender.login,
+          taskId: task.id,
+          data: intake.ok ? { ...intake.spec, issue: task.issue_url } : { error: intake.error, issue: task.issue_url },
+        });
+      }
+      await this.afterChange(task);
+      return;
+    }
+
+    let task = existing;
+    if (!intake.ok) {
+      if (task.status === 'pending' || task.status === 'failed') {
+        if (task.error_message !== intake.error) {
+          task = await updateTask(db, task.id, { status: 'failed', error_message: intake.error, pending_reason: null });
+          await audit(db, { event: 'task.rejected', actor: event.sender.login, taskId: task.id, data: { error: intake.error } });
+        }
+      }
+      await this.syncIssue(task);
+      return;
+    }
+
+    const fields = specFields(intake.spec);
+    const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => fields[k] !== task[k]);
+    const retry = task.status === 'failed' && (event.action === 'labeled' || event.action === 'reopened' || changed);
+    if (retry) {
+      task = await updateTask(db, task.id, { ...fields, status: 'pending', error_message: null, assigned_agent: null });
+      await audit(db, { event: 'task.requeued', actor: event.sender.login, taskId: task.id, data: { action: event.action } });
+    } else if (changed && (task.status === 'pending' || task.status === 'assigned')) {
+      if (task.status === 'assigned') await this.releaseAssignments(task.id, 'cancelled', 'the task changed before it started');
+      task = await updateTask(db, task.id, { ...fields, status: 'pending', assigned_agent: null });
+      await audit(db, { event: 'task.updated', actor: event.sender.login, taskId: task.id, data: { ...intake.spec } });
+    }
+    await this.afterChange(task);
+  }
+
+  private async afterChange(task: TaskRow): Promise<void> {
+    if (task.status === 'pending') await this.tryAssign(task.id, { actor: 'router' });
+    else await this.syncIssue(task);
+  }
+
+  /**
+   * Routes a pending task (or re-routes an assigned one when forced). Returns the decision;
+   * the task stays pending with the reason when no agent can take it.
+   */
+  async tryAssign(taskId: number, options: { forceAgent?: string; actor: string }): Promise<RouteDecision> {
+    const decision = await this.routerLock.run('router', () => this.assignLocked(taskId, options));
+    const task = await getTask(this.deps.db, taskId);
+    if (task) await this.syncIssue(task, decision.kind === 'assigned' ? decision.reasons : undefined);
+    return decision;
+  }
+
+  private async assignLocked(taskId: number, options: { forceAgent?: string; actor: string }): Promise<RouteDecision> {
+    const { db, config } = this.deps;
+    let task = await getTask(db, taskId);
+    if (!task) throw new TaskError(`task ${taskId} does not exist`);
+    if (options.forceAgent) {
+      if (!(await getAgent(db, options.forceAgent))) throw new TaskError(`agent "${options.forceAgent}" does not exist`);
+      if (task.status === 'assigned') {
+        await this.releaseAssignments(task.id, 'cancelled', `reassigned to ${options.forceAgent} by ${options.actor}`);
+        task = await updateTask(db, task.id, { status: 'pending', assigned_agent: null });
+      }
+    }
+    if (task.status !== 'pending') {
+      throw new TaskError(`task ${taskId} is ${task.status}; only pending tasks can be assigned`);
+    }
+    const [agents, load] = await Promise.all([listAgents(db), activeLoad(db)]);
+    const escalation = await this.escalationOf(task);
+    const decision = route(
+      {
+        type: task.type as TaskType,
+        priority: task.priority as Priority,
+        forcedAgent: options.forceAgent ?? task.forced_agent,
+        excludeAgents: escalation.tried,
+        minTier: escalation.minTier,
+      },
+      agents.map((a) => toRoutable(a, load)),
+      { tiersByPriority: config.routing, exploration: config.coordinator.exploration },
+    );
+
+    if (decision.kind === 'pending') {
+      if (task.pending_reason !== decision.reason) {
+        await updateTask(db, task.id, { pending_reason: decision.reason });
+        await audit(db, { event: 'task.pending', actor: options.actor, taskId, data: { reason: decision.reason } });
+      }
+      return decision;
+    }
+
+    const now = nowIso();
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('assignments')
+        .values({
+          task_id: task.id,
+          agent_name: decision.agent,
+          status: 'assigned',
+          reasons: JSON.stringify(decision.reasons),
+          assigned_at: now,
+          started_at: null,
+          finished_at: null,
+          outcome: null,
+          error: null,
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_tokens: 0,
+          cost_usd: 0,
+          turns: 0,
+          transcript: null,
+        })
+        .execute();
+      await trx
+        .updateTable('tasks')
+        .set({ status: 'assigned', assigned_agent: decision.agent, pending_reason: null, updated_at: now })
+        .where('id', '=', task.id)
+        .execute();
+      await trx
+        .updateTable('agents')
+        .set((eb) => ({ total_tasks: eb('total_tasks', '+', 1), updated_at: now }))
+        .where('name', '=', decision.agent)
+        .execute();
+    });
+    await audit(db, {
+      event: 'task.assigned',
+      actor: options.actor,
+      taskId,
+      agentName: decision.agent,
+      data: { reasons: decision.reasons, candidates: decision.candidates.slice(0, 10) },
+    });
+    return decision;
+  }
+
+  /** Escalation state kept by later stages: agents that failed the task and a tier floor. */
+  private async escalationOf(task: TaskRow): Promise<{ tried: string[]; minTier: 'senior' | 'principal' | null }> {
+    if (task.escalations === 0) return { tried: [], minTier: null };
+    const rows = await this.deps.db
+      .selectFrom('assignments')
+      .select(['agent_name', 'outcome'])
+      .where('task_id', '=', task.id)
+      .where('status', '=', 'failed')
+      .execute();
+    const floor = rows.some((r) => r.outcome === 'token_limit') ? 'principal' : task.escalations >= 2 ? 'principal' : 'senior';
+    return { tried: rows.map((r) => r.agent_name), minTier: floor };
+  }
+
+  /** Tries every pending task, most urgent and oldest first; call when capacity frees up. */
+  async routePending(actor = 'router'): Promise<number> {
+    const tasks = (await pendingTasks(this.deps.db)).sort(
+      (a, b) => priorityOrder[a.priority as Priority] - priorityOrder[b.priority as Priority] || a.id - b.id,
+    );
+    let assigned = 0;
+    for (const task of tasks) {
+      try {
+        const decision = await this.tryAssign(task.id, { actor });
+        if (decision.kind === 'assigned') assigned++;
+      } catch (error) {
+        // Another handler moved the task on since the list was read: nothing to route.
+        if (!(error instanceof TaskError)) throw error;
+      }
+    }
+    return assigned;
+  }
+
+  /**
+   * Sends back to the router every task `agent` holds but has not started (after a
+   * suspension). Returns how many went back.
+   */
+  async releaseAgent(agent: string, actor: string): Promise<number> {
+    const { db } = this.deps;
+    const held = await db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('assigned_agent', '=', agent)
+      .where('status', '=', 'assigned')
+      .execute();
+    for (const task of held) {
+      await this.releaseAssignments(task.id, 'cancelled', `agent ${agent} was suspended`);
+      await updateTask(db, task.id, { status: 'pending', assigned_agent: null });
+      await audit(db, { event: 'task.released', actor, taskId: task.id, agentName: agent, data: { reason: 'agent suspended' } });
+    }
+    await this.routePending(actor);
+    return held.length;
+  }
+
+  private async releaseAssignments(taskId: number, status: 'cancelled' | 'failed', reason: string): Promise<void> {
+    await this.deps.db
+      .updateTable('assignments')
+      .set({ status, error: reason, finished_at: nowIso() })
+      .where('task_id', '=', taskId)
+      .where('status', 'in', ['assigned', 'in_progress'])
+      .execute();
+  }
+
+  private async cancel(task: TaskRow, reason: string, actor: string): Promise<void> {
+    await this.releaseAssignments(task.id, 'cancelled', reason);
+    const updated = await updateTask(this.deps.db, task.id, {
+      status: 'failed',
+      error_message: reason,
+      pending_reason: null,
+      completed_at: nowIso(),
+    });
+    await audit(this.deps.db, { event: 'task.cancelled', actor, taskId: task.id, agentName: task.assigned_agent, data: { reason } });
+    await this.syncIssue(updated);
+    await this.routePending();
+  }
+
+  /**
+   * Makes the issue show the task as stored: the sticky comment and the assigned label.
+   * Skips the forge when what it shows is already current (the hash of the last sync).
+   */
+  async syncIssue(task: TaskRow, reasons?: string[]): Promise<void> {
+    const { db, forges, config, log } = this.deps;
+    const forge = task.forge as 'github' | 'gitlab';
+    if (!forges.configured(forge)) {
+      log.warn({ taskId: task.id, forge }, 'forge not configured: the issue is not updated');
+      return;
+    }
+    const agent = task.assigned_agent ? await getAgent(db, task.assigned_agent) : null;
+    const why = reasons ?? (agent ? await this.lastReasons(task.id) : undefined);
+    const body = renderTaskComment({ task, agent, reasons: why });
+    const labels = task.status === 'assigned' || task.status === 'in_progress' ? [config.labels.assigned] : [];
+    const hash = hashComment(body, labels);
+    if (hash === task.comment_hash) return;
+
+    const client = await forges.get(forge, task.installation_id ?? undefined);
+    const thread = { repo: { id: task.repo_id, fullName: task.repo }, number: task.issue_number, on: 'issue' as const };
+    const commentId = await client.upsertComment(thread, taskMarker(task.id), body, task.comment_id);
+    if (labels.length > 0) await client.addLabels(thread, labels);
+    await updateTask(db, task.id, { comment_id: commentId, comment_hash: hash });
+  }
+
+  private async lastReasons(taskId: number): Promise<string[] | undefined> {
+    const row = await this.deps.db
+      .selectFrom('assignments')
+      .select('reasons')
+      .where('task_id', '=', taskId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.reasons) as string[]) : undefined;
+  }
+}
+
+function specFields(spec: TaskSpec) {
+  return {
+    title: spec.title,
+    description: spec.description,
+    type: spec.type,
+    priority: spec.priority,
+    tags: JSON.stringify(spec.tags),
+    max_tokens: spec.maxTokens,
+    timeout_ms: spec.timeoutMs,
+    forced_agent: spec.forcedAgent,
+  };
+}
+
+/** What a rejected issue's task row holds: the config defaults, so it can be shown. */
+function fallbackSpec(event: IssueEvent, config: Config): TaskSpec {
+  return {
+    type: config.labels.default_type,
+    priority: config.labels.default_priority,
+    tags: [],
+    title: event.issue.title,
+    description: event.issue.title,
+    maxTokens: config.coordinator.max_tokens_default,
+    timeoutMs: config.coordinator.task_timeout_default_ms,
+    forcedAgent: null,
+  };
+}
