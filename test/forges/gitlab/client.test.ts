@@ -1,0 +1,297 @@
+import nock from 'nock';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ForgeApiError } from '../../../src/forges/errors.js';
+import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
+import { GitLabForge } from '../../../src/forges/gitlab/client.js';
+
+const HOST = 'https://gitlab.example.com';
+const TOKEN = 'glpat-Xq3vTz9kLm2Np8Rs4Wy6';
+const repo: RepoLocator = { id: 30, fullName: 'root/test-deployment-webhooks' };
+const issue: ThreadRef = { repo, number: 23, on: 'issue' };
+const mr: ThreadRef = { repo, number: 1, on: 'merge_request' };
+const MARKER = '<!-- doom-rlvr:task:7 -->';
+
+const botAuthor = {
+  id: 53,
+  username: 'project_30_bot_8c4a9f2e1b',
+  name: 'doom-rlvr',
+  state: 'active',
+  avatar_url: 'https://secure.gravatar.com/avatar/x?s=80&d=identicon',
+  web_url: `${HOST}/project_30_bot_8c4a9f2e1b`,
+};
+
+function noteBody(id: number, body: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    type: null,
+    body,
+    attachment: null,
+    author: botAuthor,
+    created_at: '2025-03-01T10:00:00.000Z',
+    updated_at: '2025-03-01T10:00:00.000Z',
+    system: false,
+    noteable_id: 301,
+    noteable_type: 'Issue',
+    project_id: 30,
+    resolvable: false,
+    confidential: false,
+    internal: false,
+    noteable_iid: 23,
+    ...extra,
+  };
+}
+
+function mrBody(overrides: Record<string, unknown> = {}) {
+  return {
+    id: 99,
+    iid: 1,
+    project_id: 30,
+    title: 'doom: Add a health check (#23)',
+    description: 'Closes #23',
+    state: 'opened',
+    created_at: '2025-03-01T10:00:00.000Z',
+    updated_at: '2025-03-01T10:00:00.000Z',
+    merged_at: null,
+    target_branch: 'master',
+    source_branch: 'doom/23-health-check',
+    author: botAuthor,
+    labels: ['doom'],
+    draft: false,
+    sha: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+    merge_status: 'can_be_merged',
+    detailed_merge_status: 'mergeable',
+    web_url: `${HOST}/root/test-deployment-webhooks/-/merge_requests/1`,
+    ...overrides,
+  };
+}
+
+let sleeps: number[];
+let forge: GitLabForge;
+let gitlab: nock.Scope;
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+
+beforeEach(() => {
+  sleeps = [];
+  forge = new GitLabForge({ url: HOST, token: TOKEN, retry: { sleep: async (ms) => void sleeps.push(ms) } });
+  // Every request must carry the token in the header, and only there.
+  gitlab = nock(HOST, { reqheaders: { 'private-token': TOKEN } });
+});
+
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+});
+
+const notesQuery = { sort: 'asc', order_by: 'created_at', per_page: 100 };
+
+describe('GitLabForge.upsertComment', () => {
+  it('creates the note once, then finds it by marker and edits it — never a second POST', async () => {
+    gitlab
+      .get('/api/v4/projects/30/issues/23/notes')
+      .query({ ...notesQuery, page: 1 })
+      .reply(200, [noteBody(5, 'changed the description', { system: true, author: { id: 1, username: 'root' } })], { 'x-next-page': '' })
+      .post('/api/v4/projects/30/issues/23/notes', { body: `${MARKER}\nQueued.` })
+      .reply(201, noteBody(1241, `${MARKER}\nQueued.`));
+    expect(await forge.upsertComment(issue, MARKER, 'Queued.')).toBe(1241);
+
+    gitlab
+      .get('/api/v4/projects/30/issues/23/notes')
+      .query({ ...notesQuery, page: 1 })
+      .reply(200, [noteBody(1241, `${MARKER}\nQueued.`)], { 'x-next-page': '' })
+      .put('/api/v4/projects/30/issues/23/notes/1241', { body: `${MARKER}\nRunning.` })
+      .reply(200, noteBody(1241, `${MARKER}\nRunning.`));
+    expect(await forge.upsertComment(issue, MARKER, 'Running.')).toBe(1241);
+  });
+
+  it('pages through notes (x-next-page) on a merge request', async () => {
+    gitlab
+      .get('/api/v4/projects/30/merge_requests/1/notes')
+      .query({ ...notesQuery, page: 1 })
+      .reply(200, [noteBody(1, 'LGTM')], { 'x-next-page': '2', 'x-page': '1' })
+      .get('/api/v4/projects/30/merge_requests/1/notes')
+      .query({ ...notesQuery, page: 2 })
+      .reply(200, [noteBody(1244, `${MARKER}\nold`)], { 'x-next-page': '', 'x-page': '2' })
+      .put('/api/v4/projects/30/merge_requests/1/notes/1244')
+      .reply(200, noteBody(1244, `${MARKER}\nnew`));
+    expect(await forge.upsertComment(mr, MARKER, 'new')).toBe(1244);
+  });
+
+  it('edits a known note, and searches when it was deleted', async () => {
+    gitlab.put('/api/v4/projects/30/issues/23/notes/1241').reply(200, noteBody(1241, `${MARKER}\nv2`));
+    expect(await forge.upsertComment(issue, MARKER, 'v2', 1241)).toBe(1241);
+
+    gitlab
+      .put('/api/v4/projects/30/issues/23/notes/1241')
+      .reply(404, { message: '404 Not found' })
+      .get('/api/v4/projects/30/issues/23/notes')
+      .query(true)
+      .reply(200, [])
+      .post('/api/v4/projects/30/issues/23/notes')
+      .reply(201, noteBody(1250, `${MARKER}\nv3`));
+    expect(await forge.upsertComment(issue, MARKER, 'v3', 1241)).toBe(1250);
+  });
+});
+
+describe('GitLabForge retries and errors', () => {
+  it('retries a 502 then succeeds', async () => {
+    gitlab
+      .get('/api/v4/projects/30/merge_requests')
+      .query(true)
+      .reply(502, '<html>502 Bad Gateway</html>', { 'content-type': 'text/html' })
+      .get('/api/v4/projects/30/merge_requests')
+      .query(true)
+      .reply(200, [mrBody()]);
+    expect(await forge.findMergeRequestByBranch(repo, 'doom/23-health-check')).toMatchObject({ number: 1 });
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it('honours Retry-After on a 429', async () => {
+    gitlab
+      .put('/api/v4/projects/30/issues/23')
+      .reply(429, 'Retry later', { 'retry-after': '2', 'ratelimit-remaining': '0' })
+      .put('/api/v4/projects/30/issues/23', { add_labels: 'doom,tier::senior' })
+      .reply(200, { iid: 23, labels: ['API', 'doom', 'tier::senior'] });
+    await forge.addLabels(issue, ['doom', 'tier::senior']);
+    expect(sleeps).toEqual([2000]);
+  });
+
+  it('does not resend a POST answered 500; the error names the call but not the token', async () => {
+    gitlab.post('/api/v4/projects/30/merge_requests').reply(500, { message: `500 Internal Server Error (token ${TOKEN})` });
+    const error = await forge
+      .openMergeRequest(repo, { sourceBranch: 'doom/23-x', targetBranch: 'master', title: 't', body: 'b', labels: [] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForgeApiError);
+    expect(error).toMatchObject({ status: 500, method: 'POST', url: `${HOST}/api/v4/projects/30/merge_requests` });
+    expect((error as Error).message).toContain('[REDACTED]');
+    expect((error as Error).message).not.toContain(TOKEN);
+    expect(JSON.stringify(forge)).not.toContain(TOKEN);
+    expect(sleeps).toEqual([]);
+  });
+});
+
+describe('GitLabForge.permissionOf', () => {
+  const levels: Array<[number, string]> = [
+    [50, 'admin'],
+    [40, 'admin'],
+    [30, 'write'],
+    [20, 'read'],
+    [10, 'read'],
+    [5, 'none'],
+  ];
+  for (const [level, expected] of levels) {
+    it(`access level ${level} → ${expected}`, async () => {
+      gitlab
+        .get('/api/v4/users')
+        .query({ username: 'jdoe' })
+        .reply(200, [{ id: 7, username: 'jdoe', name: 'Jane Doe', state: 'active', locked: false, web_url: `${HOST}/jdoe` }])
+        .get('/api/v4/projects/30/members/all/7')
+        .reply(200, { id: 7, username: 'jdoe', name: 'Jane Doe', state: 'active', access_level: level, expires_at: null });
+      expect(await forge.permissionOf(repo, 'jdoe')).toBe(expected);
+    });
+  }
+
+  it('an unknown user or a non-member has none', async () => {
+    gitlab.get('/api/v4/users').query({ username: 'ghost1' }).reply(200, []);
+    expect(await forge.permissionOf(repo, 'ghost1')).toBe('none');
+    gitlab
+      .get('/api/v4/users')
+      .query({ username: 'outsider' })
+      .reply(200, [{ id: 8, username: 'outsider' }])
+      .get('/api/v4/projects/30/members/all/8')
+      .reply(404, { message: '404 Not found' });
+    expect(await forge.permissionOf(repo, 'outsider')).toBe('none');
+  });
+});
+
+describe('GitLabForge merge requests', () => {
+  it('finds the open MR by source branch, or null', async () => {
+    gitlab
+      .get('/api/v4/projects/30/merge_requests')
+      .query({ source_branch: 'doom/23-health-check', state: 'opened', per_page: 1 })
+      .reply(200, [mrBody()]);
+    expect(await forge.findMergeRequestByBranch(repo, 'doom/23-health-check')).toEqual({
+      number: 1,
+      url: `${HOST}/root/test-deployment-webhooks/-/merge_requests/1`,
+      title: 'doom: Add a health check (#23)',
+      body: 'Closes #23',
+      sourceBranch: 'doom/23-health-check',
+      targetBranch: 'master',
+      state: 'open',
+    });
+    gitlab.get('/api/v4/projects/30/merge_requests').query(true).reply(200, []);
+    expect(await forge.findMergeRequestByBranch(repo, 'nothing')).toBeNull();
+  });
+
+  it('opens an MR with its labels in one call', async () => {
+    gitlab
+      .post('/api/v4/projects/30/merge_requests', {
+        source_branch: 'doom/23-health-check',
+        target_branch: 'master',
+        title: 'doom: Add a health check (#23)',
+        description: 'Closes #23',
+        labels: 'doom,agent:claude',
+      })
+      .reply(201, mrBody({ labels: ['doom', 'agent:claude'] }));
+    expect(
+      await forge.openMergeRequest(repo, {
+        sourceBranch: 'doom/23-health-check',
+        targetBranch: 'master',
+        title: 'doom: Add a health check (#23)',
+        body: 'Closes #23',
+        labels: ['doom', 'agent:claude'],
+      }),
+    ).toMatchObject({ number: 1, state: 'open' });
+  });
+
+  it('adopts the open MR on 409 and labels it', async () => {
+    gitlab
+      .post('/api/v4/projects/30/merge_requests')
+      .reply(409, { message: ['Another open merge request already exists for this source branch: !1'] })
+      .get('/api/v4/projects/30/merge_requests')
+      .query({ source_branch: 'doom/23-health-check', state: 'opened', per_page: 1 })
+      .reply(200, [mrBody()])
+      .put('/api/v4/projects/30/merge_requests/1', { add_labels: 'doom' })
+      .reply(200, mrBody());
+    const opened = await forge.openMergeRequest(repo, {
+      sourceBranch: 'doom/23-health-check',
+      targetBranch: 'master',
+      title: 't',
+      body: 'b',
+      labels: ['doom'],
+    });
+    expect(opened.number).toBe(1);
+  });
+
+  it('updates title and description; merged state reads as merged', async () => {
+    gitlab
+      .put('/api/v4/projects/30/merge_requests/1', { title: 'New title', description: 'New body' })
+      .reply(200, mrBody({ title: 'New title', description: 'New body', state: 'merged' }));
+    expect(await forge.updateMergeRequest(repo, 1, { title: 'New title', body: 'New body' })).toMatchObject({
+      title: 'New title',
+      body: 'New body',
+      state: 'merged',
+    });
+  });
+
+  it('reports an unexpected response shape as ForgeApiError', async () => {
+    gitlab.get('/api/v4/projects/30/merge_requests').query(true).reply(200, { not: 'a list' });
+    await expect(forge.findMergeRequestByBranch(repo, 'x')).rejects.toThrow(/unexpected response/);
+  });
+});
+
+describe('GitLabForge.gitCredential', () => {
+  it('is oauth2 + the bot token', async () => {
+    expect(await forge.gitCredential(repo)).toEqual({ username: 'oauth2', password: TOKEN });
+  });
+
+  it('works under a relative URL root', async () => {
+    const sub = new GitLabForge({ url: 'https://example.com/gitlab/', token: TOKEN });
+    nock('https://example.com').get('/gitlab/api/v4/projects/30/merge_requests').query(true).reply(200, []);
+    expect(await sub.findMergeRequestByBranch(repo, 'b')).toBeNull();
+    expect(sub.host).toBe('example.com');
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The bot as a child process for the kill-and-restart test. GitLab's API is played by nock
+ * inside this process, with its state (the notes created so far) kept in a JSON-lines file
+ * that survives the kill, as a real GitLab would.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import nock from 'nock';
+import { startApp } from '../../src/app.js';
+import { readEnvironment } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+
+const stateFile = process.env.DOOM_TEST_API_LOG!;
+const delayMs = Number(process.env.DOOM_TEST_API_DELAY_MS ?? '0');
+
+interface Call {
+  method: string;
+  path: string;
+  body?: string;
+  id?: number;
+}
+
+const calls = (): Call[] =>
+  existsSync(stateFile)
+    ? readFileSync(stateFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Call)
+    : [];
+
+nock.disableNetConnect();
+nock.enableNetConnect('127.0.0.1');
+const api = nock(process.env.GITLAB_URL!).persist();
+api
+  .get(/\/api\/v4\/projects\/\d+\/issues\/\d+\/notes/)
+  .delay(delayMs)
+  .reply(200, (uri) => {
+    const path = uri.split('?')[0]!;
+    return calls()
+      .filter((c) => c.method === 'POST' && c.path === path)
+      .map((c) => ({ id: c.id, body: c.body, system: false, noteable_type: 'Issue' }));
+  });
+api
+  .post(/\/api\/v4\/projects\/\d+\/issues\/\d+\/notes/)
+  .delay(delayMs)
+  .reply(201, (uri, body) => {
+    const id = calls().length + 1000;
+    // GitLab has stored the note once it answers, whether or not the bot hears the answer.
+    appendFileSync(stateFile, `${JSON.stringify({ method: 'POST', path: uri, body: (body as { body: string }).body, id })}\n`);
+    return { id, body: (body as { body: string }).body, system: false, noteable_type: 'Issue' };
+  });
+api
+  .put(/\/api\/v4\/projects\/\d+\/issues\/\d+(\/notes\/\d+)?$/)
+  .delay(delayMs)
+  .reply(200, (uri, body) => {
+    appendFileSync(stateFile, `${JSON.stringify({ method: 'PUT', path: uri })}\n`);
+    const note = /notes\/(\d+)$/.exec(uri);
+    return note ? { id: Number(note[1]), body: (body as { body: string }).body, system: false } : { id: 1, iid: 1 };
+  });
+
+const loaded = loadConfig(process.env.DOOM_CONFIG!);
+loaded.config.inbox.poll_interval_ms = 20;
+loaded.config.inbox.retry_base_ms = 5;
+const app = await startApp({ env: readEnvironment(), loaded, log: createLogger({ level: 'silent' }), port: 0 });
+process.stdout.write(`READY ${app.url}\n`);
