@@ -1,0 +1,211 @@
+/** The store's queries, on every backend: the same results on SQLite and Postgres. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadAgents } from '../../src/config/load.js';
+import { activeLoad, getAgent, listAgents, syncAgents } from '../../src/store/agents.js';
+import { audit, auditEntries } from '../../src/store/audit.js';
+import { claimDue, deliveryCounts, insertDeliveries, markDone, markFailed, pruneDeliveries, requeueInterrupted } from '../../src/store/deliveries.js';
+import { openStore } from '../../src/store/db.js';
+import { settledRewards, upsertReward } from '../../src/store/rewards.js';
+import type { NewTask } from '../../src/store/schema.js';
+import { findTaskByIssue, insertTask, listTasks, taskCounts, updateTask } from '../../src/store/tasks.js';
+import { repoRoot } from '../helpers/app.js';
+import { backends } from '../helpers/stores.js';
+
+const agents = loadAgents(join(repoRoot, 'config/agents'));
+
+export function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  const now = new Date().toISOString();
+  return {
+    forge: 'github',
+    installation_id: 1,
+    repo_id: 186853002,
+    repo: 'Codertocat/Hello-World',
+    repo_url: 'https://github.com/Codertocat/Hello-World',
+    clone_url: 'https://github.com/Codertocat/Hello-World.git',
+    default_branch: 'main',
+    issue_number: 1,
+    issue_url: 'https://github.com/Codertocat/Hello-World/issues/1',
+    title: 'Spelling error in the README file',
+    description: 'It looks like you accidently spelled commit with two t\'s.',
+    type: 'bugfix',
+    priority: 'P2',
+    tags: '[]',
+    max_tokens: 1000,
+    timeout_ms: 60000,
+    forced_agent: null,
+    status: 'pending',
+    assigned_agent: null,
+    pending_reason: null,
+    comment_id: null,
+    comment_hash: null,
+    pr_url: null,
+    pr_number: null,
+    error_message: null,
+    tokens_used: 0,
+    cost_usd: 0,
+    duration_ms: 0,
+    escalations: 0,
+    created_at: now,
+    updated_at: now,
+    completed_at: null,
+    ...overrides,
+  };
+}
+
+for (const backend of backends) {
+  describe(`store on ${backend.name}`, () => {
+    let store: Awaited<ReturnType<typeof backend.open>>;
+    beforeEach(async () => {
+      store = await backend.open();
+    });
+    afterEach(async () => {
+      await store.dispose();
+    });
+
+    it('stores a delivery once per forge and delivery id', async () => {
+      const d = { forge: 'github', deliveryId: 'abc', event: 'issues', body: '{}' };
+      const first = await insertDeliveries(store.db, [d, { ...d, forge: 'gitlab' }]);
+      expect(first.size).toBe(2);
+      const again = await insertDeliveries(store.db, [d, { ...d, deliveryId: 'def' }]);
+      expect([...again]).toEqual(['github\u0000def']);
+      expect(await deliveryCounts(store.db)).toEqual({ pending: 3 });
+    });
+
+    it('claims each due delivery once, requeues interrupted ones, retries and fails them', async () => {
+      await insertDeliveries(
+        store.db,
+        ['a', 'b', 'c'].map((id) => ({ forge: 'github', deliveryId: id, event: 'issues', body: '{}' })),
+      );
+      // Two workers racing for the same rows never both get one.
+      const [one, two] = await Promise.all([claimDue(store.db, 2), claimDue(store.db, 2)]);
+      const rest = await claimDue(store.db, 5);
+      const claimed = [...one!, ...two!, ...rest].map((d) => d.delivery_id).sort();
+      expect(claimed).toEqual(['a', 'b', 'c']);
+      expect([...one!, ...two!, ...rest].every((d) => d.attempts === 1 && d.status === 'processing')).toBe(true);
+      expect(await claimDue(store.db, 5)).toEqual([]);
+
+      expect(await requeueInterrupted(store.db)).toBe(3);
+      const again = await claimDue(store.db, 5);
+      expect(again.map((d) => d.attempts)).toEqual([2, 2, 2]);
+      await markDone(store.db, again[0]!.id);
+      await markFailed(store.db, again[1]!.id, 'boom', 60_000);
+      await markFailed(store.db, again[2]!.id, 'for good', null);
+      expect(await deliveryCounts(store.db)).toEqual({ done: 1, pending: 1, failed: 1 });
+      // The retry is not due for a minute.
+      expect(await claimDue(store.db, 5)).toEqual([]);
+      const failed = await store.db.selectFrom('webhook_deliveries').selectAll().where('status', '=', 'failed').execute();
+      expect(failed[0]).toMatchObject({ last_error: 'for good', delivery_id: 'c' });
+      expect(await pruneDeliveries(store.db, 1)).toBe(0); // received just now: nothing is old enough
+      await store.db.updateTable('webhook_deliveries').set({ received_at: '2020-01-01T00:00:00.000Z' }).execute();
+      // Only processed deliveries go; failed ones stay for an operator to look at.
+      expect(await pruneDeliveries(store.db, 1)).toBe(1);
+      expect(await deliveryCounts(store.db)).toEqual({ pending: 1, failed: 1 });
+    });
+
+    it('keeps one task per issue and round-trips forge ids beyond 32 bits', async () => {
+      const { task, created } = await insertTask(store.db, newTask({ comment_id: 2_500_000_123 }));
+      expect(created).toBe(true);
+      expect(task.comment_id).toBe(2_500_000_123);
+      const again = await insertTask(store.db, newTask({ title: 'other' }));
+      expect(again).toMatchObject({ created: false, task: { id: task.id, title: 'Spelling error in the README file' } });
+      const found = await findTaskByIssue(store.db, { forge: 'github', repoId: 186853002, issueNumber: 1 });
+      expect(found?.id).toBe(task.id);
+      const updated = await updateTask(store.db, task.id, { status: 'assigned', assigned_agent: 'agent-principal' });
+      expect(updated.status).toBe('assigned');
+      await insertTask(store.db, newTask({ issue_number: 2 }));
+      expect(await taskCounts(store.db)).toEqual({ assigned: 1, pending: 1 });
+      expect((await listTasks(store.db, { status: 'pending' })).map((t) => t.issue_number)).toEqual([2]);
+      await expect(updateTask(store.db, 999, { status: 'failed' })).rejects.toThrow('task 999 does not exist');
+    });
+
+    it('syncs agents from files, keeping earned tiers and retiring removed files', async () => {
+      expect((await syncAgents(store.db, agents)).added).toHaveLength(9);
+      await store.db.updateTable('agents').set({ tier: 'principal', rolling_avg: 4.5 }).where('name', '=', 'agent-bugfix-junior').execute();
+      const fewer = agents.filter((a) => a.name !== 'agent-refactor-junior');
+      expect((await syncAgents(store.db, fewer)).added).toEqual([]);
+      expect(await getAgent(store.db, 'agent-bugfix-junior')).toMatchObject({ tier: 'principal', rolling_avg: 4.5, active: 1 });
+      expect((await listAgents(store.db)).map((a) => a.name)).not.toContain('agent-refactor-junior');
+      expect(await getAgent(store.db, 'agent-refactor-junior')).toMatchObject({ active: 0 });
+      expect(await listAgents(store.db, { tier: 'principal' })).toHaveLength(2);
+      const history = await store.db.selectFrom('tier_history').selectAll().execute();
+      expect(history).toHaveLength(9);
+    });
+
+    it('counts load from open assignments and keeps one reward per task and agent', async () => {
+      await syncAgents(store.db, agents);
+      const { task } = await insertTask(store.db, newTask());
+      const assignment = {
+        task_id: task.id,
+        agent_name: 'agent-principal',
+        reasons: '[]',
+        assigned_at: new Date().toISOString(),
+        started_at: null,
+        finished_at: null,
+        outcome: null,
+        error: null,
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_tokens: 0,
+        cost_usd: 0,
+        turns: 0,
+        transcript: null,
+      };
+      await store.db.insertInto('assignments').values([
+        { ...assignment, status: 'assigned' },
+        { ...assignment, status: 'in_progress' },
+        { ...assignment, status: 'completed' },
+      ]).execute();
+      expect(await activeLoad(store.db)).toEqual(new Map([['agent-principal', 2]]));
+
+      const reward = {
+        taskId: task.id,
+        agentName: 'agent-principal',
+        reward: 1.5,
+        components: { ci_pipeline_status: 1 },
+        weights: { ci_status: 0.1 },
+        evaluatorVersion: '1.0.0',
+        hookDurationMs: 3.7,
+        kind: 'provisional' as const,
+        degraded: false,
+      };
+      await upsertReward(store.db, reward);
+      expect(await settledRewards(store.db, 'agent-principal')).toEqual([]);
+      const final = await upsertReward(store.db, { ...reward, reward: 3.25, kind: 'final', degraded: true });
+      expect(final).toMatchObject({ reward: 3.25, kind: 'final', degraded: 1, hook_duration_ms: 4 });
+      const rows = await settledRewards(store.db, 'agent-principal');
+      expect(rows.map((r) => r.reward)).toEqual([3.25]);
+    });
+
+    it('appends to the audit log and reads it back in order, by agent and after an id', async () => {
+      await audit(store.db, { event: 'a', actor: 'test', agentName: 'x', data: { n: 1 } });
+      await audit(store.db, { event: 'b', actor: 'test', taskId: 7 });
+      await audit(store.db, { event: 'c', actor: 'test', agentName: 'x' });
+      const all = await auditEntries(store.db, { limit: 2 });
+      expect(all.map((e) => e.event)).toEqual(['b', 'c']);
+      expect((await auditEntries(store.db, { agent: 'x', limit: 10 })).map((e) => e.event)).toEqual(['a', 'c']);
+      expect((await auditEntries(store.db, { afterId: all[0]!.id, limit: 10 })).map((e) => e.event)).toEqual(['c']);
+      expect(JSON.parse((await auditEntries(store.db, { agent: 'x', limit: 1 }))[0]!.data)).toEqual({});
+    });
+  });
+}
+
+describe('openStore', () => {
+  it('migrates once: opening an existing SQLite file again keeps its data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doom-reopen-'));
+    const path = join(dir, 'nested', 'doom.db');
+    const first = await openStore(path);
+    await insertDeliveries(first.db, [{ forge: 'github', deliveryId: 'x', event: 'ping', body: '{}' }]);
+    await first.close();
+    const second = await openStore(path);
+    expect(await deliveryCounts(second.db)).toEqual({ pending: 1 });
+    await second.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an unsafe Postgres schema name', async () => {
+    await expect(openStore('postgres://127.0.0.1:1/none', { schema: 'bad-name' })).rejects.toThrow('invalid Postgres schema name');
+  });
+});
