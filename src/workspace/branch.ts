@@ -1,0 +1,40 @@
+/**
+ * Deterministic branch names: the same task always maps to the same branch, so a retry finds
+ * (and rewrites) its own branch and the forge finds the existing MR by source branch.
+ */
+
+const MAX_SLUG = 40;
+
+/**
+ * Lowercase ASCII `[a-z0-9-]` only: accents are folded (é → e), everything else becomes a
+ * dash. That alphabet can never form `..`, `.lock`, `@{`, a leading dot or a control
+ * character, so the result is always valid for `git check-ref-format`.
+ */
+export function slugify(text: string, max = MAX_SLUG): string {
+  const ascii = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (ascii.length <= max) return ascii;
+  const cut = ascii.slice(0, max);
+  // Prefer ending on a word boundary when one is reasonably close to the limit.
+  const lastDash = cut.lastIndexOf('-');
+  const atWord = ascii[max] === '-' ? cut : lastDash >= max / 2 ? cut.slice(0, lastDash) : cut;
+  return atWord.replace(/-+$/, '');
+}
+
+/** `doom/<task-id>-<slug>`, e.g. `doom/42-fix-login-redirect-loop`. */
+export function branchName(taskId: number | string, title: string): string {
+  let id: string;
+  if (typeof taskId === 'number') {
+    if (!Number.isSafeInteger(taskId) || taskId < 0) throw new RangeError(`task id must be a non-negative integer, got ${taskId}`);
+    id = String(taskId);
+  } else {
+    id = slugify(taskId, 64);
+    if (id === '') throw new RangeError(`task id ${JSON.stringify(taskId)} has no usable characters`);
+  }
+  const slug = slugify(title) || 'task';
+  return `doom/${id}-${slug}`;
+}
