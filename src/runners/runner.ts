@@ -52,6 +52,8 @@ export interface RunnerResult {
   /** What the agent said and did, one JSON object per line where the runner has them. */
   transcript: string;
   error?: string;
+  /** The agent's own closing words, for the merge request description. */
+  summary?: string;
 }
 
 export interface Runner {
