@@ -140,7 +140,13 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
 /** Runs the CLI; resolves to the exit code, or null while `serve` keeps the process alive. */
 export async function main(argv: string[]): Promise<number | null> {
   const program = buildProgram();
-  program.exitOverride();
+  // Subcommands copy exitOverride only when created after it, so set it on every command:
+  // otherwise a bad option on a subcommand calls process.exit instead of returning a code.
+  const override = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
     return serving ? null : 0;

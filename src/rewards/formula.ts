@@ -1,7 +1,9 @@
 /**
- * The seed's reward: a weighted sum of six quality components, scaled to [-5, +5].
- * With weights summing to 1 the sum lies in [-1, 1], so the reward is five times it: a
- * neutral change scores 0, a perfect one +5, and the sign always says which way it went.
+ * The seed's reward: a weighted sum of six quality components, times five. With weights
+ * summing to 1 a perfect change scores +5 and all-zero components score 0. Lint, security
+ * and CI only range over [0, 1], so the lowest reachable reward is -5 times the weight of
+ * the signed components (coverage, complexity, review): -2.5 with the seed's weights. A
+ * clean, green change that moves nothing else scores +2.5 with those weights.
  */
 import type { Weights } from '../config/schema.js';
 

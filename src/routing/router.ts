@@ -1,9 +1,10 @@
 /**
  * The router: a pure choice of agent for a task. Eligible agents are active, not suspended,
  * specialize in the task's type, hold a tier the priority allows and have free capacity.
- * Among them the router ranks by an upper confidence bound (UCB1): the agent's rolling
- * average plus a bonus that shrinks as the agent takes more tasks, so proven agents get most
- * of the work while agents with few tasks still get a fair share of it.
+ * Among them the router ranks by an upper confidence bound (UCB1): an agent that never had
+ * a task goes first (its average says nothing yet); after that, the agent's rolling average
+ * plus a bonus that shrinks as it takes more tasks, so proven agents get most of the work
+ * while agents with few tasks still get a fair share of it.
  */
 import type { AssignableTier, Priority, TaskType, Tier } from '../config/schema.js';
 
@@ -117,13 +118,14 @@ export function route(task: RoutableTask, agents: readonly RoutableAgent[], poli
 
   const experience = eligible.reduce((sum, a) => sum + a.totalTasks, 0);
   const scored = eligible.map((a) => {
-    const bonus = policy.exploration * Math.sqrt(Math.log(experience + 1) / (a.totalTasks + 1));
+    const untried = a.totalTasks === 0 && policy.exploration > 0;
+    const bonus = untried ? Infinity : a.totalTasks === 0 ? 0 : policy.exploration * Math.sqrt(Math.log(experience) / a.totalTasks);
     return { agent: a, bonus, score: a.rollingAvg + bonus };
   });
-  // Ties (e.g. a fresh pool) go to the agent with the fewest tasks, then the lightest load.
+  // Untried agents first; ties go to the agent with the fewest tasks, then the lightest load.
   scored.sort(
     (x, y) =>
-      y.score - x.score ||
+      (x.score === y.score ? 0 : y.score - x.score) ||
       x.agent.totalTasks - y.agent.totalTasks ||
       x.agent.load - y.agent.load ||
       x.agent.name.localeCompare(y.agent.name),
@@ -135,11 +137,13 @@ export function route(task: RoutableTask, agents: readonly RoutableAgent[], poli
     agent: a.name,
     reasons: [
       `${task.type} specialist, tier ${a.tier} (allowed for ${task.priority}: ${tierText})`,
-      `rolling average ${fmt(a.rollingAvg)} over ${a.totalTasks} tasks, exploration bonus +${fmt(best.bonus)}, score ${fmt(best.score)}`,
+      best.bonus === Infinity
+        ? 'has not had a task yet: untried agents go first'
+        : `rolling average ${fmt(a.rollingAvg)} over ${a.totalTasks} tasks, exploration bonus +${fmt(best.bonus)}, score ${fmt(best.score)}`,
       `load ${a.load}/${a.capacity}`,
       `best of ${scored.length} eligible: ${scored
         .slice(0, 5)
-        .map((s) => `${s.agent.name} ${fmt(s.score)}`)
+        .map((s) => `${s.agent.name} ${s.bonus === Infinity ? 'untried' : fmt(s.score)}`)
         .join(', ')}`,
     ],
     candidates: scored.map((s) => ({ name: s.agent.name, score: s.score, bonus: s.bonus })),

@@ -4,7 +4,7 @@
  * and changes nothing that is already right.
  */
 import type { Kysely } from 'kysely';
-import type { Config, Priority, TaskType, Tier } from '../config/schema.js';
+import type { AssignableTier, Config, Priority, TaskType, Tier } from '../config/schema.js';
 import type { IssueEvent } from '../forges/event.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
@@ -42,7 +42,16 @@ export const toRoutable = (a: AgentRow, load: Map<string, number>): RoutableAgen
 
 const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
 
+/** What the run coordinator lets the task service do (set once both exist). */
+export interface RunHooks {
+  /** A task was assigned: start it when the executor has room. */
+  assigned(): void;
+  /** Stops the task's running run; false when none runs. */
+  cancel(taskId: number): boolean;
+}
+
 export class TaskService {
+  runs: RunHooks = { assigned: () => undefined, cancel: () => false };
   private readonly issueLock = new KeyedMutex();
   /** Routing reads load and writes an assignment; one decision at a time keeps capacity honest. */
   private readonly routerLock = new KeyedMutex();
@@ -62,9 +71,12 @@ export class TaskService {
     const wanted = event.issue.state === 'open' && event.issue.labels.includes(trigger);
 
     if (!wanted) {
+      const why = event.issue.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`;
       if (existing && (existing.status === 'pending' || existing.status === 'assigned')) {
-        const why = event.issue.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`;
         await this.cancel(existing, `cancelled: ${why}`, event.sender.login);
+      } else if (existing?.status === 'in_progress' && this.runs.cancel(existing.id)) {
+        // The run coordinator fails the task as cancelled when the agent has stopped.
+        await audit(this.deps.db, { event: 'run.cancel_requested', actor: event.sender.login, taskId: existing.id, data: { why } });
       }
       return;
     }
@@ -152,6 +164,7 @@ export class TaskService {
     const decision = await this.routerLock.run('router', () => this.assignLocked(taskId, options));
     const task = await getTask(this.deps.db, taskId);
     if (task) await this.syncIssue(task, decision.kind === 'assigned' ? decision.reasons : undefined);
+    if (decision.kind === 'assigned') this.runs.assigned();
     return decision;
   }
 
@@ -175,7 +188,8 @@ export class TaskService {
       {
         type: task.type as TaskType,
         priority: task.priority as Priority,
-        forcedAgent: options.forceAgent ?? task.forced_agent,
+        // After an escalation the `agent:` label no longer binds: that agent already failed.
+        forcedAgent: options.forceAgent ?? (task.escalations > 0 ? null : task.forced_agent),
         excludeAgents: escalation.tried,
         minTier: escalation.minTier,
       },
@@ -234,17 +248,16 @@ export class TaskService {
     return decision;
   }
 
-  /** Escalation state kept by later stages: agents that failed the task and a tier floor. */
-  private async escalationOf(task: TaskRow): Promise<{ tried: string[]; minTier: 'senior' | 'principal' | null }> {
+  /** After an escalation: the agents that already failed this task, and the tier floor. */
+  private async escalationOf(task: TaskRow): Promise<{ tried: string[]; minTier: AssignableTier | null }> {
     if (task.escalations === 0) return { tried: [], minTier: null };
     const rows = await this.deps.db
       .selectFrom('assignments')
-      .select(['agent_name', 'outcome'])
+      .select('agent_name')
       .where('task_id', '=', task.id)
       .where('status', '=', 'failed')
       .execute();
-    const floor = rows.some((r) => r.outcome === 'token_limit') ? 'principal' : task.escalations >= 2 ? 'principal' : 'senior';
-    return { tried: rows.map((r) => r.agent_name), minTier: floor };
+    return { tried: rows.map((r) => r.agent_name), minTier: (task.min_tier as AssignableTier | null) ?? null };
   }
 
   /** Tries every pending task, most urgent and oldest first; call when capacity frees up. */
@@ -287,12 +300,23 @@ export class TaskService {
   }
 
   private async releaseAssignments(taskId: number, status: 'cancelled' | 'failed', reason: string): Promise<void> {
-    await this.deps.db
+    const released = await this.deps.db
       .updateTable('assignments')
       .set({ status, error: reason, finished_at: nowIso() })
       .where('task_id', '=', taskId)
       .where('status', 'in', ['assigned', 'in_progress'])
+      .returning(['agent_name', 'started_at'])
       .execute();
+    // A task taken back before it started was no experience: it must not shrink the agent's
+    // exploration bonus.
+    for (const r of released.filter((r) => status === 'cancelled' && r.started_at === null)) {
+      await this.deps.db
+        .updateTable('agents')
+        .set((eb) => ({ total_tasks: eb('total_tasks', '-', 1) }))
+        .where('name', '=', r.agent_name)
+        .where('total_tasks', '>', 0)
+        .execute();
+    }
   }
 
   private async cancel(task: TaskRow, reason: string, actor: string): Promise<void> {
@@ -316,7 +340,8 @@ export class TaskService {
     const { db, forges, config, log } = this.deps;
     const forge = task.forge as 'github' | 'gitlab';
     if (!forges.configured(forge)) {
-      log.warn({ taskId: task.id, forge }, 'forge not configured: the issue is not updated');
+      // Start-up already warned that this forge is not configured.
+      log.debug({ taskId: task.id, forge }, 'forge not configured: the issue is not updated');
       return;
     }
     const agent = task.assigned_agent ? await getAgent(db, task.assigned_agent) : null;
