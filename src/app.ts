@@ -4,7 +4,13 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { LoadedConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import type { Executor } from './executor/contract.js';
+import { LocalExecutor } from './executor/local.js';
+import { onDeployment } from './tasks/review-app.js';
+import { RunCoordinator } from './tasks/runs.js';
 import type { Environment } from './config/env.js';
 import { createProbot, verifyGitHubSignature } from './forges/github/app.js';
 import { createForgeDirectory } from './forges/directory.js';
@@ -27,6 +33,8 @@ export interface AppOptions {
   port?: number;
   /** The fetch the forge clients use (tests pass one nock can see; the default is global fetch). */
   fetch?: typeof fetch;
+  /** Replaces the local executor (tests). */
+  executor?: Executor;
 }
 
 export interface RunningApp {
@@ -35,6 +43,7 @@ export interface RunningApp {
   tasks: TaskService;
   forges: ForgeDirectory;
   processor: InboxProcessor;
+  runs: RunCoordinator;
   stop(): Promise<void>;
 }
 
@@ -65,11 +74,33 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   return { store, forges, tasks, github, gitlab };
 }
 
+/** The executor and the coordinator that feeds it; `doom serve` runs them, the CLI does not. */
+export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: Config, log: Logger, executor?: Executor): RunCoordinator {
+  const runs = new RunCoordinator({
+    db: core.store.db,
+    config,
+    forges: core.forges,
+    tasks: core.tasks,
+    log,
+    executor:
+      executor ??
+      new LocalExecutor({
+        mirrorDir: resolve(config.executor.mirror_dir),
+        workspaceDir: resolve(config.executor.workspace_dir),
+        mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
+        capacity: config.coordinator.max_concurrent_agents,
+      }),
+  });
+  core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
+  return runs;
+}
+
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { env, loaded, log } = options;
   const { config } = loaded;
   const core = await openCore(options);
   const { store, forges, tasks, github, gitlab } = core;
+  const runs = createRuns(core, config, log, options.executor);
 
   if (!github) log.warn({ missing: env.githubMissing }, 'GitHub is not configured: /api/github/webhooks answers 404');
   if (!gitlab) log.warn({ missing: env.gitlabMissing }, 'GitLab is not configured: /api/gitlab/webhooks answers 404');
@@ -79,7 +110,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   }
 
   const inbox = new InboxWriter(store.db);
-  const handle = dispatcher({ issue: (event) => tasks.onIssueEvent(event) });
+  const handle = dispatcher({
+    issue: (event) => tasks.onIssueEvent(event),
+    deployment: (event) => onDeployment({ db: store.db, forges }, event),
+  });
   const processor = new InboxProcessor({
     db: store.db,
     log,
@@ -111,6 +145,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   log.info({ port: address.port, database: store.dialect }, 'doom-rlvr listening');
 
   await processor.start();
+  await runs.start();
   // Capacity may have freed while the bot was down.
   await tasks.routePending('startup').catch((error: unknown) => log.error({ err: error }, 'routing pending tasks failed'));
 
@@ -120,9 +155,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     tasks,
     forges,
     processor,
+    runs,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await processor.stop();
+      await runs.stop();
       await store.close();
     },
   };

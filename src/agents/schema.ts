@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { taskType, tier } from '../config/schema.js';
+import { permissionsConfig, runnerConfig } from '../runners/config.js';
 
 export const agentNamePattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -26,8 +27,9 @@ export const agentFileSchema = z
             custom_instructions: z.string().default(''),
           })
           .strict(),
-        runner: z.record(z.string(), z.unknown()).default({ kind: 'claude-code' }),
-        permissions: z.record(z.string(), z.unknown()).optional(),
+        /** Which agent runs: Claude Code (the default), any CLI agent, or a scripted one. */
+        runner: runnerConfig.default({ kind: 'claude-code', max_turns: 30 }),
+        permissions: permissionsConfig.prefault({}),
       })
       .strict(),
   })

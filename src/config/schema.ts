@@ -142,6 +142,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    executor: z
+      .object({
+        /** `local`: a bounded pool of child processes on this machine. */
+        kind: z.enum(['local']).default('local'),
+        /** Bare mirrors, one per repository, reused by every run. */
+        mirror_dir: z.string().min(1).default('./data/mirrors'),
+        /** One git worktree per run, removed when the run ends. */
+        workspace_dir: z.string().min(1).default('./data/workspaces'),
+        mirror_disk_budget_mb: positiveInt.default(10_240),
+        /** How many times a task may move up a tier after timeouts or token limits. */
+        max_escalations: z.number().int().min(0).default(2),
+        /** The identity of the bot's commits. */
+        bot_name: z.string().min(1).default('doom-rlvr[bot]'),
+        bot_email: z.email().default('doom-rlvr@users.noreply.github.com'),
+      })
+      .strict()
+      .prefault({}),
     server: z
       .object({
         /** Webhook bodies above this are refused with 413 before they are read. */

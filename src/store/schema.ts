@@ -50,6 +50,13 @@ export interface TasksTable {
   comment_id: number | null;
   /** Hash of what the forge shows in that comment and labels; a change means "sync again". */
   comment_hash: string | null;
+  /** `doom/<id>-<slug>`, once a run has pushed it. */
+  branch: string | null;
+  /** The commit the bot pushed last: pipelines for other commits are not this task's. */
+  head_sha: string | null;
+  /** Escalation floor: after a timeout or a token limit only this tier or above may take it. */
+  min_tier: string | null;
+  review_app_url: string | null;
   pr_url: string | null;
   pr_number: number | null;
   error_message: string | null;

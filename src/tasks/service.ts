@@ -139,9 +139,22 @@ export class TaskService {
 
     const fields = specFields(intake.spec);
     const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => fields[k] !== task[k]);
-    const retry = task.status === 'failed' && (event.action === 'labeled' || event.action === 'reopened' || changed);
+    // Adding the trigger label again asks for another attempt, even at a finished task; a
+    // failed task is also retried when reopened or when its labels or task block change.
+    const relabeled = event.action === 'labeled' && event.label === trigger;
+    const retry =
+      (task.status === 'completed' && relabeled) ||
+      (task.status === 'failed' && (relabeled || event.action === 'reopened' || changed));
     if (retry) {
-      task = await updateTask(db, task.id, { ...fields, status: 'pending', error_message: null, assigned_agent: null });
+      task = await updateTask(db, task.id, {
+        ...fields,
+        status: 'pending',
+        error_message: null,
+        assigned_agent: null,
+        escalations: 0,
+        min_tier: null,
+        completed_at: null,
+      });
       await audit(db, { event: 'task.requeued', actor: event.sender.login, taskId: task.id, data: { action: event.action } });
     } else if (changed && (task.status === 'pending' || task.status === 'assigned')) {
       if (task.status === 'assigned') await this.releaseAssignments(task.id, 'cancelled', 'the task changed before it started');

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { readEnvironment } from '../../src/config/env.js';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
+import type { Executor } from '../../src/executor/contract.js';
 import { createLogger } from '../../src/log.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -48,8 +49,23 @@ export function testEnv(dbPath: string, extra: Record<string, string> = {}): Nod
   };
 }
 
+/**
+ * An executor with no room: assigned tasks stay assigned. For tests of intake and routing,
+ * which must not start agents.
+ */
+export const parkedExecutor: Executor = {
+  capacity: 0,
+  run: () => Promise.reject(new Error('the parked executor runs nothing')),
+};
+
 export async function startTestApp(
-  options: { tweak?: (loaded: LoadedConfig) => void; env?: Record<string, string>; dir?: string } = {},
+  options: {
+    tweak?: (loaded: LoadedConfig) => void;
+    env?: Record<string, string>;
+    dir?: string;
+    /** `local`: the real local executor (worktrees under the test dir); default: parked. */
+    executor?: Executor | 'local';
+  } = {},
 ): Promise<TestApp> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'doom-app-'));
   const dbPath = join(dir, 'doom.db');
@@ -58,7 +74,15 @@ export async function startTestApp(
   loaded.config.inbox.poll_interval_ms = 20;
   options.tweak?.(loaded);
   const env = readEnvironment(testEnv(dbPath, options.env));
-  const app = await startApp({ env, loaded, log: createLogger({ level: 'silent' }), port: 0 });
+  loaded.config.executor.mirror_dir = join(dir, 'mirrors');
+  loaded.config.executor.workspace_dir = join(dir, 'workspaces');
+  const app = await startApp({
+    env,
+    loaded,
+    log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    port: 0,
+    executor: options.executor === 'local' ? undefined : (options.executor ?? parkedExecutor),
+  });
   return {
     ...app,
     dir,

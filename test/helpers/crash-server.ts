@@ -61,5 +61,7 @@ api
 const loaded = loadConfig(process.env.DOOM_CONFIG!);
 loaded.config.inbox.poll_interval_ms = 20;
 loaded.config.inbox.retry_base_ms = 5;
-const app = await startApp({ env: readEnvironment(), loaded, log: createLogger({ level: 'silent' }), port: 0 });
+// Agents are not started here: this process is about the inbox.
+const parked = { capacity: 0, run: () => Promise.reject(new Error('parked')) };
+const app = await startApp({ env: readEnvironment(), loaded, log: createLogger({ level: 'silent' }), port: 0, executor: parked });
 process.stdout.write(`READY ${app.url}\n`);

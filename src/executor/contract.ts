@@ -1,0 +1,64 @@
+/**
+ * The run contract: what the coordinator hands an executor and what it gets back. A local
+ * process pool implements it now; a Kubernetes Job per run can later, without the
+ * coordinator knowing where a run happens.
+ */
+import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
+import type { RunOutcome, Usage } from '../runners/runner.js';
+import type { GitCredential } from '../workspace/git.js';
+
+export interface RunRequest {
+  /** The assignment this run belongs to. */
+  runId: number;
+  task: {
+    id: number;
+    type: string;
+    priority: string;
+    title: string;
+    description: string;
+    tags: string[];
+    issueUrl: string;
+    maxTokens: number;
+    timeoutMs: number;
+  };
+  agent: {
+    name: string;
+    tier: string;
+    /** Rendered: tier, type and custom instructions filled in. */
+    systemPrompt: string;
+    toolsAllowed: string[];
+    runner: RunnerConfig;
+    permissions: PermissionsConfig;
+  };
+  repository: {
+    forge: string;
+    fullName: string;
+    cloneUrl: string;
+    defaultBranch: string;
+  };
+  branch: string;
+  /** For the bot's own fetch and push; never given to the agent. */
+  credential: () => Promise<GitCredential>;
+  author: { name: string; email: string };
+}
+
+export interface RunResult {
+  outcome: RunOutcome;
+  usage: Usage;
+  /** The agent's transcript (stream-json lines, or stdout/stderr). */
+  transcript: string;
+  error?: string;
+  summary?: string;
+  /** The commit the bot pushed, or null when nothing was pushed. */
+  commitSha: string | null;
+  /** Files the commit changed, for the MR description. */
+  changedFiles: string[];
+  durationMs: number;
+}
+
+export interface Executor {
+  /** Runs one request to its end; `signal` cancels it. Never rejects for agent failures. */
+  run(request: RunRequest, signal: AbortSignal): Promise<RunResult>;
+  /** How many runs may be in flight at once. */
+  readonly capacity: number;
+}

@@ -1,0 +1,60 @@
+/**
+ * The pull/merge request the bot opens for a task, rendered from stored state only: the
+ * summary, the issue it closes, who wrote it and what it cost, the review app once deployed.
+ */
+import type { AssignmentRow, TaskRow } from '../store/schema.js';
+import { reviewAppSection } from './review-app.js';
+
+export const mergeRequestMarker = (taskId: number): string => `<!-- doom-rlvr:mr:${taskId} -->`;
+
+export interface MergeRequestView {
+  task: Pick<TaskRow, 'id' | 'title' | 'issue_number' | 'review_app_url' | 'duration_ms' | 'type' | 'priority'>;
+  run: Pick<AssignmentRow, 'agent_name' | 'input_tokens' | 'output_tokens' | 'cache_tokens' | 'cost_usd' | 'turns'>;
+  agentTier: string;
+  summary: string | null;
+  changedFiles: string[];
+}
+
+const MAX_FILES = 30;
+
+export function mergeRequestTitle(task: Pick<TaskRow, 'title' | 'type'>): string {
+  const title = task.title.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return title || `doom ${task.type} task`;
+}
+
+const seconds = (ms: number): string => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
+
+export function renderMergeRequestBody(view: MergeRequestView): string {
+  const { task, run } = view;
+  const files = view.changedFiles.slice(0, MAX_FILES).map((f) => `- \`${f.replace(/`/g, "'")}\``);
+  if (view.changedFiles.length > MAX_FILES) files.push(`- … and ${view.changedFiles.length - MAX_FILES} more`);
+  const lines = [
+    mergeRequestMarker(task.id),
+    `Closes #${task.issue_number}`,
+    '',
+    '## Summary',
+    '',
+    view.summary?.trim() || `The agent changed ${view.changedFiles.length} file(s) for this ${task.type} task.`,
+    '',
+    '### Changed files',
+    '',
+    ...(files.length > 0 ? files : ['- (none)']),
+  ];
+  if (task.review_app_url) lines.push('', reviewAppSection(task.review_app_url));
+  lines.push(
+    '',
+    '## Run',
+    '',
+    '| | |',
+    '|---|---|',
+    `| Task | ${task.id} (${task.type}, ${task.priority}) |`,
+    `| Agent | \`${run.agent_name}\` (${view.agentTier}) |`,
+    `| Tokens | ${run.input_tokens.toLocaleString('en-US')} in, ${run.output_tokens.toLocaleString('en-US')} out, ${run.cache_tokens.toLocaleString('en-US')} cache |`,
+    `| Cost | $${run.cost_usd.toFixed(4)} |`,
+    `| Turns | ${run.turns} |`,
+    `| Duration | ${seconds(task.duration_ms)} |`,
+    '',
+    '<sub>Opened by doom-rlvr. CI results and reviews on this merge request become the agent\'s reward.</sub>',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,332 @@
+/**
+ * Runs assigned tasks: hands them to the executor within its capacity, and turns each
+ * result into state — a merge request and a completed task, an escalation to a higher tier,
+ * or a failure shown on the issue. Durable: a run the process lost is failed and re-queued
+ * at start-up, never left hanging.
+ */
+import type { Kysely } from 'kysely';
+import type { AgentFile } from '../agents/schema.js';
+import type { Config, Tier } from '../config/schema.js';
+import type { Executor, RunRequest, RunResult } from '../executor/contract.js';
+import type { ForgeDirectory } from '../forges/forge.js';
+import type { Logger } from '../log.js';
+import { renderSystemPrompt } from '../pipeline/prompt.js';
+import { tokensUsed } from '../runners/runner.js';
+import { getAgent } from '../store/agents.js';
+import { audit } from '../store/audit.js';
+import type { AssignmentRow, Database, TaskRow } from '../store/schema.js';
+import { getTask, updateTask } from '../store/tasks.js';
+import { nowIso } from '../store/time.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { branchName } from '../workspace/branch.js';
+import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
+import { decideRecovery } from './recovery.js';
+import type { TaskService } from './service.js';
+
+export interface RunCoordinatorDeps {
+  db: Kysely<Database>;
+  config: Config;
+  forges: ForgeDirectory;
+  executor: Executor;
+  tasks: TaskService;
+  log: Logger;
+}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class RunCoordinator {
+  private readonly running = new Map<number, Running>();
+  private readonly lock = new KeyedMutex();
+  private stopped = true;
+
+  constructor(private readonly deps: RunCoordinatorDeps) {}
+
+  /** Fails and re-queues runs a previous process left in progress, then starts dispatching. */
+  async start(): Promise<void> {
+    const { db, log } = this.deps;
+    const lost = await db.selectFrom('assignments').selectAll().where('status', '=', 'in_progress').execute();
+    for (const run of lost) {
+      const now = nowIso();
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('assignments')
+          .set({ status: 'failed', outcome: 'interrupted', error: 'the bot stopped while the run was in progress', finished_at: now })
+          .where('id', '=', run.id)
+          .execute();
+        await trx.insertInto('assignments').values({ ...requeued(run), assigned_at: now }).execute();
+        await trx.updateTable('tasks').set({ status: 'assigned', updated_at: now }).where('id', '=', run.task_id).execute();
+      });
+      await audit(db, { event: 'run.requeued', actor: 'startup', taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } });
+      log.warn({ taskId: run.task_id, agent: run.agent_name }, 'run interrupted by a stop: re-queued');
+    }
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Stops dispatching and stops what is running; those runs are re-queued at the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.running.values()];
+    for (const r of all) r.controller.abort(new DOMException('the bot is shutting down', 'AbortError'));
+    await Promise.all(all.map((r) => r.done));
+  }
+
+  /** Starts assigned runs while the executor has room. */
+  kick(): void {
+    if (this.stopped) return;
+    void this.lock
+      .run('dispatch', () => this.dispatch())
+      .catch((error: unknown) => this.deps.log.error({ err: error }, 'dispatching runs failed'));
+  }
+
+  /** Cancels a task's run; false when it has none running here. */
+  cancel(taskId: number): boolean {
+    const run = this.running.get(taskId);
+    if (!run) return false;
+    run.controller.abort(new DOMException('cancelled by an operator', 'AbortError'));
+    return true;
+  }
+
+  /** Resolves when every run started so far has ended (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private async dispatch(): Promise<void> {
+    const { db, executor } = this.deps;
+    const free = executor.capacity - this.running.size;
+    if (free <= 0) return;
+    const due = await db
+      .selectFrom('assignments')
+      .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
+      .selectAll('assignments')
+      .where('assignments.status', '=', 'assigned')
+      .where('tasks.status', '=', 'assigned')
+      .orderBy('tasks.priority')
+      .orderBy('assignments.id')
+      .limit(free + this.running.size)
+      .execute();
+    for (const run of due) {
+      if (this.running.size >= executor.capacity) break;
+      if (this.running.has(run.task_id)) continue;
+      const controller = new AbortController();
+      const entry: Running = { controller, done: Promise.resolve() };
+      this.running.set(run.task_id, entry);
+      entry.done = this.execute(run, controller.signal)
+        .catch((error: unknown) => this.deps.log.error({ err: error, taskId: run.task_id }, 'run bookkeeping failed'))
+        .finally(() => {
+          this.running.delete(run.task_id);
+          this.kick();
+        });
+    }
+  }
+
+  private async execute(run: AssignmentRow, signal: AbortSignal): Promise<void> {
+    const { db, forges, executor, config, log } = this.deps;
+    let task = await getTask(db, run.task_id);
+    const agent = await getAgent(db, run.agent_name);
+    if (!task || !agent) return;
+    const file = JSON.parse(agent.config) as AgentFile;
+    const branch = task.branch ?? branchName(task.id, task.title);
+    const started = nowIso();
+    await db.updateTable('assignments').set({ status: 'in_progress', started_at: started }).where('id', '=', run.id).execute();
+    task = await updateTask(db, task.id, { status: 'in_progress', branch });
+    await audit(db, { event: 'run.started', actor: 'executor', taskId: task.id, agentName: agent.name, data: { run: run.id, branch } });
+    await this.syncIssue(task);
+
+    const forge = await forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+    const repo = { id: task.repo_id, fullName: task.repo };
+    const request: RunRequest = {
+      runId: run.id,
+      task: {
+        id: task.id,
+        type: task.type,
+        priority: task.priority,
+        title: task.title,
+        description: task.description,
+        tags: JSON.parse(task.tags) as string[],
+        issueUrl: task.issue_url,
+        maxTokens: task.max_tokens,
+        timeoutMs: task.timeout_ms,
+      },
+      agent: {
+        name: agent.name,
+        tier: agent.tier,
+        systemPrompt: renderSystemPrompt(file.context.system_prompt, {
+          tier: agent.tier,
+          type: task.type,
+          custom_instructions: file.context.custom_instructions,
+        }),
+        toolsAllowed: file.context.tools_allowed,
+        runner: file.runner,
+        permissions: file.permissions,
+      },
+      repository: { forge: task.forge, fullName: task.repo, cloneUrl: task.clone_url, defaultBranch: task.default_branch },
+      branch,
+      credential: () => forge.gitCredential(repo),
+      author: { name: config.executor.bot_name, email: config.executor.bot_email },
+    };
+    const result = await executor.run(request, signal);
+    if (this.stopped && result.outcome === 'cancelled') {
+      // Shutting down: the run stays in progress and the next start re-queues it.
+      log.warn({ taskId: task.id, agent: agent.name }, 'run stopped by shutdown');
+      return;
+    }
+    log.info({ taskId: task.id, agent: agent.name, outcome: result.outcome, ms: Math.round(result.durationMs) }, 'run ended');
+    await this.finish(task, run, agent.tier as Tier, result);
+  }
+
+  private async finish(task: TaskRow, run: AssignmentRow, tier: Tier, result: RunResult): Promise<void> {
+    const { db, config, forges, tasks } = this.deps;
+    const recovery = decideRecovery({
+      outcome: result.outcome,
+      error: result.error,
+      agentTier: tier,
+      escalations: task.escalations,
+      maxEscalations: config.executor.max_escalations,
+      changed: result.commitSha !== null,
+    });
+    const now = nowIso();
+    const usage = {
+      input_tokens: result.usage.inputTokens,
+      output_tokens: result.usage.outputTokens,
+      cache_tokens: result.usage.cacheReadTokens + result.usage.cacheCreationTokens,
+      cost_usd: result.usage.costUsd,
+      turns: result.usage.turns,
+      transcript: result.transcript,
+      finished_at: now,
+      outcome: result.outcome,
+      error: result.error ?? null,
+    };
+    const spent = {
+      tokens_used: task.tokens_used + tokensUsed(result.usage),
+      cost_usd: task.cost_usd + result.usage.costUsd,
+      duration_ms: task.duration_ms + Math.round(result.durationMs),
+    };
+
+    if (recovery.kind === 'complete') {
+      await db.updateTable('assignments').set({ ...usage, status: 'completed' }).where('id', '=', run.id).execute();
+      const current = { ...task, ...spent };
+      const forge = await forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+      const repo = { id: task.repo_id, fullName: task.repo };
+      const body = renderMergeRequestBody({
+        task: current,
+        run: { ...run, ...usage },
+        agentTier: tier,
+        summary: result.summary ?? null,
+        changedFiles: result.changedFiles,
+      });
+      const title = mergeRequestTitle(task);
+      // A retry of the same task pushed to the same branch: update its MR, never open a second.
+      const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
+      const mr = existing
+        ? await forge.updateMergeRequest(repo, existing.number, { title, body })
+        : await forge.openMergeRequest(repo, {
+            sourceBranch: task.branch!,
+            targetBranch: task.default_branch,
+            title,
+            body,
+            labels: [config.labels.bot_authored],
+          });
+      const done = await updateTask(db, task.id, {
+        ...spent,
+        status: 'completed',
+        head_sha: result.commitSha,
+        pr_url: mr.url,
+        pr_number: mr.number,
+        completed_at: now,
+        error_message: null,
+      });
+      await db
+        .updateTable('agents')
+        .set((eb) => ({ completed_tasks: eb('completed_tasks', '+', 1), updated_at: now }))
+        .where('name', '=', run.agent_name)
+        .execute();
+      await audit(db, {
+        event: existing ? 'mr.updated' : 'mr.opened',
+        actor: 'executor',
+        taskId: task.id,
+        agentName: run.agent_name,
+        data: { url: mr.url, number: mr.number, sha: result.commitSha, tokens: tokensUsed(result.usage), cost_usd: result.usage.costUsd },
+      });
+      await this.syncIssue(done);
+      await tasks.routePending('executor');
+      return;
+    }
+
+    await db.updateTable('assignments').set({ ...usage, status: 'failed' }).where('id', '=', run.id).execute();
+    if (result.outcome !== 'cancelled') {
+      await db
+        .updateTable('agents')
+        .set((eb) => ({ failed_tasks: eb('failed_tasks', '+', 1), updated_at: now }))
+        .where('name', '=', run.agent_name)
+        .execute();
+    }
+    if (recovery.kind === 'escalate') {
+      await updateTask(db, task.id, {
+        ...spent,
+        status: 'pending',
+        assigned_agent: null,
+        escalations: task.escalations + 1,
+        min_tier: recovery.minTier,
+        pending_reason: recovery.reason,
+      });
+      await audit(db, {
+        event: 'task.escalated',
+        actor: 'executor',
+        taskId: task.id,
+        agentName: run.agent_name,
+        data: { outcome: result.outcome, to: recovery.minTier, reason: recovery.reason, error: result.error ?? null },
+      });
+      await tasks.tryAssign(task.id, { actor: 'escalation' });
+      await tasks.routePending('executor');
+      return;
+    }
+    const failed = await updateTask(db, task.id, {
+      ...spent,
+      status: 'failed',
+      error_message: recovery.error,
+      completed_at: now,
+    });
+    await audit(db, {
+      event: 'task.failed',
+      actor: 'executor',
+      taskId: task.id,
+      agentName: run.agent_name,
+      data: { outcome: result.outcome, error: recovery.error },
+    });
+    await this.syncIssue(failed);
+    await tasks.routePending('executor');
+  }
+
+  private async syncIssue(task: TaskRow): Promise<void> {
+    try {
+      await this.deps.tasks.syncIssue(task);
+    } catch (error) {
+      // The run goes on; the next state change syncs the comment again (its hash differs).
+      this.deps.log.warn({ err: error, taskId: task.id }, 'could not update the issue');
+    }
+  }
+}
+
+function requeued(run: AssignmentRow) {
+  return {
+    task_id: run.task_id,
+    agent_name: run.agent_name,
+    status: 'assigned' as const,
+    reasons: run.reasons,
+    started_at: null,
+    finished_at: null,
+    outcome: null,
+    error: null,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_tokens: 0,
+    cost_usd: 0,
+    turns: 0,
+    transcript: null,
+  };
+}

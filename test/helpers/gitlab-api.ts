@@ -1,0 +1,114 @@
+/**
+ * A stateful stand-in for the GitLab REST API at the HTTP boundary (nock), answering with
+ * the shapes GitLab documents: notes, issue label edits and merge requests, remembered across
+ * calls so multi-step flows (sticky comment edits, MR updates on retry) behave as on GitLab.
+ */
+import nock from 'nock';
+import { GITLAB_TOKEN, GITLAB_URL } from './app.js';
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  body: Record<string, unknown>;
+}
+
+export interface FakeMergeRequest {
+  id: number;
+  iid: number;
+  project_id: number;
+  title: string;
+  description: string;
+  state: 'opened' | 'closed' | 'merged';
+  web_url: string;
+  source_branch: string;
+  target_branch: string;
+  labels: string[];
+  author: { id: number; username: string; bot: boolean };
+}
+
+export class FakeGitLab {
+  calls: RecordedCall[] = [];
+  notes = new Map<string, { id: number; body: string; system: boolean; noteable_type: string }[]>();
+  mergeRequests: FakeMergeRequest[] = [];
+  issueLabels = new Map<string, string[]>();
+  private nextId = 500;
+
+  install(): this {
+    const scope = nock(GITLAB_URL, { reqheaders: { 'private-token': GITLAB_TOKEN } }).persist();
+    const record = (method: string, uri: string, body: unknown) => {
+      const call = { method, path: uri.split('?')[0]!, body: (body ?? {}) as Record<string, unknown> };
+      this.calls.push(call);
+      return call;
+    };
+    scope.get(/\/api\/v4\/projects\/\d+\/(issues|merge_requests)\/\d+\/notes/).reply((uri) => {
+      const call = record('GET', uri, {});
+      return [200, this.notes.get(call.path) ?? [], { 'x-next-page': '' }];
+    });
+    scope.post(/\/api\/v4\/projects\/\d+\/(issues|merge_requests)\/\d+\/notes$/).reply((uri, body) => {
+      const call = record('POST', uri, body);
+      const note = { id: this.nextId++, body: String(call.body.body), system: false, noteable_type: 'Issue' };
+      this.notes.set(call.path, [...(this.notes.get(call.path) ?? []), note]);
+      return [201, { ...note, author: { id: 99, username: 'project_1_bot_3f2c', bot: true }, created_at: new Date().toISOString() }];
+    });
+    scope.put(/\/api\/v4\/projects\/\d+\/(issues|merge_requests)\/\d+\/notes\/\d+$/).reply((uri, body) => {
+      const call = record('PUT', uri, body);
+      const [, list, id] = /^(.*\/notes)\/(\d+)$/.exec(call.path)!;
+      const note = (this.notes.get(list!) ?? []).find((n) => n.id === Number(id));
+      if (!note) return [404, { message: '404 Not found' }];
+      note.body = String(call.body.body);
+      return [200, note];
+    });
+    scope.put(/\/api\/v4\/projects\/\d+\/issues\/\d+$/).reply((uri, body) => {
+      const call = record('PUT', uri, body);
+      const labels = new Set([...(this.issueLabels.get(call.path) ?? []), ...String(call.body.add_labels ?? '').split(',').filter(Boolean)]);
+      this.issueLabels.set(call.path, [...labels]);
+      return [200, { id: 1, iid: Number(call.path.split('/').pop()), labels: [...labels], state: 'opened' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests$/).query(true).reply((uri) => {
+      record('GET', uri, {});
+      const query = new URL(uri, GITLAB_URL).searchParams;
+      const found = this.mergeRequests.filter(
+        (m) => m.source_branch === query.get('source_branch') && (query.get('state') ?? 'opened') === m.state,
+      );
+      return [200, found];
+    });
+    scope.post(/\/api\/v4\/projects\/\d+\/merge_requests$/).reply((uri, body) => {
+      const call = record('POST', uri, body);
+      const b = call.body as Record<string, string>;
+      if (this.mergeRequests.some((m) => m.source_branch === b.source_branch && m.state === 'opened')) {
+        return [409, { message: ['Another open merge request already exists for this source branch: !1'] }];
+      }
+      const projectId = Number(call.path.split('/')[4]);
+      const iid = this.mergeRequests.length + 1;
+      const mr: FakeMergeRequest = {
+        id: 9000 + iid,
+        iid,
+        project_id: projectId,
+        title: b.title!,
+        description: b.description!,
+        state: 'opened',
+        web_url: `${GITLAB_URL}/gitlabhq/gitlab-test/-/merge_requests/${iid}`,
+        source_branch: b.source_branch!,
+        target_branch: b.target_branch!,
+        labels: (b.labels ?? '').split(',').filter(Boolean),
+        author: { id: 99, username: 'project_1_bot_3f2c', bot: true },
+      };
+      this.mergeRequests.push(mr);
+      return [201, mr];
+    });
+    scope.put(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+$/).reply((uri, body) => {
+      const call = record('PUT', uri, body);
+      const mr = this.mergeRequests.find((m) => m.iid === Number(call.path.split('/').pop()));
+      if (!mr) return [404, { message: '404 Not found' }];
+      if (typeof call.body.title === 'string') mr.title = call.body.title;
+      if (typeof call.body.description === 'string') mr.description = call.body.description;
+      return [200, mr];
+    });
+    return this;
+  }
+
+  /** The calls made with `method` to paths matching `path`. */
+  made(method: string, path: RegExp): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method && path.test(c.path));
+  }
+}
