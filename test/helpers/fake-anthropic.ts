@@ -17,7 +17,10 @@ export interface FakeUsage {
 }
 
 export type FakeBehaviour =
-  /** One tool call that writes `content` to the absolute `filePath`, then a final text. */
+  /**
+   * One tool call that writes `content` to `filePath`, then a final text. A relative path is
+   * resolved against the working directory Claude Code states in its system prompt.
+   */
   | { kind: 'edit'; filePath: string; content: string; usage?: FakeUsage }
   /**
    * Never finishes: answers every turn with another tool call (by default `Bash` running
@@ -71,6 +74,7 @@ interface Reply {
 
 interface MessagesBody {
   model?: string;
+  system?: unknown;
   stream?: boolean;
   tools?: { name?: string }[];
   messages?: { role?: string; content?: unknown }[];
@@ -153,6 +157,19 @@ const sendJson = (res: ServerResponse, status: number, data: unknown): void => {
   res.end(JSON.stringify(data));
 };
 
+/** Claude Code tells the model its working directory in the system prompt's environment block. */
+const workingDirectory = (body: MessagesBody): string | null => {
+  const text = JSON.stringify(body.system ?? '').replace(/\\n/g, '\n');
+  return /(?:Primary working directory|Working directory): *([^\n"<]+)/.exec(text)?.[1]?.trim() ?? null;
+};
+
+const resolveInCwd = (filePath: string, body: MessagesBody): string => {
+  if (filePath.startsWith('/')) return filePath;
+  const cwd = workingDirectory(body);
+  if (!cwd) throw new Error('the request names no working directory to resolve a relative path against');
+  return `${cwd.replace(/\/+$/, '')}/${filePath}`;
+};
+
 const agentReply = (behaviour: FakeBehaviour, body: MessagesBody): Reply => {
   if (behaviour.kind === 'edit') {
     const usage = behaviour.usage ?? defaultUsage;
@@ -166,7 +183,7 @@ const agentReply = (behaviour: FakeBehaviour, body: MessagesBody): Reply => {
           type: 'tool_use',
           id: nextId('toolu'),
           name: 'Write',
-          input: { file_path: behaviour.filePath, content: behaviour.content },
+          input: { file_path: resolveInCwd(behaviour.filePath, body), content: behaviour.content },
         },
       ],
       stop_reason: 'tool_use',

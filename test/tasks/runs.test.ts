@@ -3,31 +3,15 @@
  * repository on disk as the remote, the scripted runner making a real change, the local
  * executor, and GitLab's API played by nock.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { RunnerConfig } from '../../src/runners/config.js';
 import { git } from '../../src/workspace/git.js';
-import { postGitLab, repoRoot, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { postGitLab, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { labeledIssue } from '../helpers/issues.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
-
-const hookFixture = JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab/issue-hook.json'), 'utf8'));
-
-/** GitLab's issue example, labeled `doom` + `bug`, its project cloned from `cloneUrl`. */
-function labeledIssue(cloneUrl: string, body = 'The greeting is wrong.') {
-  const hook = structuredClone(hookFixture);
-  const t = hook.labels[0];
-  const before = hook.labels;
-  const after = [...before, { ...t, id: 800, title: 'doom' }, { ...t, id: 801, title: 'bug' }];
-  hook.labels = after;
-  hook.object_attributes = { ...hook.object_attributes, action: 'update', labels: after, description: body, title: 'Fix the greeting' };
-  hook.changes = { labels: { previous: before, current: after } };
-  hook.project = { ...hook.project, git_http_url: cloneUrl, default_branch: 'main' };
-  return hook;
-}
 
 const append = (text: string): RunnerConfig => ({
   kind: 'scripted',
