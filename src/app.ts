@@ -9,7 +9,9 @@ import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
+import { Evaluator } from './rewards/evaluator.js';
 import { onDeployment } from './tasks/review-app.js';
+import { MirrorCache } from './workspace/mirror.js';
 import { RunCoordinator } from './tasks/runs.js';
 import type { Environment } from './config/env.js';
 import { createProbot, verifyGitHubSignature } from './forges/github/app.js';
@@ -44,6 +46,7 @@ export interface RunningApp {
   forges: ForgeDirectory;
   processor: InboxProcessor;
   runs: RunCoordinator;
+  evaluator: Evaluator;
   stop(): Promise<void>;
 }
 
@@ -110,9 +113,22 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   }
 
   const inbox = new InboxWriter(store.db);
+  const evaluator = new Evaluator({
+    db: store.db,
+    config,
+    forges,
+    log,
+    mirrors: new MirrorCache({
+      root: resolve(config.executor.mirror_dir),
+      diskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
+    }),
+  });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
     deployment: (event) => onDeployment({ db: store.db, forges }, event),
+    pipeline: (event) => evaluator.onPipeline(event),
+    review: (event) => evaluator.onReview(event),
+    merge_request: (event) => evaluator.onMergeRequest(event),
   });
   const processor = new InboxProcessor({
     db: store.db,
@@ -156,6 +172,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     forges,
     processor,
     runs,
+    evaluator,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await processor.stop();

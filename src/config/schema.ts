@@ -36,6 +36,30 @@ export const weightsSchema = z
   });
 export type Weights = z.infer<typeof weightsSchema>;
 
+const reportLocation = z.object({ artifact: z.string().min(1), path: z.string().min(1) }).strict();
+const reportsSchema = z
+  .object({
+    coverage: z.array(reportLocation).default([
+      { artifact: 'test', path: 'coverage/lcov.info' },
+      { artifact: 'test', path: 'coverage/cobertura-coverage.xml' },
+      { artifact: 'coverage', path: 'lcov.info' },
+      { artifact: 'coverage', path: 'coverage/lcov.info' },
+    ]),
+    lint: z.array(reportLocation).default([
+      { artifact: 'code_quality', path: 'gl-code-quality-report.json' },
+      { artifact: 'lint', path: 'eslint-report.json' },
+      { artifact: 'lint', path: 'eslint.sarif' },
+    ]),
+    security: z.array(reportLocation).default([
+      { artifact: 'semgrep-sast', path: 'gl-sast-report.json' },
+      { artifact: 'sast', path: 'gl-sast-report.json' },
+      { artifact: 'sast', path: 'results.sarif' },
+      { artifact: 'codeql', path: 'results.sarif' },
+    ]),
+  })
+  .strict();
+export type ReportsConfig = z.infer<typeof reportsSchema>;
+
 export const configSchema = z
   .object({
     coordinator: z
@@ -51,6 +75,25 @@ export const configSchema = z
       .prefault({}),
     evaluator: z
       .object({
+        /**
+         * Where each report lives: a GitHub workflow-run artifact name or GitLab job name, and
+         * the file in it. Tried in order; the first found wins.
+         */
+        reports: reportsSchema.prefault({}),
+        /** Per-repository overrides of `reports`, keyed by `owner/name` or the GitLab project path. */
+        repositories: z.record(z.string(), z.object({ reports: reportsSchema.prefault({}) }).strict()).default({}),
+        /** Values for components whose signal cannot be fetched; such a reward is marked degraded. */
+        defaults: z
+          .object({
+            test_coverage_delta: z.number().min(-1).max(1).default(0),
+            lint_score: z.number().min(0).max(1).default(0.5),
+            security_scan_score: z.number().min(0).max(1).default(0.5),
+            code_complexity_delta: z.number().min(-1).max(1).default(0),
+          })
+          .strict()
+          .prefault({}),
+        /** Coverage change, in percentage points, that counts as the full ±1. */
+        coverage_full_scale_points: z.number().positive().default(10),
         weights: weightsSchema.default({
           test_coverage: 0.3,
           lint_score: 0.2,

@@ -126,6 +126,22 @@ export interface RewardsTable {
   updated_at: string;
 }
 
+/** What the evaluator knows of a task's merge request, kept between the events that feed it. */
+export interface EvaluationsTable {
+  task_id: number;
+  /** The head commit these signals are for. */
+  head_sha: string;
+  /** The pipeline the stored signals came from; an older one is ignored. */
+  pipeline_id: number | null;
+  pipeline_status: string | null;
+  /** JSON: the pipeline-derived signals (see rewards/evaluator.ts). */
+  signals: string;
+  /** Evaluations that failed; the previous reward stood each time. */
+  errors: number;
+  last_error: string | null;
+  updated_at: string;
+}
+
 export interface TierHistoryTable {
   id: Generated<number>;
   agent_name: string;
@@ -154,6 +170,7 @@ export interface Database {
   agents: AgentsTable;
   assignments: AssignmentsTable;
   rewards: RewardsTable;
+  evaluations: EvaluationsTable;
   tier_history: TierHistoryTable;
   audit_log: AuditLogTable;
 }
@@ -165,5 +182,6 @@ export type TaskUpdate = Updateable<TasksTable>;
 export type AgentRow = Selectable<AgentsTable>;
 export type AssignmentRow = Selectable<AssignmentsTable>;
 export type RewardRow = Selectable<RewardsTable>;
+export type EvaluationRow = Selectable<EvaluationsTable>;
 export type TierHistoryRow = Selectable<TierHistoryTable>;
 export type AuditRow = Selectable<AuditLogTable>;

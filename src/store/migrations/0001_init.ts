@@ -128,6 +128,18 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema.createIndex('rewards_agent_time').on('rewards').columns(['agent_name', 'kind', 'updated_at']).execute();
 
   await db.schema
+    .createTable('evaluations')
+    .addColumn('task_id', 'integer', (c) => c.primaryKey())
+    .addColumn('head_sha', 'text', (c) => c.notNull())
+    .addColumn('pipeline_id', ext)
+    .addColumn('pipeline_status', 'text')
+    .addColumn('signals', 'text', (c) => c.notNull())
+    .addColumn('errors', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('last_error', 'text')
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+
+  await db.schema
     .createTable('tier_history')
     .addColumn('id', id.type, id.build)
     .addColumn('agent_name', 'text', (c) => c.notNull())

@@ -1,0 +1,60 @@
+/** The reward report on a bot merge request: one comment, edited in place as signals arrive. */
+import type { Weights } from '../config/schema.js';
+import { componentNames, componentSpec, type RewardComponents } from './formula.js';
+
+export const rewardMarker = (taskId: number): string => `<!-- doom-rlvr:reward:${taskId} -->`;
+
+export interface ReportView {
+  taskId: number;
+  agent: string;
+  kind: 'provisional' | 'final';
+  reward: number;
+  components: RewardComponents;
+  weights: Weights;
+  degraded: Record<string, string>;
+  rollingAvg: number;
+  tier: string;
+  /** Set when this reward moved the agent to another tier. */
+  tierChange: { from: string; to: string; reason: string } | null;
+  pipelineUrl: string | null;
+}
+
+const labels: Record<keyof RewardComponents, string> = {
+  test_coverage_delta: 'Test coverage delta',
+  lint_score: 'Lint',
+  security_scan_score: 'Security scan',
+  code_complexity_delta: 'Complexity delta',
+  ci_pipeline_status: 'CI pipeline',
+  review_feedback_score: 'Review feedback',
+};
+
+const signed = (n: number, digits = 2): string => (n > 0 ? `+${n.toFixed(digits)}` : n.toFixed(digits));
+
+export function renderRewardReport(view: ReportView): string {
+  const rows = componentNames.map((name) => {
+    const weight = view.weights[componentSpec[name].weight];
+    const value = view.components[name];
+    const note = view.degraded[name] ? ` (default: ${view.degraded[name]})` : '';
+    return `| ${labels[name]} | ${signed(value)}${note} | ${weight.toFixed(2)} | ${signed(5 * weight * value)} |`;
+  });
+  const lines = [
+    rewardMarker(view.taskId),
+    `### doom-rlvr reward: ${signed(view.reward)} (${view.kind})`,
+    '',
+    '| Component | Value | Weight | Points |',
+    '|---|---|---|---|',
+    ...rows,
+    `| **Reward** | | | **${signed(view.reward)}** |`,
+    '',
+  ];
+  if (Object.keys(view.degraded).length > 0) {
+    lines.push('Some signals could not be read; their components used configured defaults (the reward is marked degraded).', '');
+  }
+  lines.push(
+    `Agent \`${view.agent}\`: rolling average ${view.rollingAvg.toFixed(2)}, tier **${view.tier}**.` +
+      (view.kind === 'provisional' ? ' The reward becomes final when this merge request is merged or closed.' : ''),
+  );
+  if (view.tierChange) lines.push('', `**Tier change:** ${view.tierChange.from} → ${view.tierChange.to} (${view.tierChange.reason}).`);
+  if (view.pipelineUrl) lines.push('', `<sub>Pipeline: ${view.pipelineUrl}</sub>`);
+  return lines.join('\n');
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { assembleComponents, type PipelineSignals } from '../../src/rewards/components.js';
+import { computeReward } from '../../src/rewards/formula.js';
+import { renderRewardReport, rewardMarker } from '../../src/rewards/report-comment.js';
+
+const config = configSchema.parse({});
+const pipeline = (over: Partial<PipelineSignals> = {}): PipelineSignals => ({
+  status: 'success',
+  coverageHead: 82.5,
+  coverageBase: 80,
+  lintScore: 0.9,
+  securityScore: 1,
+  complexityDelta: -0.1,
+  missing: {},
+  ...over,
+});
+
+describe('assembleComponents', () => {
+  it('maps every signal to its component', () => {
+    const { components, degraded } = assembleComponents(pipeline(), 0.7, config.evaluator);
+    expect(components).toEqual({
+      test_coverage_delta: 0.25,
+      lint_score: 0.9,
+      security_scan_score: 1,
+      code_complexity_delta: -0.1,
+      ci_pipeline_status: 1,
+      review_feedback_score: 0.7,
+    });
+    expect(degraded).toEqual({});
+  });
+
+  it('uses the configured defaults for missing signals and says why', () => {
+    const { components, degraded } = assembleComponents(
+      pipeline({ status: 'failed', coverageBase: null, lintScore: null, missing: { coverage: 'no successful pipeline on main', lint: 'no lint report in the pipeline' } }),
+      null,
+      config.evaluator,
+    );
+    expect(components).toMatchObject({ test_coverage_delta: 0, lint_score: 0.5, ci_pipeline_status: 0, review_feedback_score: 0 });
+    expect(degraded).toEqual({
+      test_coverage_delta: 'no successful pipeline on main',
+      lint_score: 'no lint report in the pipeline',
+      review_feedback_score: 'reviews could not be read',
+    });
+  });
+
+  it('without a pipeline, CI counts as not passed and pipeline signals as degraded', () => {
+    const { components, degraded } = assembleComponents(null, -0.6, config.evaluator);
+    expect(components.ci_pipeline_status).toBe(0);
+    expect(components.review_feedback_score).toBe(-0.6);
+    expect(Object.keys(degraded).sort()).toEqual(['code_complexity_delta', 'lint_score', 'security_scan_score', 'test_coverage_delta']);
+  });
+
+  it('scales coverage by the configured full-scale points', () => {
+    const narrow = { ...config.evaluator, coverage_full_scale_points: 2 };
+    expect(assembleComponents(pipeline({ coverageHead: 79, coverageBase: 80 }), 0, narrow).components.test_coverage_delta).toBe(-0.5);
+  });
+});
+
+describe('renderRewardReport', () => {
+  it('shows each component with its weight and points, the reward, the tier and its change', () => {
+    const { components, degraded } = assembleComponents(pipeline({ lintScore: null, missing: { lint: 'no lint report' } }), 1, config.evaluator);
+    const reward = computeReward(components, config.evaluator.weights);
+    const body = renderRewardReport({
+      taskId: 7,
+      agent: 'agent-bugfix-junior',
+      kind: 'final',
+      reward,
+      components,
+      weights: config.evaluator.weights,
+      degraded,
+      rollingAvg: 2.4,
+      tier: 'senior',
+      tierChange: { from: 'junior', to: 'senior', reason: 'rolling average 2.40 over the last 1 rewards → senior' },
+      pipelineUrl: 'https://gitlab.example.com/p/-/pipelines/1',
+    });
+    expect(body.startsWith(rewardMarker(7))).toBe(true);
+    expect(body).toContain(`### doom-rlvr reward: +${reward.toFixed(2)} (final)`);
+    expect(body).toContain('| Test coverage delta | +0.25 | 0.30 | +0.38 |');
+    expect(body).toContain('| Lint | +0.50 (default: no lint report) | 0.20 | +0.50 |');
+    expect(body).toContain('| CI pipeline | +1.00 | 0.10 | +0.50 |');
+    expect(body).toContain('rolling average 2.40, tier **senior**');
+    expect(body).toContain('**Tier change:** junior → senior');
+    expect(body).toContain('the reward is marked degraded');
+  });
+});
