@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { RunnerConfig } from '../../src/runners/config.js';
 import { git } from '../../src/workspace/git.js';
-import { postGitLab, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { postGitLab, repoRoot, settled as settledInbox, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
@@ -101,6 +103,34 @@ describe('runs: issue to merge request', () => {
     expect(await git(['--git-dir', remote.bare, 'rev-list', '--count', `main..${done.branch}`])).toBe('1');
     const events = await app.store.db.selectFrom('audit_log').select('event').orderBy('id').execute();
     expect(events.map((e) => e.event).filter((e) => e.startsWith('mr.'))).toEqual(['mr.opened', 'mr.updated']);
+  });
+
+  it('adds the review app URL to the merge request when its deployment succeeds', async () => {
+    app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nFixed.\n')) });
+    const issue = labeledIssue(`file://${remote.bare}`);
+    await postGitLab(app.url, 'Issue Hook', issue);
+    const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
+    await app.runs.idle();
+
+    // GitLab's Deployment Hook example, for the review environment of the bot's branch.
+    const deployment = JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab/deployment-hook.json'), 'utf8'));
+    const slug = done.branch!.replace(/[^0-9a-z]/g, '-');
+    Object.assign(deployment, {
+      project: issue.project,
+      environment: `review/${slug}`,
+      environment_slug: `review-${slug}`,
+      environment_external_url: `https://${slug}.review.example.com`,
+      commit_url: `${issue.project.web_url}/-/commit/${done.head_sha}`,
+      short_sha: done.head_sha!.slice(0, 8),
+    });
+    for (let i = 0; i < 2; i++) await postGitLab(app.url, 'Deployment Hook', deployment);
+    await waitFor(async () => ((await task()).review_app_url ? true : undefined), 'the review app URL');
+    await settledInbox(app);
+    expect((await task()).review_app_url).toBe(`https://${slug}.review.example.com`);
+    expect(gitlab.mergeRequests[0]!.description).toContain(`**Review app:** https://${slug}.review.example.com`);
+    expect(gitlab.mergeRequests[0]!.description).toContain('Closes #23');
+    // The redelivery found the URL already there: one edit only.
+    expect(gitlab.made('PUT', /merge_requests\/1$/)).toHaveLength(1);
   });
 
   it('escalates a timed-out task to the next tier up, keeping the failed run', async () => {
