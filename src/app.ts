@@ -9,6 +9,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
+import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { onDeployment } from './tasks/review-app.js';
 import { MirrorCache } from './workspace/mirror.js';
@@ -150,6 +151,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     maxBodyBytes: config.server.max_body_bytes,
     ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),
     ...(gitlab ? { gitlab: { secret: gitlab.webhookSecret } } : {}),
+    extend: (http) => {
+      const metrics = createMetrics(store.db);
+      http.get('/metrics', async (c) => c.text(await metrics.metrics(), 200, { 'content-type': metrics.contentType }));
+    },
   });
 
   const port = options.port ?? env.port ?? config.coordinator.port;

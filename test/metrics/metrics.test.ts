@@ -1,0 +1,35 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
+import { FakeGitLab } from '../helpers/gitlab-api.js';
+import { labeledIssue } from '../helpers/issues.js';
+
+describe('GET /metrics', () => {
+  let app: TestApp;
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+  });
+  afterAll(() => nock.enableNetConnect());
+  afterEach(async () => {
+    await app.close();
+    nock.cleanAll();
+  });
+
+  it('reports tasks, the queue, the inbox and agents from the store', async () => {
+    new FakeGitLab().install();
+    app = await startTestApp();
+    await postGitLab(app.url, 'Issue Hook', labeledIssue('https://gitlab.example.com/gitlabhq/gitlab-test.git'));
+    await settled(app);
+    const res = await fetch(`${app.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toContain('doom_tasks{status="assigned"} 1');
+    expect(text).toContain('doom_coordinator_queue_length 0');
+    expect(text).toContain('doom_inbox_deliveries{status="done"} 1');
+    expect(text).toContain('doom_agent_tier{agent="agent-principal",tier="principal"} 1');
+    expect(text).toContain('doom_agent_reward{agent="agent-bugfix-junior"} 0');
+    expect(text).toContain('doom_evaluator_errors 0');
+  });
+});
