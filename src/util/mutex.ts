@@ -1,15 +1,22 @@
-/** Runs async work one at a time per key, in arrival order (in-process only). */
+/** Serializes async work per key inside one process, in arrival order. */
 export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly tails = new Map<string, Promise<void>>();
 
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+  isLocked(key: string): boolean {
+    return this.tails.has(key);
+  }
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = previous.then(() => mine);
     this.tails.set(key, tail);
+    await previous;
     try {
-      return await next;
+      return await fn();
     } finally {
+      release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }

@@ -1,35 +1,11 @@
 /**
- * Two locks for the mirror cache: a keyed mutex for runs in this process, and a lock file so
- * two bot processes (replicas sharing a volume) never clone into or fetch into or evict the
- * same mirror at once.
+ * The mirror cache's lock file, so two bot processes (replicas sharing a volume) never clone
+ * into or fetch into or evict the same mirror at once. Within one process the cache uses a
+ * KeyedMutex (src/util/mutex.ts) first.
  */
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** Serializes async work per key inside one process. */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  isLocked(key: string): boolean {
-    return this.tails.has(key);
-  }
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = previous.then(() => mine);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
 
 export interface FileLockOptions {
   /** Give up waiting after this long. */

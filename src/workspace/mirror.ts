@@ -17,7 +17,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertNoCredentialInUrl, git, redact, type GitCredential } from './git.js';
-import { FileLock, KeyedMutex } from './lock.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { FileLock } from './lock.js';
 
 export interface MirrorCacheOptions {
   root: string;

@@ -2,7 +2,8 @@ import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileLock, KeyedMutex } from '../../src/workspace/lock.js';
+import { KeyedMutex } from '../../src/util/mutex.js';
+import { FileLock } from '../../src/workspace/lock.js';
 import { tempDir } from './helpers.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
