@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations/columns.js';
 import * as m0001 from './migrations/0001_init.js';
+import * as m0002 from './migrations/0002_rewards_recent.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -32,6 +33,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 function migrations(dialect: Dialect): MigrationProvider {
   const all: Record<string, Migration> = {
     '0001_init': { up: (db) => m0001.up(db, dialect) },
+    '0002_rewards_recent': { up: (db) => m0002.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }
@@ -76,7 +78,13 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
 
-  const migrator = new Migrator({ db, provider: migrations(dialect) });
+  // With a schema, Kysely must look for its own tables there: by default it accepts them in
+  // any schema it can see, and would skip migrating this one.
+  const migrator = new Migrator({
+    db,
+    provider: migrations(dialect),
+    ...(dialect === 'postgres' && options.schema ? { migrationTableSchema: options.schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();
