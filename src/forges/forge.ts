@@ -67,6 +67,71 @@ export interface Forge {
 
   /** A short-lived credential for git over HTTPS (installation token, bot token). */
   gitCredential(repo: RepoLocator): Promise<{ username: string; password: string }>;
+
+  /** The merge request as it is now, whatever its state. */
+  getMergeRequest(repo: RepoLocator, number: number): Promise<MergeRequestDetails>;
+
+  /**
+   * Each reviewer's latest standing verdict (GitHub reviews; GitLab approvals and reviewer
+   * states). Dismissed or withdrawn verdicts are left out.
+   */
+  reviews(repo: RepoLocator, number: number): Promise<ReviewVerdict[]>;
+
+  /** Reactions on the merge request itself. */
+  reactions(repo: RepoLocator, number: number): Promise<Reaction[]>;
+
+  /**
+   * The text of the first report found at `locations`, tried in order, in the artifacts of
+   * `pipelineId` (GitHub workflow run, zip artifacts; GitLab pipeline, job artifacts).
+   * Null when none is there.
+   */
+  report(repo: RepoLocator, pipelineId: number, locations: ReportLocation[]): Promise<string | null>;
+
+  /** The newest successful pipeline (workflow run) on `ref`, e.g. the target branch. */
+  latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null>;
+}
+
+/** A person or bot as the evaluation sees them. */
+export interface ForgeUser {
+  id: number;
+  login: string;
+  isBot: boolean;
+}
+
+export interface MergeRequestDetails extends MergeRequestSummary {
+  headSha: string;
+  author: ForgeUser;
+}
+
+/** The latest standing verdict of one reviewer on a merge request. */
+export interface ReviewVerdict {
+  user: ForgeUser;
+  state: 'approved' | 'changes_requested' | 'commented';
+  /** ISO time of the verdict, when the forge says. */
+  at: string | null;
+}
+
+/** An emoji reaction on the merge request itself (👍 `up`, 👎 `down`, anything else `other`). */
+export interface Reaction {
+  user: ForgeUser;
+  kind: 'up' | 'down' | 'other';
+}
+
+/**
+ * Where a report lives in a pipeline's artifacts: the GitHub workflow-run artifact name or
+ * the GitLab job name, and the file's path inside it.
+ */
+export interface ReportLocation {
+  artifact: string;
+  path: string;
+}
+
+export interface PipelineRef {
+  /** GitHub workflow run id; GitLab pipeline id. */
+  id: number;
+  sha: string;
+  /** The forge's own coverage figure (GitLab's `coverage`), when it has one. */
+  coverage: number | null;
 }
 
 /** Builds the forge client for where an event came from. */

@@ -5,8 +5,22 @@
  */
 import type { ProbotOctokit } from 'probot';
 import { z } from 'zod';
-import type { Forge, MergeRequestSummary, OpenMergeRequest, Permission, RepoLocator, ThreadRef } from '../forge.js';
+import type {
+  Forge,
+  ForgeUser,
+  MergeRequestDetails,
+  MergeRequestSummary,
+  OpenMergeRequest,
+  Permission,
+  PipelineRef,
+  Reaction,
+  RepoLocator,
+  ReportLocation,
+  ReviewVerdict,
+  ThreadRef,
+} from '../forge.js';
 import { ForgeApiError } from '../errors.js';
+import { readZipEntry, ZipError } from './zip.js';
 
 type Octokit = ProbotOctokit;
 
@@ -32,6 +46,47 @@ const collaboratorPermission = z.object({
 
 const installationToken = z.object({ token: z.string().min(1) });
 
+/** A user as REST responses embed it; `type` is `User`, `Bot` or `Organization`. */
+const user = z.object({ id: z.number().int(), login: z.string(), type: z.string().nullish() });
+
+const pullDetails = pull.extend({
+  head: z.object({ ref: z.string(), sha: z.string() }),
+  /** Null for a deleted account in some responses. */
+  user: user.nullable(),
+});
+
+const review = z.object({
+  id: z.number().int(),
+  user: user.nullable(),
+  /** APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING. */
+  state: z.string(),
+  submitted_at: z.string().nullish(),
+});
+
+const reaction = z.object({ id: z.number().int(), user: user.nullable(), content: z.string() });
+
+const artifact = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  /** The size of the zip GitHub serves. */
+  size_in_bytes: z.number().int(),
+  expired: z.boolean(),
+});
+type Artifact = z.infer<typeof artifact>;
+
+const workflowRuns = z.object({
+  workflow_runs: z.array(z.object({ id: z.number().int(), head_sha: z.string() })),
+});
+
+export interface GitHubForgeOptions {
+  /** Largest report read out of an artifact, uncompressed. Default 50 MiB. */
+  maxReportBytes?: number;
+  /** Largest artifact zip downloaded (held in memory while it is read). Default 200 MiB. */
+  maxArtifactBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+
 /**
  * `maintain` folds to admin, like GitLab's Maintainer: both are the people who run the
  * repository day to day. `triage` can label but not push, so it is read.
@@ -48,7 +103,16 @@ const ROLE_PERMISSIONS: Record<string, Permission> = {
 export class GitHubForge implements Forge {
   readonly kind = 'github' as const;
 
-  constructor(private readonly octokit: Octokit) {}
+  readonly #maxReportBytes: number;
+  readonly #maxArtifactBytes: number;
+
+  constructor(
+    private readonly octokit: Octokit,
+    options: GitHubForgeOptions = {},
+  ) {
+    this.#maxReportBytes = options.maxReportBytes ?? 50 * MiB;
+    this.#maxArtifactBytes = options.maxArtifactBytes ?? 200 * MiB;
+  }
 
   async upsertComment(thread: ThreadRef, marker: string, body: string, knownId?: number | null): Promise<number> {
     const { owner, repo } = splitFullName(thread.repo);
@@ -168,6 +232,129 @@ export class GitHubForge implements Forge {
     return { username: 'x-access-token', password: auth.data.token };
   }
 
+  async getMergeRequest(repoRef: RepoLocator, number: number): Promise<MergeRequestDetails> {
+    const { owner, repo } = splitFullName(repoRef);
+    const p = await this.call(pullDetails, 'GET /repos/{owner}/{repo}/pulls/{pull_number}', {
+      owner,
+      repo,
+      pull_number: number,
+    });
+    return { ...toSummary(p), headSha: p.head.sha, author: toUser(p.user) };
+  }
+
+  async reviews(repoRef: RepoLocator, number: number): Promise<ReviewVerdict[]> {
+    const { owner, repo } = splitFullName(repoRef);
+    const all = await this.all(review, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+      owner,
+      repo,
+      pull_number: number,
+      per_page: 100,
+    });
+    return standingVerdicts(all);
+  }
+
+  async reactions(repoRef: RepoLocator, number: number): Promise<Reaction[]> {
+    const { owner, repo } = splitFullName(repoRef);
+    // A pull request is an issue; its own reactions (not its comments') live there.
+    const all = await this.all(reaction, 'GET /repos/{owner}/{repo}/issues/{issue_number}/reactions', {
+      owner,
+      repo,
+      issue_number: number,
+      per_page: 100,
+    });
+    return all.flatMap((r) => (r.user ? [{ user: toUser(r.user), kind: reactionKind(r.content) }] : []));
+  }
+
+  /**
+   * Lists the run's artifacts once, then for each location in turn downloads the newest
+   * unexpired artifact of that name (each zip at most once) and reads the file out of it.
+   * An artifact that expired or vanished since the listing (404/410) counts as absent. A zip
+   * that cannot be read, or a file or zip over the size limits, is an error, not "absent":
+   * the report exists and the evaluation should say why it could not use it.
+   */
+  async report(repoRef: RepoLocator, pipelineId: number, locations: ReportLocation[]): Promise<string | null> {
+    if (locations.length === 0) return null;
+    const { owner, repo } = splitFullName(repoRef);
+    const artifacts = await this.all(artifact, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', {
+      owner,
+      repo,
+      run_id: pipelineId,
+      per_page: 100,
+    });
+
+    const zips = new Map<number, Buffer | null>();
+    for (const location of locations) {
+      const candidates = artifacts.filter((a) => a.name === location.artifact && !a.expired);
+      const chosen = candidates.reduce<Artifact | null>((best, a) => (best === null || a.id > best.id ? a : best), null);
+      if (!chosen) continue;
+
+      let zip = zips.get(chosen.id);
+      if (zip === undefined) {
+        zip = await this.downloadArtifact(owner, repo, chosen);
+        zips.set(chosen.id, zip);
+      }
+      if (zip === null) continue;
+
+      let entry: Buffer | null;
+      try {
+        entry = readZipEntry(zip, location.path, { maxBytes: this.#maxReportBytes });
+      } catch (error) {
+        if (!(error instanceof ZipError)) throw error;
+        throw new ZipError(`GitHub artifact "${chosen.name}" (${chosen.id}) of run ${pipelineId}: ${error.message}`, {
+          cause: error,
+        });
+      }
+      if (entry) return new TextDecoder('utf-8').decode(entry);
+    }
+    return null;
+  }
+
+  /**
+   * The newest successful run on `ref` started by a push. Only push runs: `branch` matches
+   * a run's head branch, so without the filter a pull request from a fork's own `main`
+   * would pass for a run of this repository's `main`.
+   */
+  async latestSuccessfulPipeline(repoRef: RepoLocator, ref: string): Promise<PipelineRef | null> {
+    const { owner, repo } = splitFullName(repoRef);
+    const { workflow_runs: runs } = await this.call(workflowRuns, 'GET /repos/{owner}/{repo}/actions/runs', {
+      owner,
+      repo,
+      branch: ref,
+      event: 'push',
+      status: 'success',
+      exclude_pull_requests: true,
+      per_page: 1,
+    });
+    const run = runs[0];
+    return run ? { id: run.id, sha: run.head_sha, coverage: null } : null;
+  }
+
+  /**
+   * The artifact's zip, or null when it is gone (404, or 410 once expired). GitHub answers
+   * with a 302 to a short-lived storage URL; fetch follows it and, the host being another
+   * origin, drops the Authorization header. Errors name the API URL, never the signed one.
+   */
+  private async downloadArtifact(owner: string, repo: string, a: Artifact): Promise<Buffer | null> {
+    const route = 'GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}';
+    const params = { owner, repo, artifact_id: a.id, archive_format: 'zip' };
+    const max = this.#maxArtifactBytes;
+    const tooLarge = (size: number | string) =>
+      new ForgeApiError(0, 'GET', this.octokit.request.endpoint(route, params).url, `artifact "${a.name}" is ${size} bytes, over the limit of ${max} bytes`);
+    if (a.size_in_bytes > max) throw tooLarge(a.size_in_bytes);
+
+    let response: { data: unknown };
+    try {
+      response = await this.octokit.request(route, { ...params, request: { parseSuccessResponseBody: false } });
+    } catch (error) {
+      const wrapped = toForgeApiError(error);
+      if (wrapped instanceof ForgeApiError && (wrapped.status === 404 || wrapped.status === 410)) return null;
+      throw wrapped;
+    }
+    const bytes = await readAtMost(response.data, max);
+    if (bytes === null) throw tooLarge(`more than ${max}`);
+    return bytes;
+  }
+
   private async editComment(owner: string, repo: string, commentId: number, body: string): Promise<void> {
     await this.call(comment, 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', {
       owner,
@@ -200,6 +387,20 @@ export class GitHubForge implements Forge {
       throw toForgeApiError(error);
     }
     return null;
+  }
+
+  /** Every page of a list endpoint, each item parsed with `schema`. */
+  private async all<S extends z.ZodType>(schema: S, route: string, params: Record<string, unknown>): Promise<Array<z.infer<S>>> {
+    const items: Array<z.infer<S>> = [];
+    const list = z.array(schema);
+    try {
+      for await (const page of this.octokit.paginate.iterator(route, params)) {
+        items.push(...parseResponse(list, page.data, 'GET', page.url));
+      }
+    } catch (error) {
+      throw toForgeApiError(error);
+    }
+    return items;
   }
 
   /** One REST call: response data parsed with `schema`, failures as ForgeApiError. */
@@ -235,6 +436,78 @@ function toSummary(p: z.infer<typeof pull>): MergeRequestSummary {
     targetBranch: p.base.ref,
     state: p.merged_at ? 'merged' : p.state,
   };
+}
+
+function toUser(u: z.infer<typeof user> | null): ForgeUser {
+  // GitHub shows a deleted account as @ghost.
+  if (!u) return { id: 0, login: 'ghost', isBot: false };
+  return { id: u.id, login: u.login, isBot: u.type === 'Bot' || u.login.endsWith('[bot]') };
+}
+
+/**
+ * Each reviewer's standing verdict, the way GitHub counts it. Reviews come oldest first.
+ * - APPROVED or CHANGES_REQUESTED replaces the reviewer's earlier verdict.
+ * - COMMENTED stands only when the reviewer has no approval or change request: a comment
+ *   after an approval does not withdraw the approval.
+ * - DISMISSED (GitHub rewrites a dismissed review's own state) withdraws the reviewer's
+ *   verdict; what they submit afterwards counts anew.
+ * - PENDING (a draft review) and reviews by deleted accounts are ignored.
+ */
+function standingVerdicts(reviews: Array<z.infer<typeof review>>): ReviewVerdict[] {
+  const byUser = new Map<number, ReviewVerdict>();
+  for (const r of reviews) {
+    if (!r.user) continue;
+    const at = r.submitted_at ?? null;
+    switch (r.state.toUpperCase()) {
+      case 'APPROVED':
+        byUser.set(r.user.id, { user: toUser(r.user), state: 'approved', at });
+        break;
+      case 'CHANGES_REQUESTED':
+        byUser.set(r.user.id, { user: toUser(r.user), state: 'changes_requested', at });
+        break;
+      case 'COMMENTED': {
+        const standing = byUser.get(r.user.id);
+        if (!standing || standing.state === 'commented') byUser.set(r.user.id, { user: toUser(r.user), state: 'commented', at });
+        break;
+      }
+      case 'DISMISSED':
+        byUser.delete(r.user.id);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...byUser.values()];
+}
+
+function reactionKind(content: string): Reaction['kind'] {
+  return content === '+1' ? 'up' : content === '-1' ? 'down' : 'other';
+}
+
+/**
+ * Reads a response body stream, giving up (null) as soon as it passes `max` bytes, so an
+ * oversized download never sits in memory whole.
+ */
+async function readAtMost(body: unknown, max: number): Promise<Buffer | null> {
+  if (body === null || body === undefined) return Buffer.alloc(0);
+  if (body instanceof ArrayBuffer) return body.byteLength > max ? null : Buffer.from(body);
+  if (typeof (body as { getReader?: unknown }).getReader !== 'function') {
+    throw new Error('GitHub: the artifact download did not return a byte stream');
+  }
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function parseResponse<S extends z.ZodType>(schema: S, data: unknown, method: string, url: string): z.infer<S> {

@@ -12,9 +12,23 @@
  * a URL, so it cannot reach an error message or a log line (error bodies are scrubbed too).
  */
 import { z } from 'zod';
-import type { Forge, MergeRequestSummary, OpenMergeRequest, Permission, RepoLocator, ThreadRef } from '../forge.js';
+import type {
+  Forge,
+  ForgeUser,
+  MergeRequestDetails,
+  MergeRequestSummary,
+  OpenMergeRequest,
+  Permission,
+  PipelineRef,
+  Reaction,
+  RepoLocator,
+  ReportLocation,
+  ReviewVerdict,
+  ThreadRef,
+} from '../forge.js';
 import { ForgeApiError } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
+import { isGitLabBot, toCoverage } from './normalize.js';
 
 export interface GitLabForgeOptions {
   /** The GitLab host, e.g. `https://gitlab.example.com` (no `/api/v4`). */
@@ -23,6 +37,8 @@ export interface GitLabForgeOptions {
   /** The fetch under retryingFetch; the global one by default. */
   fetch?: typeof fetch;
   retry?: RetryOptions;
+  /** Largest report file read from job artifacts. Default 50 MiB. */
+  maxReportBytes?: number;
 }
 
 const note = z.object({ id: z.number().int(), body: z.string().nullish(), system: z.boolean().nullish() });
@@ -37,6 +53,44 @@ const mergeRequest = z.object({
   /** opened, closed, merged, or `locked` (transiently, while merging). */
   state: z.string(),
 });
+
+/** A user as REST responses embed it. `bot` is only present in some (admin) responses. */
+const user = z.object({ id: z.number().int(), username: z.string(), bot: z.boolean().nullish() });
+
+const mergeRequestDetails = mergeRequest.extend({
+  sha: z.string().nullish(),
+  diff_refs: z.object({ head_sha: z.string().nullish() }).nullish(),
+  author: user,
+});
+
+const approvals = z.object({
+  approved_by: z.array(z.object({ user, approved_at: z.string().nullish() })).nullish(),
+});
+
+const reviewer = z.object({
+  user,
+  /** unreviewed, review_started, reviewed, requested_changes, approved, unapproved. */
+  state: z.string(),
+});
+
+const awardEmoji = z.object({ id: z.number().int(), name: z.string(), user });
+
+const job = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  /** One entry per artifact file: `archive` (what `artifacts:paths` uploads), `metadata`, reports. */
+  artifacts: z.array(z.object({ file_type: z.string() })).nullish(),
+  /** The archive, on older GitLab versions and alongside `artifacts` on newer ones. */
+  artifacts_file: z.object({ filename: z.string().nullish() }).nullish(),
+});
+type Job = z.infer<typeof job>;
+
+const pipeline = z.object({ id: z.number().int(), sha: z.string() });
+const pipelineDetails = pipeline.extend({ coverage: z.union([z.string(), z.number()]).nullish() });
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+const MiB = 1024 * 1024;
 
 const member = z.object({ access_level: z.number().int() });
 const users = z.array(z.object({ id: z.number().int(), username: z.string() }));
@@ -60,6 +114,7 @@ export class GitLabForge implements Forge {
   readonly #apiRoot: string;
   readonly #token: string;
   readonly #fetch: typeof fetch;
+  readonly #maxReportBytes: number;
 
   constructor(options: GitLabForgeOptions) {
     const root = new URL(options.url);
@@ -67,6 +122,7 @@ export class GitLabForge implements Forge {
     this.#apiRoot = `${root.origin}${root.pathname.replace(/\/+$/, '')}/api/v4`;
     this.#token = options.token;
     this.#fetch = retryingFetch(options.fetch ?? fetch, options.retry);
+    this.#maxReportBytes = options.maxReportBytes ?? 50 * MiB;
   }
 
   async upsertComment(thread: ThreadRef, marker: string, body: string, knownId?: number | null): Promise<number> {
@@ -161,6 +217,142 @@ export class GitLabForge implements Forge {
     return { username: 'oauth2', password: this.#token };
   }
 
+  async getMergeRequest(repo: RepoLocator, number: number): Promise<MergeRequestDetails> {
+    const path = `/projects/${repo.id}/merge_requests/${number}`;
+    const mr = await this.call(mergeRequestDetails, 'GET', path);
+    const headSha = mr.sha ?? mr.diff_refs?.head_sha;
+    if (!headSha) throw new ForgeApiError(0, 'GET', `${this.#apiRoot}${path}`, 'unexpected response: sha: the merge request has no head commit');
+    return { ...toSummary(mr), headSha, author: toUser(mr.author) };
+  }
+
+  /**
+   * Approvals come from the approvals endpoint, the one GitLab's merge checks count; reviewer
+   * states add what approvals cannot say. Per user:
+   * - `requested_changes` → changes_requested, even if an approval is also listed (GitLab
+   *   removes the approval when changes are requested, so both at once is a stale read, and
+   *   the blocking verdict is the safer one);
+   * - otherwise an approval → approved (approvers need not be assigned reviewers);
+   * - otherwise `reviewed` → commented;
+   * - `approved` without a listed approval (reset by a new push, or revoked) and
+   *   `unapproved`, `unreviewed`, `review_started` → no verdict: withdrawn or not given.
+   * `at` is the approval time when GitLab says (`approved_at`, GitLab 17.x); reviewer
+   * states carry only the assignment time, which is not the verdict's, so null.
+   */
+  async reviews(repo: RepoLocator, number: number): Promise<ReviewVerdict[]> {
+    const mrPath = `/projects/${repo.id}/merge_requests/${number}`;
+    const approval = await this.call(approvals, 'GET', `${mrPath}/approvals`);
+    const reviewers = await this.all(reviewer, `${mrPath}/reviewers`);
+
+    const verdicts = new Map<number, ReviewVerdict>();
+    for (const a of approval.approved_by ?? []) {
+      verdicts.set(a.user.id, { user: toUser(a.user), state: 'approved', at: a.approved_at ?? null });
+    }
+    for (const r of reviewers) {
+      if (r.state === 'requested_changes') {
+        verdicts.set(r.user.id, { user: toUser(r.user), state: 'changes_requested', at: null });
+      } else if (r.state === 'reviewed' && !verdicts.has(r.user.id)) {
+        verdicts.set(r.user.id, { user: toUser(r.user), state: 'commented', at: null });
+      }
+    }
+    return [...verdicts.values()];
+  }
+
+  async reactions(repo: RepoLocator, number: number): Promise<Reaction[]> {
+    const awards = await this.all(awardEmoji, `/projects/${repo.id}/merge_requests/${number}/award_emoji`);
+    return awards.map((a) => ({
+      user: toUser(a.user),
+      kind: a.name === 'thumbsup' ? 'up' : a.name === 'thumbsdown' ? 'down' : 'other',
+    }));
+  }
+
+  /**
+   * Lists the pipeline's jobs once (latest attempts only: GitLab leaves retried jobs out by
+   * default; bridge jobs have no artifacts and are not listed), then for each location takes
+   * the newest job of that name with an artifacts archive and fetches the one file from it.
+   * A job or file that is not there (404) moves on to the next location. Only files in the
+   * archive (`artifacts:paths`) can be read this way; `artifacts:reports` alone are not in it.
+   */
+  async report(repo: RepoLocator, pipelineId: number, locations: ReportLocation[]): Promise<string | null> {
+    if (locations.length === 0) return null;
+    const jobs = await this.all(job, `/projects/${repo.id}/pipelines/${pipelineId}/jobs`);
+    for (const location of locations) {
+      const path = artifactPath(location.path);
+      const chosen = jobs
+        .filter((j) => j.name === location.artifact && hasArchive(j))
+        .reduce<Job | null>((best, j) => (best === null || j.id > best.id ? j : best), null);
+      if (!chosen) continue;
+      const text = await this.fetchText(`/projects/${repo.id}/jobs/${chosen.id}/artifacts/${path}`);
+      if (text !== null) return text;
+    }
+    return null;
+  }
+
+  async latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
+    const found = await this.call(z.array(pipeline), 'GET', `/projects/${repo.id}/pipelines`, {
+      query: { ref, status: 'success', order_by: 'id', sort: 'desc', per_page: 1 },
+    });
+    const latest = found[0];
+    if (!latest) return null;
+    // The list leaves `coverage` out; the single pipeline has it.
+    const details = await this.call(pipelineDetails, 'GET', `/projects/${repo.id}/pipelines/${latest.id}`);
+    return { id: details.id, sha: details.sha, coverage: toCoverage(details.coverage) };
+  }
+
+  /** Every page of a list endpoint (`x-next-page`), 100 items a page. */
+  private async all<S extends z.ZodType>(schema: S, path: string): Promise<Array<z.infer<S>>> {
+    const items: Array<z.infer<S>> = [];
+    const list = z.array(schema);
+    for (let page = 1; ; ) {
+      const { data, nextPage } = await this.request(list, 'GET', path, { query: { per_page: 100, page } });
+      items.push(...data);
+      if (nextPage === null || Number.isNaN(nextPage) || nextPage <= page) return items;
+      page = nextPage;
+    }
+  }
+
+  /**
+   * A raw file as text, null on 404, at most `maxReportBytes`. Redirects are followed by
+   * hand: fetch would carry the PRIVATE-TOKEN header (not an Authorization header, so not
+   * dropped) to whatever host GitLab redirects to, e.g. object storage. The token goes to
+   * the GitLab origin only. Errors name the API URL, never a signed storage URL.
+   */
+  private async fetchText(path: string): Promise<string | null> {
+    const apiUrl = new URL(`${this.#apiRoot}${path}`);
+    let url = apiUrl;
+    for (let hops = 0; ; hops++) {
+      const headers: Record<string, string> = { accept: '*/*' };
+      if (url.origin === apiUrl.origin) headers['PRIVATE-TOKEN'] = this.#token;
+      const response = await this.#fetch(url, { method: 'GET', headers, redirect: 'manual' });
+
+      if (REDIRECT_STATUSES.has(response.status)) {
+        await response.body?.cancel().catch(() => undefined);
+        const location = response.headers.get('location');
+        const next = location ? safeUrl(location, url) : null;
+        if (!next || hops >= MAX_REDIRECTS) {
+          throw new ForgeApiError(response.status, 'GET', apiUrl.toString(), next ? 'too many redirects' : 'redirect without a usable location');
+        }
+        url = next;
+        continue;
+      }
+      if (response.status === 404) {
+        await response.body?.cancel().catch(() => undefined);
+        return null;
+      }
+      if (!response.ok) {
+        throw new ForgeApiError(response.status, 'GET', apiUrl.toString(), this.scrub(errorDetail(await response.text())));
+      }
+
+      const max = this.#maxReportBytes;
+      const declared = Number(response.headers.get('content-length'));
+      const bytes = declared > max ? null : await readAtMost(response.body, max);
+      if (bytes === null) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ForgeApiError(0, 'GET', apiUrl.toString(), `report is over the limit of ${max} bytes`);
+      }
+      return new TextDecoder('utf-8').decode(bytes);
+    }
+  }
+
   /** Pages through the notes (oldest first) until one carries `marker`. */
   private async findNote(notesPath: string, marker: string): Promise<{ id: number; body: string } | null> {
     for (let page = 1; ; ) {
@@ -237,6 +429,54 @@ function toSummary(mr: z.infer<typeof mergeRequest>): MergeRequestSummary {
     targetBranch: mr.target_branch,
     state: mr.state === 'merged' ? 'merged' : mr.state === 'closed' ? 'closed' : 'open',
   };
+}
+
+function toUser(u: z.infer<typeof user>): ForgeUser {
+  return { id: u.id, login: u.username, isBot: isGitLabBot(u) };
+}
+
+function hasArchive(j: Job): boolean {
+  return (j.artifacts ?? []).some((a) => a.file_type === 'archive') || j.artifacts_file != null;
+}
+
+/**
+ * The path inside the artifacts archive, each segment URL-encoded. `.` and `..` segments are
+ * refused: a URL parser would resolve them and the request would leave the job's artifacts.
+ */
+function artifactPath(path: string): string {
+  const segments = path.replace(/^(\.\/|\/)+/, '').split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new Error(`GitLab: report path "${path}" must be a relative path without empty, "." or ".." segments`);
+  }
+  return segments.map(encodeURIComponent).join('/');
+}
+
+function safeUrl(location: string, base: URL): URL | null {
+  try {
+    const next = new URL(location, base);
+    return next.protocol === 'https:' || next.protocol === 'http:' ? next : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a body stream, giving up (null) as soon as it passes `max` bytes. */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /** GitLab errors are `{ message }` (string, array or field map) or `{ error }`. */

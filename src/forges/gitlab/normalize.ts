@@ -291,7 +291,8 @@ function titles(labels: GitLabLabel[] | null | undefined): string[] {
   return (labels ?? []).map((l) => l.title);
 }
 
-function toCoverage(value: string | number | null | undefined): number | null {
+/** GitLab sends coverage as a string ("87.5"), a number or null. */
+export function toCoverage(value: string | number | null | undefined): number | null {
   if (value === null || value === undefined || value === '') return null;
   const n = typeof value === 'number' ? value : Number.parseFloat(value);
   return Number.isFinite(n) ? n : null;
