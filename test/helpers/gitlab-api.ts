@@ -12,6 +12,22 @@ export interface RecordedCall {
   body: Record<string, unknown>;
 }
 
+export interface FakeUser {
+  id: number;
+  username: string;
+  bot?: boolean;
+}
+
+export interface FakePipeline {
+  id: number;
+  sha: string;
+  ref: string;
+  status: 'success' | 'failed';
+  coverage: string | null;
+  /** Jobs with the files in their artifacts archive. */
+  jobs: { id: number; name: string; files: Record<string, string> }[];
+}
+
 export interface FakeMergeRequest {
   id: number;
   iid: number;
@@ -24,6 +40,10 @@ export interface FakeMergeRequest {
   target_branch: string;
   labels: string[];
   author: { id: number; username: string; bot: boolean };
+  sha: string | null;
+  approvedBy: FakeUser[];
+  reviewers: { user: FakeUser; state: string }[];
+  emoji: { name: string; user: FakeUser }[];
 }
 
 export class FakeGitLab {
@@ -31,6 +51,9 @@ export class FakeGitLab {
   notes = new Map<string, { id: number; body: string; system: boolean; noteable_type: string }[]>();
   mergeRequests: FakeMergeRequest[] = [];
   issueLabels = new Map<string, string[]>();
+  /** Project members by username, with their access level (30 = Developer, 40 = Maintainer). */
+  members = new Map<string, FakeUser & { access_level: number }>();
+  pipelines: FakePipeline[] = [];
   private nextId = 500;
 
   install(): this {
@@ -92,6 +115,10 @@ export class FakeGitLab {
         target_branch: b.target_branch!,
         labels: (b.labels ?? '').split(',').filter(Boolean),
         author: { id: 99, username: 'project_1_bot_3f2c', bot: true },
+        sha: null,
+        approvedBy: [],
+        reviewers: [],
+        emoji: [],
       };
       this.mergeRequests.push(mr);
       return [201, mr];
@@ -103,6 +130,65 @@ export class FakeGitLab {
       if (typeof call.body.title === 'string') mr.title = call.body.title;
       if (typeof call.body.description === 'string') mr.description = call.body.description;
       return [200, mr];
+    });
+
+    const mrOf = (path: string) => this.mergeRequests.find((m) => m.iid === Number(/merge_requests\/(\d+)/.exec(path)?.[1]));
+    const shape = (m: FakeMergeRequest) => {
+      const { approvedBy: _a, reviewers: _r, emoji: _e, ...rest } = m;
+      return { ...rest, diff_refs: { head_sha: m.sha } };
+    };
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+$/).reply((uri) => {
+      const mr = mrOf(record('GET', uri, {}).path);
+      return mr ? [200, shape(mr)] : [404, { message: '404 Not found' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/approvals/).reply((uri) => {
+      const mr = mrOf(record('GET', uri, {}).path);
+      return [200, { approved: (mr?.approvedBy.length ?? 0) > 0, approved_by: (mr?.approvedBy ?? []).map((user) => ({ user })) }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/reviewers/).query(true).reply((uri) => {
+      const mr = mrOf(record('GET', uri, {}).path);
+      return [200, mr?.reviewers ?? [], { 'x-next-page': '' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/award_emoji/).query(true).reply((uri) => {
+      const mr = mrOf(record('GET', uri, {}).path);
+      return [200, (mr?.emoji ?? []).map((e, i) => ({ id: i + 1, name: e.name, user: e.user, awardable_type: 'MergeRequest' })), { 'x-next-page': '' }];
+    });
+    scope.get('/api/v4/users').query(true).reply((uri) => {
+      record('GET', uri, {});
+      const name = new URL(uri, GITLAB_URL).searchParams.get('username');
+      const m = name ? this.members.get(name) : undefined;
+      return [200, m ? [{ id: m.id, username: m.username, state: 'active' }] : []];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/members\/all\/\d+$/).reply((uri) => {
+      const id = Number(record('GET', uri, {}).path.split('/').pop());
+      const m = [...this.members.values()].find((x) => x.id === id);
+      return m ? [200, { id: m.id, username: m.username, access_level: m.access_level, state: 'active' }] : [404, { message: '404 Not found' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/pipelines$/).query(true).reply((uri) => {
+      record('GET', uri, {});
+      const q = new URL(uri, GITLAB_URL).searchParams;
+      const found = this.pipelines
+        .filter((p) => p.ref === q.get('ref') && p.status === q.get('status'))
+        .sort((a, b) => b.id - a.id)
+        .map(({ id, sha, ref, status }) => ({ id, sha, ref, status }));
+      return [200, found.slice(0, Number(q.get('per_page') ?? 20))];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/pipelines\/\d+$/).reply((uri) => {
+      const p = this.pipelines.find((x) => x.id === Number(record('GET', uri, {}).path.split('/').pop()));
+      return p ? [200, { id: p.id, sha: p.sha, ref: p.ref, status: p.status, coverage: p.coverage }] : [404, { message: '404 Not found' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/pipelines\/\d+\/jobs/).query(true).reply((uri) => {
+      const p = this.pipelines.find((x) => x.id === Number(/pipelines\/(\d+)/.exec(uri)?.[1]));
+      record('GET', uri, {});
+      const jobs = (p?.jobs ?? []).map((j) => ({ id: j.id, name: j.name, status: 'success', artifacts: [{ file_type: 'archive' }] }));
+      return [200, jobs, { 'x-next-page': '' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/jobs\/\d+\/artifacts\/.+/).reply((uri) => {
+      const path = record('GET', uri, {}).path;
+      const [, jobId, file] = /jobs\/(\d+)\/artifacts\/(.+)$/.exec(path)!;
+      const job = this.pipelines.flatMap((p) => p.jobs).find((j) => j.id === Number(jobId));
+      const text = job?.files[decodeURIComponent(file!)];
+      return text === undefined ? [404, { message: '404 Not found' }] : [200, text, { 'content-type': 'application/octet-stream' }];
     });
     return this;
   }

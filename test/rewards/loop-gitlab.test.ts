@@ -1,0 +1,256 @@
+/**
+ * The whole RLVR loop on GitLab with signed payloads from GitLab's docs: an issue becomes a
+ * merge request (scripted agent, real git), its pipeline, an approval and the merge become a
+ * final reward, and the reward moves the agent's tier. Redelivered and reordered events change
+ * nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentFile } from '../../src/agents/schema.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { git } from '../../src/workspace/git.js';
+import { postGitLab, repoRoot, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { FakeGitLab, type FakePipeline } from '../helpers/gitlab-api.js';
+import { labeledIssue } from '../helpers/issues.js';
+import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
+
+const fixture = (name: string) => JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab', name), 'utf8'));
+
+/** The agent writes a small function: something for complexity and lint to look at. */
+const writeGreeting = (loaded: LoadedConfig) => {
+  const source = 'export function greet(name) {\n  if (!name) return "hello";\n  return "hello " + name;\n}\n';
+  for (const a of loaded.agents as AgentFile[]) {
+    a.runner = {
+      kind: 'scripted',
+      script: ['node', '-e', `require('fs').mkdirSync('src',{recursive:true}); require('fs').writeFileSync('src/greet.js', ${JSON.stringify(source)})`],
+    };
+  }
+};
+
+const codeQuality = (findings: { path: string; line: number; check: string; severity: string }[]) =>
+  JSON.stringify(
+    findings.map((f, i) => ({
+      description: `${f.check} violation`,
+      check_name: f.check,
+      fingerprint: `fp-${f.path}-${f.check}-${i}`,
+      severity: f.severity,
+      location: { path: f.path, lines: { begin: f.line } },
+    })),
+  );
+const sast = (vulnerabilities: { severity: string; file: string }[]) =>
+  JSON.stringify({
+    version: '15.0.7',
+    vulnerabilities: vulnerabilities.map((v, i) => ({
+      id: `v${i}`,
+      category: 'sast',
+      name: 'Use of eval',
+      severity: v.severity,
+      identifiers: [{ type: 'semgrep_id', name: 'eval', value: 'eval' }],
+      location: { file: v.file, start_line: 2 },
+    })),
+    scan: { type: 'sast', status: 'success' },
+  });
+
+describe('the RLVR loop on GitLab', () => {
+  let app: TestApp | undefined;
+  let remote: Remote;
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let gitlab: FakeGitLab;
+
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+  });
+  afterAll(() => nock.enableNetConnect());
+  beforeEach(async () => {
+    dir = await tempDir('doom-loop-');
+    remote = await createRemote(dir.path);
+    gitlab = new FakeGitLab().install();
+    gitlab.members.set('alice', { id: 7, username: 'alice', access_level: 30 });
+    gitlab.members.set('guest', { id: 8, username: 'guest', access_level: 10 });
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    nock.cleanAll();
+    await dir.cleanup();
+  });
+
+  /** Runs the task to its merge request; returns the task. */
+  async function openMergeRequest(labels: string[] = []) {
+    app = await startTestApp({ executor: 'local', tweak: writeGreeting });
+    const issue = labeledIssue(`file://${remote.bare}`);
+    if (labels.length > 0) {
+      const extra = labels.map((title, i) => ({ ...issue.labels[0], id: 990 + i, title }));
+      issue.labels = [...issue.labels, ...extra];
+      issue.object_attributes.labels = issue.labels;
+      issue.changes.labels.current = issue.labels;
+    }
+    await postGitLab(app.url, 'Issue Hook', issue);
+    const task = await waitFor(async () => {
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'completed' ? t : undefined;
+    }, 'the merge request');
+    await app.runs.idle();
+    gitlab.mergeRequests[0]!.sha = task.head_sha;
+    const mainSha = await git(['--git-dir', remote.bare, 'rev-parse', 'main']);
+    return { task, issue, mainSha };
+  }
+
+  function pipelineHook(issue: ReturnType<typeof labeledIssue>, p: Pick<FakePipeline, 'id' | 'sha' | 'status' | 'coverage'>) {
+    const hook = fixture('pipeline-hook.json');
+    hook.project = issue.project;
+    hook.object_attributes = {
+      ...hook.object_attributes,
+      id: p.id,
+      iid: p.id,
+      sha: p.sha,
+      status: p.status,
+      coverage: p.coverage,
+      ref: 'refs/merge-requests/1/head',
+      url: `${issue.project.web_url}/-/pipelines/${p.id}`,
+    };
+    hook.merge_request = { ...hook.merge_request, iid: 1 };
+    return hook;
+  }
+
+  function mergeRequestHook(issue: ReturnType<typeof labeledIssue>, action: string, state: string) {
+    const hook = fixture('merge-request-hook.json');
+    hook.project = issue.project;
+    const mr = gitlab.mergeRequests[0]!;
+    hook.object_attributes = {
+      ...hook.object_attributes,
+      iid: mr.iid,
+      action,
+      state,
+      source_branch: mr.source_branch,
+      target_branch: mr.target_branch,
+      last_commit: { ...hook.object_attributes.last_commit, id: mr.sha },
+    };
+    hook.user = { ...hook.user, id: 7, username: 'alice', name: 'Alice' };
+    return hook;
+  }
+
+  const reward = () => app!.store.db.selectFrom('rewards').selectAll().executeTakeFirst();
+  const agent = (name: string) => app!.store.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
+  const reportNote = () => gitlab.notes.get('/api/v4/projects/1/merge_requests/1/notes')?.[0]?.body ?? '';
+
+  it('pipeline success, approval and merge give a final reward that promotes the agent', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    gitlab.pipelines.push(
+      { id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80.0', jobs: [{ id: 1001, name: 'code_quality', files: { 'gl-code-quality-report.json': '[]' } }] },
+      {
+        id: 200,
+        sha: task.head_sha!,
+        ref: 'refs/merge-requests/1/head',
+        status: 'success',
+        coverage: '82.5',
+        jobs: [
+          { id: 2001, name: 'code_quality', files: { 'gl-code-quality-report.json': codeQuality([{ path: 'src/greet.js', line: 3, check: 'prefer-template', severity: 'minor' }]) } },
+          { id: 2002, name: 'semgrep-sast', files: { 'gl-sast-report.json': sast([]) } },
+        ],
+      },
+    );
+
+    const pipelineKey = crypto.randomUUID();
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!), { idempotencyKey: pipelineKey });
+    await settled(app!);
+    const provisional = (await reward())!;
+    const components = JSON.parse(provisional.components);
+    expect(provisional).toMatchObject({ kind: 'provisional', agent_name: 'agent-bugfix-junior', task_id: task.id, degraded: 0 });
+    expect(components).toMatchObject({ ci_pipeline_status: 1, test_coverage_delta: 0.25, security_scan_score: 1, review_feedback_score: 0 });
+    // One minor finding in a 4-line change: 0.5 ^ ((0.5 × 100 / 20) / 3).
+    expect(components.lint_score).toBeCloseTo(0.5 ** (2.5 / 3), 4);
+    // A new file of complexity 2 against nothing before: −2 / 20.
+    expect(components.code_complexity_delta).toBeCloseTo(-0.1, 4);
+    expect(reportNote()).toContain('(provisional)');
+
+    // Alice (Developer) approves; a Guest's approval and a bot's 👍 do not count.
+    gitlab.mergeRequests[0]!.approvedBy.push({ id: 7, username: 'alice' }, { id: 8, username: 'guest' });
+    gitlab.mergeRequests[0]!.emoji.push({ name: 'thumbsup', user: { id: 99, username: 'project_1_bot_3f2c', bot: true } });
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'approved', 'opened'));
+    await settled(app!);
+    expect(JSON.parse((await reward())!.components).review_feedback_score).toBe(0.3);
+
+    gitlab.mergeRequests[0]!.state = 'merged';
+    const mergeKey = crypto.randomUUID();
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'merge', 'merged'), { idempotencyKey: mergeKey });
+    await settled(app!);
+    const final = (await reward())!;
+    expect(final.kind).toBe('final');
+    expect(JSON.parse(final.components).review_feedback_score).toBe(0.7);
+    expect(final.reward).toBeGreaterThanOrEqual(2);
+    const junior = await agent('agent-bugfix-junior');
+    expect(junior).toMatchObject({ tier: 'senior', rolling_avg: final.reward });
+    expect(reportNote()).toContain('(final)');
+    expect(reportNote()).toContain('**Tier change:** junior → senior');
+
+    // Redelivery of the merge, a second delivery of the same pipeline, and an older failed
+    // pipeline for the same commit arriving late: nothing moves.
+    const before = { reward: final.reward, updated: final.updated_at, notes: gitlab.made('PUT', /merge_requests\/1\/notes/).length };
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'merge', 'merged'), { idempotencyKey: mergeKey });
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, { id: 150, sha: task.head_sha!, status: 'failed', coverage: '10.0' }));
+    await settled(app!);
+    const after = (await reward())!;
+    expect(after.reward).toBe(before.reward);
+    expect(after.kind).toBe('final');
+    expect(gitlab.made('PUT', /merge_requests\/1\/notes/)).toHaveLength(before.notes);
+    const history = await app!.store.db.selectFrom('tier_history').selectAll().where('agent_name', '=', 'agent-bugfix-junior').orderBy('id').execute();
+    expect(history.map((h) => [h.from_tier, h.to_tier, h.source])).toEqual([
+      ['junior', 'junior', 'config'],
+      ['junior', 'senior', 'rewards'],
+    ]);
+    const audit = await app!.store.db.selectFrom('audit_log').select('event').where('event', 'like', 'reward.%').execute();
+    expect(audit.map((a) => a.event)).toEqual(['reward.provisional', 'reward.provisional', 'reward.final']);
+  });
+
+  it('a failed pipeline and a closed merge request give a negative reward and a demotion', async () => {
+    // P1: seniors and principals only; the senior bugfix agent takes it.
+    const { task, issue, mainSha } = await openMergeRequest(['P1']);
+    expect(task.assigned_agent).toBe('agent-bugfix-senior');
+    gitlab.pipelines.push(
+      { id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] },
+      {
+        id: 200,
+        sha: task.head_sha!,
+        ref: 'refs/merge-requests/1/head',
+        status: 'failed',
+        coverage: '70',
+        jobs: [{ id: 2002, name: 'semgrep-sast', files: { 'gl-sast-report.json': sast([{ severity: 'Critical', file: 'src/greet.js' }]) } }],
+      },
+    );
+    // The merge request closes first; its failed pipeline is delivered after.
+    gitlab.mergeRequests[0]!.state = 'closed';
+    gitlab.mergeRequests[0]!.reviewers.push({ user: { id: 7, username: 'alice' }, state: 'requested_changes' });
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'close', 'closed'));
+    await settled(app!);
+    const early = (await reward())!;
+    expect(early).toMatchObject({ kind: 'final', degraded: 1 });
+    // Without the pipeline's signals, defaults: 5 × (0.2·0.5 + 0.2·0.5 + 0.1·−0.9) = 0.55.
+    expect(early.reward).toBe(0.55);
+    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
+
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await settled(app!);
+    const final = (await reward())!;
+    const c = JSON.parse(final.components);
+    expect(c).toMatchObject({ ci_pipeline_status: 0, test_coverage_delta: -1, review_feedback_score: -0.9 });
+    expect(c.security_scan_score).toBeCloseTo(Math.exp(-4), 4);
+    expect(final.kind).toBe('final');
+    expect(final.reward).toBeLessThan(0);
+    const senior = await agent('agent-bugfix-senior');
+    expect(senior.tier).toBe('suspended');
+    expect(senior.rolling_avg).toBe(final.reward);
+    expect(reportNote()).toContain('**Tier change:** junior → suspended');
+    const history = await app!.store.db.selectFrom('tier_history').selectAll().where('agent_name', '=', 'agent-bugfix-senior').orderBy('id').execute();
+    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([
+      ['senior', 'junior'],
+      ['junior', 'suspended'],
+    ]);
+    // The lint report was missing: its default, and the reward says so.
+    expect(reportNote()).toContain('Lint | +0.50 (default');
+  });
+});
