@@ -168,6 +168,9 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
       const suite = p.check_suite;
       // GitHub's own examples include a "completed" delivery with no conclusion yet: no verdict.
       if (suite.conclusion === null) return [];
+      // An Actions check suite is also delivered as `workflow_run`, which carries the run id
+      // its artifacts hang off: that one speaks for it.
+      if (suite.app?.slug === 'github-actions') return [];
       return [
         {
           ...base(p),

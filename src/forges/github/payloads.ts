@@ -98,6 +98,7 @@ export const checkSuitePayload = z.object({
     head_sha: z.string(),
     head_branch: z.string().nullable(),
     pull_requests: pullRequestRefs,
+    app: z.object({ slug: z.string().nullish() }).nullish(),
   }),
 });
 

@@ -173,6 +173,12 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
     });
   });
 
+  it('leaves GitHub Actions check suites to their workflow_run deliveries', () => {
+    const actions = examplesOf('check_suite', 'completed').find((e) => (e.check_suite as { app?: { slug?: string } }).app?.slug === 'github-actions');
+    expect(actions).toBeDefined();
+    expect(normalizeGitHub('check_suite', actions)).toEqual([]);
+  });
+
   it('maps every conclusion GitHub documents', () => {
     const expected: Record<string, string> = {
       success: 'success',
