@@ -1,0 +1,165 @@
+/**
+ * A stateful stand-in for the GitHub REST API at the HTTP boundary (nock), for one
+ * repository and one App installation, answering with the shapes GitHub documents: issue
+ * comments and labels, pull requests, reviews, reactions, collaborator permissions and
+ * workflow-run artifacts.
+ */
+import nock from 'nock';
+
+const API = 'https://api.github.com';
+
+export interface GhUser {
+  login: string;
+  id: number;
+  type: 'User' | 'Bot';
+}
+
+export interface FakePull {
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  merged_at: string | null;
+  head: { ref: string; sha: string };
+  base: { ref: string };
+  html_url: string;
+  user: GhUser;
+  labels: string[];
+}
+
+export class FakeGitHub {
+  calls: { method: string; path: string; body: Record<string, unknown> }[] = [];
+  comments = new Map<number, { id: number; body: string; user: GhUser }[]>();
+  pulls: FakePull[] = [];
+  reviews = new Map<number, { id: number; user: GhUser; state: string; submitted_at: string; commit_id: string }[]>();
+  reactions = new Map<number, { id: number; user: GhUser; content: string }[]>();
+  permissions = new Map<string, string>();
+  /** Artifacts per workflow run: name → zip bytes. */
+  artifacts = new Map<number, Map<string, Buffer>>();
+  private nextId = 3000;
+  readonly bot: GhUser = { login: 'doom-rlvr[bot]', id: 41898282, type: 'Bot' };
+
+  constructor(
+    private readonly repo: string,
+    private readonly installation: number,
+    /** The issue number the test uses; pull requests are numbered after it. */
+    private readonly lastIssue = 1,
+  ) {}
+
+  install(): this {
+    const base = `/repos/${this.repo}`;
+    const scope = nock(API).persist();
+    const record = (method: string, uri: string, body: unknown) => {
+      const path = uri.split('?')[0]!;
+      this.calls.push({ method, path, body: (body ?? {}) as Record<string, unknown> });
+      return path;
+    };
+    const num = (path: string, after: string) => Number(path.slice(path.indexOf(after) + after.length).split('/')[0]);
+    const pullJson = (p: FakePull) => ({
+      ...p,
+      id: 100_000 + p.number,
+      url: `${API}${base}/pulls/${p.number}`,
+      labels: p.labels.map((name) => ({ name })),
+      head: { ...p.head, label: `${this.repo.split('/')[0]}:${p.head.ref}` },
+    });
+
+    scope.post(`/app/installations/${this.installation}/access_tokens`).reply(201, () => ({
+      token: `ghs_${'x'.repeat(36)}`,
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      permissions: { issues: 'write', pull_requests: 'write', contents: 'write' },
+      repository_selection: 'selected',
+    }));
+    scope.get(new RegExp(`^${base}/issues/\\d+/comments`)).reply((uri) => {
+      const n = num(record('GET', uri, {}), '/issues/');
+      return [200, this.comments.get(n) ?? []];
+    });
+    scope.post(new RegExp(`^${base}/issues/\\d+/comments$`)).reply((uri, body) => {
+      const n = num(record('POST', uri, body), '/issues/');
+      const c = { id: this.nextId++, body: String((body as { body: string }).body), user: this.bot };
+      this.comments.set(n, [...(this.comments.get(n) ?? []), c]);
+      return [201, { ...c, html_url: `https://github.com/${this.repo}/issues/${n}#issuecomment-${c.id}` }];
+    });
+    scope.patch(new RegExp(`^${base}/issues/comments/\\d+$`)).reply((uri, body) => {
+      const id = Number(record('PATCH', uri, body).split('/').pop());
+      const c = [...this.comments.values()].flat().find((x) => x.id === id);
+      if (!c) return [404, { message: 'Not Found' }];
+      c.body = String((body as { body: string }).body);
+      return [200, c];
+    });
+    scope.post(new RegExp(`^${base}/issues/\\d+/labels$`)).reply((uri, body) => {
+      const n = num(record('POST', uri, body), '/issues/');
+      const labels = (body as { labels: string[] }).labels;
+      const pull = this.pulls.find((p) => p.number === n);
+      if (pull) pull.labels = [...new Set([...pull.labels, ...labels])];
+      return [200, labels.map((name, i) => ({ id: i + 1, name }))];
+    });
+    scope.get(`${base}/pulls`).query(true).reply((uri) => {
+      record('GET', uri, {});
+      const q = new URL(uri, API).searchParams;
+      const head = q.get('head')?.split(':')[1];
+      return [200, this.pulls.filter((p) => p.head.ref === head && p.state === (q.get('state') ?? 'open')).map(pullJson)];
+    });
+    scope.post(`${base}/pulls`).reply((uri, body) => {
+      record('POST', uri, body);
+      const b = body as { title: string; body: string; head: string; base: string };
+      const number = this.lastIssue + this.pulls.length + 1;
+      const p: FakePull = {
+        number,
+        title: b.title,
+        body: b.body,
+        state: 'open',
+        merged_at: null,
+        head: { ref: b.head, sha: '' },
+        base: { ref: b.base },
+        html_url: `https://github.com/${this.repo}/pull/${number}`,
+        user: this.bot,
+        labels: [],
+      };
+      this.pulls.push(p);
+      return [201, pullJson(p)];
+    });
+    scope.patch(new RegExp(`^${base}/pulls/\\d+$`)).reply((uri, body) => {
+      const p = this.pulls.find((x) => x.number === num(record('PATCH', uri, body), '/pulls/'));
+      if (!p) return [404, { message: 'Not Found' }];
+      Object.assign(p, body as Partial<FakePull>);
+      return [200, pullJson(p)];
+    });
+    scope.get(new RegExp(`^${base}/pulls/\\d+$`)).reply((uri) => {
+      const p = this.pulls.find((x) => x.number === num(record('GET', uri, {}), '/pulls/'));
+      return p ? [200, pullJson(p)] : [404, { message: 'Not Found' }];
+    });
+    scope.get(new RegExp(`^${base}/pulls/\\d+/reviews`)).reply((uri) => [200, this.reviews.get(num(record('GET', uri, {}), '/pulls/')) ?? []]);
+    scope.get(new RegExp(`^${base}/issues/\\d+/reactions`)).reply((uri) => [200, this.reactions.get(num(record('GET', uri, {}), '/issues/')) ?? []]);
+    scope.get(new RegExp(`^${base}/collaborators/[^/]+/permission$`)).reply((uri) => {
+      const login = decodeURIComponent(record('GET', uri, {}).split('/').at(-2)!);
+      const permission = this.permissions.get(login);
+      if (!permission) return [404, { message: 'Not Found' }];
+      return [200, { permission, role_name: permission, user: { login } }];
+    });
+    scope.get(new RegExp(`^${base}/actions/runs/\\d+/artifacts`)).reply((uri) => {
+      const run = num(record('GET', uri, {}), '/runs/');
+      const list = [...(this.artifacts.get(run) ?? new Map<string, Buffer>()).entries()].map(([name, zip], i) => ({
+        id: run * 10 + i,
+        name,
+        size_in_bytes: zip.length,
+        expired: false,
+        archive_download_url: `${API}${base}/actions/artifacts/${run * 10 + i}/zip`,
+      }));
+      return [200, { total_count: list.length, artifacts: list }];
+    });
+    scope.get(new RegExp(`^${base}/actions/artifacts/\\d+/zip$`)).reply((uri) => {
+      const id = num(record('GET', uri, {}), '/artifacts/');
+      const zip = [...(this.artifacts.get(Math.floor(id / 10))?.values() ?? [])][id % 10];
+      return zip ? [200, zip, { 'content-type': 'application/zip' }] : [404, { message: 'Not Found' }];
+    });
+    scope.get(`${base}/actions/runs`).query(true).reply((uri) => {
+      record('GET', uri, {});
+      return [200, { total_count: 0, workflow_runs: [] }];
+    });
+    return this;
+  }
+
+  made(method: string, path: RegExp) {
+    return this.calls.filter((c) => c.method === method && path.test(c.path));
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The whole RLVR loop on GitHub with signed payloads from @octokit/webhooks-examples: an
+ * issue becomes a pull request (scripted agent, real git), its workflow run (with artifacts),
+ * an approval and the merge become a final reward that promotes the agent.
+ */
+import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { FakeGitHub } from '../helpers/github-api.js';
+import { buildZip } from '../forges/github/zip-writer.js';
+import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
+
+type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
+const INSTALLATION = 4242;
+
+function example(event: string, pick: (e: Payload) => boolean): Payload {
+  const group = (examples as { name: string; examples: Payload[] }[]).find((e) => e.name === event)!;
+  return structuredClone(group.examples.find(pick)!);
+}
+
+describe('the RLVR loop on GitHub', () => {
+  let app: TestApp | undefined;
+  let remote: Remote;
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let github: FakeGitHub;
+
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect('127.0.0.1');
+  });
+  afterAll(() => nock.enableNetConnect());
+  beforeEach(async () => {
+    dir = await tempDir('doom-ghloop-');
+    remote = await createRemote(dir.path);
+    github = new FakeGitHub('Codertocat/Hello-World', INSTALLATION).install();
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    nock.cleanAll();
+    await dir.cleanup();
+  });
+
+  it('workflow run, approval and merge give a final reward that promotes the agent', async () => {
+    app = await startTestApp({
+      executor: 'local',
+      tweak: (loaded) => {
+        for (const a of loaded.agents) a.runner = { kind: 'scripted', script: ['node', '-e', "require('fs').appendFileSync('README.md', 'fixed\\n')"] };
+      },
+    });
+    // The published issues.labeled example, as an App installation receives it, labeled `doom`,
+    // its repository cloned from a bare repository on disk.
+    const labeled = example('issues', (e) => e.action === 'labeled');
+    labeled.issue.labels.push({ ...labeled.label, id: 9001, name: 'doom' });
+    labeled.label = { ...labeled.label, name: 'doom' };
+    labeled.installation = { id: INSTALLATION };
+    labeled.repository = { ...labeled.repository, clone_url: `file://${remote.bare}`, default_branch: 'main' };
+    await postGitHub(app.url, 'issues', labeled);
+    const task = await waitFor(async () => {
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'completed' ? t : undefined;
+    }, 'the pull request');
+    await app.runs.idle();
+    expect(task).toMatchObject({ pr_number: 2, pr_url: 'https://github.com/Codertocat/Hello-World/pull/2' });
+    const pull = github.pulls[0]!;
+    expect(pull.labels).toEqual(['doom:bot-authored']);
+    expect(pull.body).toContain('Closes #1');
+    pull.head.sha = task.head_sha!;
+
+    // The workflow run for the PR's head commit, with its reports as artifacts.
+    const run = example('workflow_run', (e) => e.action === 'completed' && e.workflow_run.conclusion === 'success' && e.workflow_run.pull_requests.length > 0);
+    Object.assign(run.workflow_run, { id: 555, head_sha: task.head_sha, head_branch: task.branch });
+    run.workflow_run.pull_requests[0].number = 2;
+    run.repository = labeled.repository;
+    run.installation = { id: INSTALLATION };
+    github.artifacts.set(
+      555,
+      new Map([
+        ['coverage', buildZip([{ name: 'lcov.info', data: 'TN:\nSF:src/index.ts\nDA:1,1\nLF:10\nLH:9\nend_of_record\n' }])],
+        ['lint', buildZip([{ name: 'eslint-report.json', data: '[]' }])],
+        ['sast', buildZip([{ name: 'results.sarif', data: JSON.stringify({ version: '2.1.0', runs: [{ tool: { driver: { name: 'semgrep' } }, results: [] }] }) }])],
+      ]),
+    );
+    await postGitHub(app.url, 'workflow_run', run);
+    await settled(app);
+    const provisional = await app.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow();
+    expect(provisional.kind).toBe('provisional');
+    // No successful run on main to compare coverage with: that component alone is a default.
+    expect(provisional.degraded).toBe(1);
+    expect(JSON.parse(provisional.components)).toMatchObject({ ci_pipeline_status: 1, lint_score: 1, security_scan_score: 1, test_coverage_delta: 0 });
+
+    // A maintainer approves; a read-only user's approval and a bot's 👍 do not count.
+    github.permissions.set('octocat', 'write').set('reader', 'read');
+    github.reviews.set(2, [
+      { id: 1, user: { login: 'reader', id: 5, type: 'User' }, state: 'APPROVED', submitted_at: '2026-11-21T10:00:00Z', commit_id: task.head_sha! },
+      { id: 2, user: { login: 'octocat', id: 583231, type: 'User' }, state: 'APPROVED', submitted_at: '2026-11-21T10:05:00Z', commit_id: task.head_sha! },
+    ]);
+    github.reactions.set(2, [{ id: 1, user: { login: 'dependabot[bot]', id: 49699333, type: 'Bot' }, content: '+1' }]);
+    const review = example('pull_request_review', (e) => e.action === 'submitted');
+    review.pull_request.number = 2;
+    review.review = { ...review.review, state: 'approved', user: { ...review.review.user, login: 'octocat' } };
+    review.repository = labeled.repository;
+    review.installation = { id: INSTALLATION };
+    await postGitHub(app.url, 'pull_request_review', review);
+    await settled(app);
+    expect(JSON.parse((await app.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow()).components).review_feedback_score).toBe(0.3);
+
+    // Merged.
+    Object.assign(pull, { state: 'closed', merged_at: '2026-11-21T11:00:00Z' });
+    const closed = example('pull_request', (e) => e.action === 'closed');
+    closed.number = 2;
+    Object.assign(closed.pull_request, { number: 2, merged: true, merged_at: pull.merged_at, state: 'closed' });
+    closed.pull_request.head = { ...closed.pull_request.head, ref: task.branch, sha: task.head_sha };
+    closed.repository = labeled.repository;
+    closed.installation = { id: INSTALLATION };
+    const delivery = crypto.randomUUID();
+    await postGitHub(app.url, 'pull_request', closed, { delivery });
+    await postGitHub(app.url, 'pull_request', closed, { delivery });
+    await settled(app);
+
+    const final = await app.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow();
+    expect(final.kind).toBe('final');
+    expect(JSON.parse(final.components).review_feedback_score).toBe(0.7);
+    // 5 × (0.2 + 0.2 + 0.1 + 0.1 × 0.7), complexity unchanged (no code file changed).
+    expect(final.reward).toBe(2.85);
+    const agent = await app.store.db.selectFrom('agents').selectAll().where('name', '=', 'agent-bugfix-junior').executeTakeFirstOrThrow();
+    expect(agent).toMatchObject({ tier: 'senior', rolling_avg: 2.85 });
+    const report = github.comments.get(2)!;
+    expect(report).toHaveLength(1);
+    expect(report[0]!.body).toContain('### doom-rlvr reward: +2.85 (final)');
+    expect(report[0]!.body).toContain('**Tier change:** junior → senior');
+    // Nothing secret in anything the bot wrote.
+    expect(JSON.stringify(github.calls)).not.toContain('ghs_');
+  });
+});
