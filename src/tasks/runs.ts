@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { renderSystemPrompt } from '../pipeline/prompt.js';
 import { tokensUsed } from '../runners/runner.js';
 import { getAgent } from '../store/agents.js';
+import { newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AssignmentRow, Database, TaskRow } from '../store/schema.js';
 import { getTask, updateTask } from '../store/tasks.js';
@@ -56,7 +57,7 @@ export class RunCoordinator {
           .set({ status: 'failed', outcome: 'interrupted', error: 'the bot stopped while the run was in progress', finished_at: now })
           .where('id', '=', run.id)
           .execute();
-        await trx.insertInto('assignments').values({ ...requeued(run), assigned_at: now }).execute();
+        await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), assigned_at: now }).execute();
         await trx.updateTable('tasks').set({ status: 'assigned', updated_at: now }).where('id', '=', run.task_id).execute();
       });
       await audit(db, { event: 'run.requeued', actor: 'startup', taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } });
@@ -310,23 +311,4 @@ export class RunCoordinator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'could not update the issue');
     }
   }
-}
-
-function requeued(run: AssignmentRow) {
-  return {
-    task_id: run.task_id,
-    agent_name: run.agent_name,
-    status: 'assigned' as const,
-    reasons: run.reasons,
-    started_at: null,
-    finished_at: null,
-    outcome: null,
-    error: null,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_tokens: 0,
-    cost_usd: 0,
-    turns: 0,
-    transcript: null,
-  };
 }

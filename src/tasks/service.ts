@@ -10,6 +10,7 @@ import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
+import { newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AgentRow, Database, TaskRow } from '../store/schema.js';
 import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask } from '../store/tasks.js';
@@ -222,23 +223,7 @@ export class TaskService {
     await db.transaction().execute(async (trx) => {
       await trx
         .insertInto('assignments')
-        .values({
-          task_id: task.id,
-          agent_name: decision.agent,
-          status: 'assigned',
-          reasons: JSON.stringify(decision.reasons),
-          assigned_at: now,
-          started_at: null,
-          finished_at: null,
-          outcome: null,
-          error: null,
-          input_tokens: 0,
-          output_tokens: 0,
-          cache_tokens: 0,
-          cost_usd: 0,
-          turns: 0,
-          transcript: null,
-        })
+        .values({ ...newAssignment(task.id, decision.agent, JSON.stringify(decision.reasons)), assigned_at: now })
         .execute();
       await trx
         .updateTable('tasks')
