@@ -42,6 +42,7 @@ export class RunCoordinator {
   private readonly running = new Map<number, Running>();
   private readonly lock = new KeyedMutex();
   private stopped = true;
+  private poll: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: RunCoordinatorDeps) {}
 
@@ -65,11 +66,15 @@ export class RunCoordinator {
     }
     this.stopped = false;
     this.kick();
+    // The CLI assigns tasks from another process: look for them now and then, too.
+    this.poll = setInterval(() => this.kick(), 5_000);
+    this.poll.unref();
   }
 
   /** Stops dispatching and stops what is running; those runs are re-queued at the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
     const all = [...this.running.values()];
     for (const r of all) r.controller.abort(new DOMException('the bot is shutting down', 'AbortError'));
     await Promise.all(all.map((r) => r.done));
