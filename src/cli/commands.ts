@@ -1,5 +1,11 @@
 /** The CLI commands, each returning the text to print (JSON or a table). */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import type { Tier } from '../config/schema.js';
+import { exportAgentTiers, exportRlvrJsonl } from '../rewards/export.js';
 import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
 import { activeLoad, listAgents } from '../store/agents.js';
 import { auditEntries } from '../store/audit.js';
@@ -7,9 +13,16 @@ import { deliveryCounts } from '../store/deliveries.js';
 import { rewardsOf } from '../store/rewards.js';
 import type { AgentRow, AuditRow } from '../store/schema.js';
 import { listTasks, taskCounts } from '../store/tasks.js';
+import { recomputeAllTiers } from '../tiers/recompute.js';
+import { followUp } from '../tiers/schedule.js';
 import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
 import type { CliContext } from './context.js';
 import { num, table } from './format.js';
+
+/** An error the operator can act on: printed without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
@@ -207,4 +220,83 @@ export async function logs(
     entries.forEach((e) => out(formatEntry(e)));
     last = entries.at(-1)?.id ?? last;
   }
+}
+
+/** A file-system error as the operator needs it: `EACCES: permission denied`, without Node's path. */
+const fsReason = (error: unknown): string => {
+  const e = error as NodeJS.ErrnoException;
+  return e.code && e.message.startsWith(`${e.code}:`) ? e.message.split(', ')[0]! : e.message;
+};
+
+/**
+ * Writes `path` through a temporary file beside it, renamed into place once complete, so a
+ * reader never sees half a file and a failed export leaves the previous one. File-system
+ * failures become `cannot write <path>: <reason>`.
+ */
+async function writeAtomically<T>(path: string, fill: (stream: Writable) => Promise<T>): Promise<T> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fail = (error: unknown): never => {
+    throw new CliError(`cannot write ${path}: ${fsReason(error)}`);
+  };
+  let stream: Writable | undefined;
+  try {
+    stream = createWriteStream(temp);
+    let streamError: unknown;
+    stream.on('error', (error) => (streamError ??= error));
+    const result = await fill(stream);
+    stream.end();
+    await finished(stream);
+    if (streamError) throw streamError;
+    await rename(temp, path);
+    return result;
+  } catch (error) {
+    stream?.destroy();
+    await rm(temp, { force: true }).catch(() => undefined);
+    if ((error as NodeJS.ErrnoException).code && !(error instanceof CliError)) fail(error);
+    throw error;
+  }
+}
+
+/** `doom scores export`: the seed's scoreboard files, rlvr.jsonl and agent_tiers.json. */
+export async function exportScores(ctx: CliContext, opts: { outDir: string }): Promise<string> {
+  const db = ctx.store.db;
+  await mkdir(opts.outDir, { recursive: true }).catch((error: unknown) => {
+    throw new CliError(`cannot write ${opts.outDir}: ${fsReason(error)}`);
+  });
+  const jsonl = join(opts.outDir, 'rlvr.jsonl');
+  const tiersFile = join(opts.outDir, 'agent_tiers.json');
+  const rewards = await writeAtomically(jsonl, (stream) => exportRlvrJsonl(db, stream));
+  const tiers = await exportAgentTiers(db);
+  await writeAtomically(tiersFile, async (stream) => {
+    stream.write(`${JSON.stringify(tiers, null, 2)}\n`);
+  });
+  const agents = Object.keys(tiers.agents).length;
+  return [`wrote ${rewards} reward(s) to ${jsonl}`, `wrote ${agents} agent(s) to ${tiersFile}`].join('\n');
+}
+
+/** `doom tiers update`: the nightly recompute, by hand; then routing follows the changes. */
+export async function tiersUpdate(ctx: CliContext, opts: { format: string }): Promise<string> {
+  const result = await recomputeAllTiers(ctx.store.db, ctx.loaded.config, { source: 'manual', actor: 'cli' });
+  const { released, assigned } = await followUp(ctx.tasks, result, 'cli');
+  if (opts.format === 'json') {
+    return json({
+      agents: result.agents,
+      changed: result.changed,
+      updated: result.updated,
+      released_tasks: released,
+      assigned_tasks: assigned,
+      duration_ms: Math.round(result.durationMs),
+    });
+  }
+  const corrected = result.updated - result.changed.length;
+  const summary =
+    `recomputed ${result.agents} agent(s): ${result.changed.length === 0 ? 'no tier changes' : `${result.changed.length} tier change(s)`}` +
+    (corrected > 0 ? `, ${corrected} agent row(s) corrected without a tier change` : '') +
+    (released > 0 ? `, ${released} task(s) of suspended agents back to the router` : '') +
+    (assigned > 0 ? `, ${assigned} waiting task(s) assigned` : '');
+  if (result.changed.length === 0) return summary;
+  return `${summary}\n${table(
+    ['agent', 'from', 'to', 'reason'],
+    result.changed.map((c) => [c.name, c.from, c.to, c.reason]),
+  )}`;
 }

@@ -9,11 +9,9 @@ import { TaskError } from '../tasks/service.js';
 import { TierError } from '../tiers/service.js';
 import { loadSettings, withContext, type GlobalOptions } from './context.js';
 import * as commands from './commands.js';
+import { CliError } from './commands.js';
 
-/** An error the operator can act on: printed without a stack trace. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
+export { CliError };
 
 /** Set once `serve` is up: the process then lives until a signal. */
 let serving = false;
@@ -23,6 +21,11 @@ const expected = [CliError, ConfigError, TaskError, TierError, RewardError];
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
   return Number(value);
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a directory');
+  return value;
 }
 
 export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
@@ -94,15 +97,33 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     .option('--reason <text>', 'why, kept in tier history')
     .action((name: string, opts: { reason?: string }) => run(async (ctx) => out(await commands.suspend(ctx, name, opts))));
 
-  program
+  // `scores` has its own action and an `export` subcommand. Commander checks a required
+  // option of every command on the way to a subcommand, so `--agent` is checked here instead.
+  const scores = program
     .command('scores')
-    .description("an agent's rewards, newest last")
-    .requiredOption('--agent <name>', 'agent name')
+    .description("an agent's rewards, newest last; `scores export` writes the scoreboard files")
+    .option('--agent <name>', 'agent name (required without a subcommand)')
     .option('--last <n>', 'how many', positiveInt, 10)
     .addOption(format())
-    .action((opts: { agent: string; last: number; format: string }) =>
-      run(async (ctx) => out(await commands.scores(ctx, opts))),
-    );
+    .action((opts: { agent?: string; last: number; format: string }, command: Command) => {
+      const { agent } = opts;
+      if (agent === undefined) {
+        command.error("error: required option '--agent <name>' not specified", { code: 'commander.missingMandatoryOptionValue' });
+      }
+      return run(async (ctx) => out(await commands.scores(ctx, { ...opts, agent })));
+    });
+  scores
+    .command('export')
+    .description('write rlvr.jsonl (every reward, one JSON line each) and agent_tiers.json')
+    .option('--out-dir <dir>', 'directory to write them to (created if missing)', nonEmpty, './data/export')
+    .action((opts: { outDir: string }) => run(async (ctx) => out(await commands.exportScores(ctx, opts))));
+
+  const tiers = program.command('tiers').description('agent tiers');
+  tiers
+    .command('update')
+    .description("recompute every agent's rolling average and tier now, as the nightly job does")
+    .addOption(format())
+    .action((opts: { format: string }) => run(async (ctx) => out(await commands.tiersUpdate(ctx, opts))));
 
   program
     .command('leaderboard')

@@ -2,6 +2,7 @@
  * The shapes of `config/doom-rlvr.toml` and `config/agents/*.yml`, after the seed's schemas.
  * Everything here is data the operator edits; secrets never live in these files.
  */
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 export const taskTypes = ['bugfix', 'feature', 'refactor', 'security'] as const;
@@ -19,6 +20,32 @@ export const assignableTier = z.enum(assignableTiers);
 export type AssignableTier = z.infer<typeof assignableTier>;
 
 const positiveInt = z.number().int().positive();
+
+/**
+ * Why `expression` is not a recurring cron pattern croner accepts (5 fields, or 6 with
+ * seconds, or a nickname like `@daily`), or null when it is one. A date (croner would run it
+ * once) is refused too.
+ */
+export function cronProblem(expression: string): string | null {
+  // croner reads a string with a colon as a date to run once at; no cron pattern has one.
+  if (expression.includes(':')) return 'expected a recurring cron pattern, not a date';
+  let job: Cron;
+  try {
+    job = new Cron(expression, { paused: true });
+  } catch (error) {
+    return (error as Error).message.replace(/^CronPattern: /, '');
+  }
+  try {
+    return job.nextRun() === null ? 'the pattern never fires' : null;
+  } finally {
+    job.stop();
+  }
+}
+
+const cronExpression = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression "${value}": ${problem}` });
+});
 
 /** The six reward components of the seed, by their config key. */
 export const weightsSchema = z
@@ -118,6 +145,8 @@ export const configSchema = z
         demotion_threshold: z.number().default(2.0),
         suspension_threshold: z.number().default(0.0),
         evaluation_window: positiveInt.default(10),
+        /** When the nightly recompute (tiers/recompute.ts) runs: cron, in the server's time zone. */
+        recompute_cron: cronExpression.default('0 3 * * *'),
       })
       .strict()
       .refine((t) => t.suspension_threshold <= t.demotion_threshold && t.demotion_threshold <= t.promotion_threshold, {

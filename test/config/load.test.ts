@@ -40,7 +40,13 @@ describe('the shipped configuration', () => {
       ci_status: 0.1,
       review_feedback: 0.1,
     });
-    expect(config.tiers).toEqual({ promotion_threshold: 4, demotion_threshold: 2, suspension_threshold: 0, evaluation_window: 10 });
+    expect(config.tiers).toEqual({
+      promotion_threshold: 4,
+      demotion_threshold: 2,
+      suspension_threshold: 0,
+      evaluation_window: 10,
+      recompute_cron: '0 3 * * *',
+    });
     expect(config.routing).toEqual({ P0: ['principal'], P1: ['senior', 'principal'], P2: ['junior', 'senior', 'principal'] });
     expect(config.labels.types.bug).toBe('bugfix');
   });
