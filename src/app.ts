@@ -12,6 +12,7 @@ import { LocalExecutor } from './executor/local.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { onDeployment } from './tasks/review-app.js';
+import { nightlyTierRecompute, scheduleTierRecompute } from './tiers/schedule.js';
 import { MirrorCache } from './workspace/mirror.js';
 import { RunCoordinator } from './tasks/runs.js';
 import type { Environment } from './config/env.js';
@@ -167,6 +168,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
   await processor.start();
   await runs.start();
+  const nightly = scheduleTierRecompute({
+    cron: config.tiers.recompute_cron,
+    run: nightlyTierRecompute({ db: store.db, config, log, tasks }),
+    log,
+  });
   // Capacity may have freed while the bot was down.
   await tasks.routePending('startup').catch((error: unknown) => log.error({ err: error }, 'routing pending tasks failed'));
 
@@ -180,6 +186,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     evaluator,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      nightly.stop();
       await processor.stop();
       await runs.stop();
       await store.close();
