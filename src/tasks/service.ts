@@ -158,9 +158,12 @@ export class TaskService {
       });
       await audit(db, { event: 'task.requeued', actor: event.sender.login, taskId: task.id, data: { action: event.action } });
     } else if (changed && (task.status === 'pending' || task.status === 'assigned')) {
-      if (task.status === 'assigned') await this.releaseAssignments(task.id, 'cancelled', 'the task changed before it started');
-      task = await updateTask(db, task.id, { ...fields, status: 'pending', assigned_agent: null });
-      await audit(db, { event: 'task.updated', actor: event.sender.login, taskId: task.id, data: { ...intake.spec } });
+      // Only what the router decides on sends an assigned task back to it; a new description
+      // or budget is simply what the agent will get.
+      const reroute = task.status === 'assigned' && (['type', 'priority', 'forced_agent'] as const).some((k) => fields[k] !== task[k]);
+      if (reroute) await this.releaseAssignments(task.id, 'cancelled', 'the task changed before it started');
+      task = await updateTask(db, task.id, reroute ? { ...fields, status: 'pending', assigned_agent: null } : fields);
+      await audit(db, { event: 'task.updated', actor: event.sender.login, taskId: task.id, data: { ...intake.spec, rerouted: reroute } });
     }
     await this.afterChange(task);
   }

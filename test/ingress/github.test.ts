@@ -201,6 +201,34 @@ describe('GitHub webhooks', () => {
     ]);
   });
 
+  it('takes a new description into an assigned task without re-routing it', async () => {
+    installationToken();
+    nock(API)
+      .get(`${ISSUE_PATH}/comments`)
+      .query(true)
+      .reply(200, [])
+      .post(`${ISSUE_PATH}/comments`)
+      .reply(201, commentResponse(1006, 'x'))
+      .post(`${ISSUE_PATH}/labels`)
+      .reply(200, []);
+    const payload = labeledWithTrigger();
+    await postGitHub(app.url, 'issues', payload);
+    await settled(app);
+
+    // issues.edited: same labels, a new body. The comment shows nothing that changed, so no
+    // API call is made (none is mocked: one would fail the delivery).
+    const edited = { ...payload, action: 'edited', issue: { ...(payload.issue as object), body: 'Also check the footer.' } };
+    delete (edited as Record<string, unknown>).label;
+    await postGitHub(app.url, 'issues', edited);
+    await settled(app);
+    expect((await deliveries(app)).map((d) => d.status)).toEqual(['done', 'done']);
+    const [task] = await tasks(app);
+    expect(task).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-junior' });
+    expect(task!.description).toBe('Spelling error in the README file\n\nAlso check the footer.');
+    const runs = await app.store.db.selectFrom('assignments').select('status').execute();
+    expect(runs).toEqual([{ status: 'assigned' }]);
+  });
+
   it('refuses a bad or missing signature with 401 and stores nothing', async () => {
     const payload = labeledWithTrigger();
     const wrong = await postGitHub(app.url, 'issues', payload, { signature: 'sha256=' + '0'.repeat(64) });
