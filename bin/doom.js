@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when `npm run build` has produced it (the Docker image), else the
-// TypeScript sources through tsx, so `npm install && npm start` needs no build step.
+// In a checkout (src/ present) the TypeScript sources run through tsx, so `npm install &&
+// npm start` needs no build step and never runs a stale build; the Docker image ships only
+// the compiled dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const compiled = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 let entry;
-if (existsSync(compiled)) {
-  entry = pathToFileURL(compiled).href;
-} else {
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  entry = new URL('../src/cli/main.ts', import.meta.url).href;
+  entry = pathToFileURL(source).href;
+} else {
+  entry = new URL('../dist/cli/main.js', import.meta.url).href;
 }
 const { main } = await import(entry);
 const code = await main(process.argv);
