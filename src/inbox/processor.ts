@@ -18,13 +18,24 @@ export interface ProcessorOptions {
   concurrency: number;
   /** Errors that no retry can fix (a malformed payload): failed at once. */
   isPermanent?: (error: unknown) => boolean;
+  /**
+   * True while webhooks are arriving. The processor then waits its turn (briefly, and never
+   * for long), so a burst of deliveries is answered first and handled right after: the
+   * forges time out slow webhook endpoints, nothing times out the inbox.
+   */
+  ingressBusy?: () => boolean;
 }
+
+/** How long the processor yields to a busy ingress before it takes a batch anyway. */
+const YIELD_MS = 10;
+const MAX_YIELDS = 10;
 
 export class InboxProcessor {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private pass: Promise<void> | null = null;
   private again = false;
+  private yields = 0;
 
   constructor(private readonly options: ProcessorOptions) {}
 
@@ -73,6 +84,12 @@ export class InboxProcessor {
   }
 
   private async runPass(): Promise<number> {
+    if (this.running && this.options.ingressBusy?.() && this.yields < MAX_YIELDS) {
+      this.yields++;
+      await new Promise((r) => setTimeout(r, YIELD_MS));
+      return 1; // come back at once: there is work
+    }
+    this.yields = 0;
     const claimed = await claimDue(this.options.db, this.options.concurrency);
     await Promise.all(claimed.map((d) => this.process(d)));
     return claimed.length;

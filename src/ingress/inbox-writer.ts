@@ -19,15 +19,22 @@ export class InboxWriter {
   private queue: Waiter[] = [];
   private writing = false;
   private readonly listeners = new Set<() => void>();
+  private lastPut = 0;
 
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Resolves true when the delivery was stored now, false when it was already stored. */
   put(delivery: IncomingDelivery): Promise<boolean> {
+    this.lastPut = performance.now();
     return new Promise((resolve, reject) => {
       this.queue.push({ delivery, resolve, reject });
       if (!this.writing) void this.flush();
     });
+  }
+
+  /** Whether a delivery arrived within the last `withinMs`. */
+  busy(withinMs = 10): boolean {
+    return performance.now() - this.lastPut < withinMs;
   }
 
   /** Called after each write that stored something new (the processor wakes up). */

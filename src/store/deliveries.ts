@@ -53,26 +53,29 @@ export async function requeueInterrupted(db: Kysely<Database>): Promise<number> 
 
 /** Claims up to `limit` due deliveries, oldest first; each is claimed by one caller only. */
 export async function claimDue(db: Kysely<Database>, limit: number): Promise<Delivery[]> {
-  const due = await db
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', nowIso())
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-  const claimed: Delivery[] = [];
-  for (const { id } of due) {
-    const row = await db
-      .updateTable('webhook_deliveries')
-      .set({ status: 'processing', attempts: sql`attempts + 1` })
-      .where('id', '=', id)
+  // One transaction: one commit (one fsync on SQLite) for the whole claim, not one per row.
+  return db.transaction().execute(async (trx) => {
+    const due = await trx
+      .selectFrom('webhook_deliveries')
+      .select('id')
       .where('status', '=', 'pending')
-      .returningAll()
-      .executeTakeFirst();
-    if (row) claimed.push(row);
-  }
-  return claimed;
+      .where('next_attempt_at', '<=', nowIso())
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    const claimed: Delivery[] = [];
+    for (const { id } of due) {
+      const row = await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'processing', attempts: sql`attempts + 1` })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .returningAll()
+        .executeTakeFirst();
+      if (row) claimed.push(row);
+    }
+    return claimed;
+  });
 }
 
 export async function markDone(db: Kysely<Database>, id: number): Promise<void> {
