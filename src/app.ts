@@ -11,7 +11,7 @@ import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
-import { onDeployment } from './tasks/review-app.js';
+import { ReviewApps } from './tasks/review-app.js';
 import { nightlyTierRecompute, scheduleTierRecompute } from './tiers/schedule.js';
 import { MirrorCache } from './workspace/mirror.js';
 import { RunCoordinator } from './tasks/runs.js';
@@ -125,9 +125,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       diskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
     }),
   });
+  const reviewApps = new ReviewApps({ db: store.db, forges });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
-    deployment: (event) => onDeployment({ db: store.db, forges }, event),
+    deployment: (event) => reviewApps.onDeployment(event),
     pipeline: (event) => evaluator.onPipeline(event),
     review: (event) => evaluator.onReview(event),
     merge_request: (event) => evaluator.onMergeRequest(event),
@@ -139,6 +140,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await handle(delivery);
     },
     isPermanent: isPermanentError,
+    ingressBusy: () => inbox.busy(),
     pollIntervalMs: config.inbox.poll_interval_ms,
     maxAttempts: config.inbox.max_attempts,
     retryBaseMs: config.inbox.retry_base_ms,

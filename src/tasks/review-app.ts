@@ -7,7 +7,8 @@ import type { DeploymentEvent } from '../forges/event.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import { audit } from '../store/audit.js';
 import type { Database, TaskRow } from '../store/schema.js';
-import { updateTask } from '../store/tasks.js';
+import { getTask, updateTask } from '../store/tasks.js';
+import { KeyedMutex } from '../util/mutex.js';
 
 const START = '<!-- doom-rlvr:review-app -->';
 const END = '<!-- /doom-rlvr:review-app -->';
@@ -44,34 +45,43 @@ export function withReviewApp(body: string, url: string): string {
   return lines.join('\n');
 }
 
-export async function onDeployment(
-  deps: { db: Kysely<Database>; forges: ForgeDirectory },
-  event: DeploymentEvent,
-): Promise<void> {
-  if (event.status !== 'success' || !event.environmentUrl) return;
-  const candidates = await deps.db
-    .selectFrom('tasks')
-    .selectAll()
-    .where('forge', '=', event.forge)
-    .where('repo_id', '=', event.repo.id)
-    .where('pr_number', 'is not', null)
-    .orderBy('id', 'desc')
-    .limit(500)
-    .execute();
-  const task = candidates.find((t) => deploymentMatches(t, event));
-  if (!task || task.review_app_url === event.environmentUrl) return;
+/** Puts review-app URLs into bot merge requests as deployments succeed. */
+export class ReviewApps {
+  /** One update per task at a time: a redelivery arriving alongside must find the first's work. */
+  private readonly lock = new KeyedMutex();
 
-  const forge = await deps.forges.get(event.forge, event.installationId ?? task.installation_id ?? undefined);
-  const repo = { id: task.repo_id, fullName: task.repo };
-  const mr = await forge.findMergeRequestByBranch(repo, task.branch!);
-  if (!mr) return;
-  const body = withReviewApp(mr.body, event.environmentUrl);
-  if (body !== mr.body) await forge.updateMergeRequest(repo, mr.number, { body });
-  await updateTask(deps.db, task.id, { review_app_url: event.environmentUrl });
-  await audit(deps.db, {
-    event: 'mr.review_app',
-    actor: event.sender.login,
-    taskId: task.id,
-    data: { url: event.environmentUrl, environment: event.environment, mr: mr.url },
-  });
+  constructor(private readonly deps: { db: Kysely<Database>; forges: ForgeDirectory }) {}
+
+  async onDeployment(event: DeploymentEvent): Promise<void> {
+    if (event.status !== 'success' || !event.environmentUrl) return;
+    const url = event.environmentUrl;
+    const candidates = await this.deps.db
+      .selectFrom('tasks')
+      .select(['id', 'head_sha', 'branch'])
+      .where('forge', '=', event.forge)
+      .where('repo_id', '=', event.repo.id)
+      .where('pr_number', 'is not', null)
+      .orderBy('id', 'desc')
+      .limit(500)
+      .execute();
+    const match = candidates.find((t) => deploymentMatches(t, event));
+    if (!match) return;
+    await this.lock.run(String(match.id), async () => {
+      const task = await getTask(this.deps.db, match.id);
+      if (!task || task.review_app_url === url) return;
+      const forge = await this.deps.forges.get(event.forge, event.installationId ?? task.installation_id ?? undefined);
+      const repo = { id: task.repo_id, fullName: task.repo };
+      const mr = await forge.findMergeRequestByBranch(repo, task.branch!);
+      if (!mr) return;
+      const body = withReviewApp(mr.body, url);
+      if (body !== mr.body) await forge.updateMergeRequest(repo, mr.number, { body });
+      await updateTask(this.deps.db, task.id, { review_app_url: url });
+      await audit(this.deps.db, {
+        event: 'mr.review_app',
+        actor: event.sender.login,
+        taskId: task.id,
+        data: { url, environment: event.environment, mr: mr.url },
+      });
+    });
+  }
 }

@@ -54,6 +54,7 @@ export interface RunHooks {
 export class TaskService {
   runs: RunHooks = { assigned: () => undefined, cancel: () => false };
   private readonly issueLock = new KeyedMutex();
+  private readonly syncLock = new KeyedMutex();
   /** Routing reads load and writes an assignment; one decision at a time keeps capacity honest. */
   private readonly routerLock = new KeyedMutex();
 
@@ -335,9 +336,18 @@ export class TaskService {
 
   /**
    * Makes the issue show the task as stored: the sticky comment and the assigned label.
-   * Skips the forge when what it shows is already current (the hash of the last sync).
+   * Skips the forge when what it shows is already current (the hash of the last sync). One
+   * sync per task at a time, on a fresh read of the row: two at once (the router and a run
+   * starting) would both miss the comment id and post two comments.
    */
-  async syncIssue(task: TaskRow, reasons?: string[]): Promise<void> {
+  async syncIssue(task: Pick<TaskRow, 'id'>, reasons?: string[]): Promise<void> {
+    await this.syncLock.run(String(task.id), async () => {
+      const current = await getTask(this.deps.db, task.id);
+      if (current) await this.syncLocked(current, reasons);
+    });
+  }
+
+  private async syncLocked(task: TaskRow, reasons?: string[]): Promise<void> {
     const { db, forges, config, log } = this.deps;
     const forge = task.forge as 'github' | 'gitlab';
     if (!forges.configured(forge)) {
