@@ -1,44 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRow, TaskRow } from '../../src/store/schema.js';
 import { hashComment, renderTaskComment, taskMarker } from '../../src/tasks/comment.js';
+import { newTask } from '../helpers/tasks.js';
 
-/** A stored task; columns this module does not read are left to the cast. */
+/** A stored task, as the store would return it. */
 function task(over: Partial<TaskRow> = {}): TaskRow {
   const row = {
+    ...newTask({
+      repo_id: 42,
+      repo: 'acme/widgets',
+      issue_number: 7,
+      issue_url: 'https://github.com/acme/widgets/issues/7',
+      title: 'Fix login',
+      description: 'Fix login',
+      priority: 'P1',
+      tags: '["auth","backend"]',
+      max_tokens: 200_000,
+      timeout_ms: 300_000,
+      created_at: '2025-08-12T10:00:00.000Z',
+      updated_at: '2025-08-12T10:00:00.000Z',
+    }),
     id: 12,
-    forge: 'github',
-    installation_id: 1,
-    repo_id: 42,
-    repo: 'acme/widgets',
-    repo_url: 'https://github.com/acme/widgets',
-    clone_url: 'https://github.com/acme/widgets.git',
-    default_branch: 'main',
-    issue_number: 7,
-    issue_url: 'https://github.com/acme/widgets/issues/7',
-    title: 'Fix login',
-    description: 'Fix login',
-    type: 'bugfix',
-    priority: 'P1',
-    tags: '["auth","backend"]',
-    max_tokens: 200_000,
-    timeout_ms: 300_000,
-    forced_agent: null,
-    status: 'pending',
-    assigned_agent: null,
-    pending_reason: null,
-    comment_id: null,
-    comment_hash: null,
-    pr_url: null,
-    pr_number: null,
-    error_message: null,
-    tokens_used: 0,
-    cost_usd: 0,
-    duration_ms: 0,
-    escalations: 0,
-    created_at: '2025-08-12T10:00:00.000Z',
-    updated_at: '2025-08-12T10:00:00.000Z',
-    completed_at: null,
-  } satisfies Partial<TaskRow>;
+  };
   return { ...row, ...over } as TaskRow;
 }
 

@@ -9,6 +9,7 @@ import { syncAgents } from '../../src/store/agents.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import type { Database, NewTask, TaskRow } from '../../src/store/schema.js';
 import { insertTask } from '../../src/store/tasks.js';
+import { newTask } from '../helpers/tasks.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const shippedConfigPath = join(repoRoot, 'config/doom-rlvr.toml');
@@ -51,41 +52,14 @@ let issueNumber = 1000;
 
 export async function addTask(db: Kysely<Database>, over: Partial<NewTask> = {}): Promise<TaskRow> {
   const n = over.issue_number ?? ++issueNumber;
-  const now = new Date().toISOString();
-  const { task } = await insertTask(db, {
-    forge: 'github',
-    installation_id: 1,
+  const { task } = await insertTask(db, newTask({
     repo_id: 42,
     repo: 'acme/widgets',
-    repo_url: 'https://github.com/acme/widgets',
-    clone_url: 'https://github.com/acme/widgets.git',
-    default_branch: 'main',
     issue_number: n,
     issue_url: `https://github.com/acme/widgets/issues/${n}`,
     title: `Issue ${n}`,
     description: `Issue ${n}`,
-    type: 'bugfix',
-    priority: 'P2',
-    tags: '[]',
-    max_tokens: 200_000,
-    timeout_ms: 300_000,
-    forced_agent: null,
-    status: 'pending',
-    assigned_agent: null,
-    pending_reason: null,
-    comment_id: null,
-    comment_hash: null,
-    pr_url: null,
-    pr_number: null,
-    error_message: null,
-    tokens_used: 0,
-    cost_usd: 0,
-    duration_ms: 0,
-    escalations: 0,
-    created_at: now,
-    updated_at: now,
-    completed_at: null,
     ...over,
-  });
+  }));
   return task;
 }
