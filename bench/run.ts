@@ -1,11 +1,19 @@
 /**
  * `npm run bench`: every benchmark, one after the other (never at once: they would measure
- * each other). A module that is not there yet is skipped; each exports `run()`.
+ * each other), or only those named (`npm run bench -- rewards`). Each exports `run()`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const MODULES = ['webhook', 'workspace', 'rewards'];
+const ALL = ['webhook', 'workspace', 'rewards'];
+// `npm run bench -- rewards` runs only the named ones.
+const named = process.argv.slice(2);
+const unknown = named.filter((n) => !ALL.includes(n));
+if (unknown.length > 0) {
+  console.error(`unknown bench: ${unknown.join(', ')} (known: ${ALL.join(', ')})`);
+  process.exit(2);
+}
+const MODULES = named.length > 0 ? named : ALL;
 
 interface BenchModule {
   run(): Promise<void>;
