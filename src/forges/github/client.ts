@@ -19,6 +19,7 @@ import type {
   ReviewVerdict,
   ThreadRef,
 } from '../forge.js';
+import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError } from '../errors.js';
 import { readZipEntry, ZipError } from './zip.js';
 
@@ -350,7 +351,7 @@ export class GitHubForge implements Forge {
       if (wrapped instanceof ForgeApiError && (wrapped.status === 404 || wrapped.status === 410)) return null;
       throw wrapped;
     }
-    const bytes = await readAtMost(response.data, max);
+    const bytes = await readArtifact(response.data, max);
     if (bytes === null) throw tooLarge(`more than ${max}`);
     return bytes;
   }
@@ -413,11 +414,6 @@ export class GitHubForge implements Forge {
     }
     return parseResponse(schema, response.data, route.split(' ')[0] ?? 'GET', response.url);
   }
-}
-
-/** The marker is an HTML comment, invisible when rendered; it must be in the body to be found. */
-function withMarker(marker: string, body: string): string {
-  return body.includes(marker) ? body : `${marker}\n${body}`;
 }
 
 function splitFullName(repo: RepoLocator): { owner: string; repo: string } {
@@ -484,30 +480,14 @@ function reactionKind(content: string): Reaction['kind'] {
   return content === '+1' ? 'up' : content === '-1' ? 'down' : 'other';
 }
 
-/**
- * Reads a response body stream, giving up (null) as soon as it passes `max` bytes, so an
- * oversized download never sits in memory whole.
- */
-async function readAtMost(body: unknown, max: number): Promise<Buffer | null> {
+/** Octokit hands a download over as a stream (or, in some runtimes, an ArrayBuffer). */
+async function readArtifact(body: unknown, max: number): Promise<Buffer | null> {
   if (body === null || body === undefined) return Buffer.alloc(0);
   if (body instanceof ArrayBuffer) return body.byteLength > max ? null : Buffer.from(body);
   if (typeof (body as { getReader?: unknown }).getReader !== 'function') {
     throw new Error('GitHub: the artifact download did not return a byte stream');
   }
-  const reader = (body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
+  return readAtMost(body as ReadableStream<Uint8Array>, max);
 }
 
 function parseResponse<S extends z.ZodType>(schema: S, data: unknown, method: string, url: string): z.infer<S> {

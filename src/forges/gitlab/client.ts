@@ -26,6 +26,7 @@ import type {
   ReviewVerdict,
   ThreadRef,
 } from '../forge.js';
+import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
 import { isGitLabBot, toCoverage } from './normalize.js';
@@ -410,11 +411,6 @@ export class GitLabForge implements Forge {
   }
 }
 
-/** The marker is an HTML comment, invisible when rendered; it must be in the body to be found. */
-function withMarker(marker: string, body: string): string {
-  return body.includes(marker) ? body : `${marker}\n${body}`;
-}
-
 function threadPath(thread: ThreadRef): string {
   return `/projects/${thread.repo.id}/${thread.on === 'issue' ? 'issues' : 'merge_requests'}/${thread.number}`;
 }
@@ -460,24 +456,6 @@ function safeUrl(location: string, base: URL): URL | null {
   }
 }
 
-/** Reads a body stream, giving up (null) as soon as it passes `max` bytes. */
-async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | null> {
-  if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
-}
 
 /** GitLab errors are `{ message }` (string, array or field map) or `{ error }`. */
 function errorDetail(text: string): string {
