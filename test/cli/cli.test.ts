@@ -8,6 +8,7 @@ import { withContext } from '../../src/cli/context.js';
 import { buildProgram, main } from '../../src/cli/main.js';
 import { createLogger } from '../../src/log.js';
 import { getAgent } from '../../src/store/agents.js';
+import { newAssignment } from '../../src/store/assignments.js';
 import { audit } from '../../src/store/audit.js';
 import type { Database, NewTask, TaskRow } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
@@ -134,23 +135,7 @@ describe('status', () => {
     const t = await task({ status: 'assigned', assigned_agent: 'agent-bugfix-junior' });
     await db
       .insertInto('assignments')
-      .values({
-        task_id: t.id,
-        agent_name: 'agent-bugfix-junior',
-        status: 'assigned',
-        reasons: '[]',
-        assigned_at: t.created_at,
-        started_at: null,
-        finished_at: null,
-        outcome: null,
-        error: null,
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_tokens: 0,
-        cost_usd: 0,
-        turns: 0,
-        transcript: null,
-      })
+      .values({ ...newAssignment(t.id, 'agent-bugfix-junior', '[]'), assigned_at: t.created_at })
       .execute();
     const data = JSON.parse(await ok('status', '--format', 'json'));
     expect(data).toMatchObject({

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAgents } from '../../src/config/load.js';
+import { newAssignment } from '../../src/store/assignments.js';
 import { activeLoad, getAgent, listAgents, syncAgents } from '../../src/store/agents.js';
 import { audit, auditEntries } from '../../src/store/audit.js';
 import { claimDue, deliveryCounts, insertDeliveries, markDone, markFailed, pruneDeliveries, requeueInterrupted } from '../../src/store/deliveries.js';
@@ -98,22 +99,7 @@ for (const backend of backends) {
     it('counts load from open assignments and keeps one reward per task and agent', async () => {
       await syncAgents(store.db, agents);
       const { task } = await insertTask(store.db, newTask());
-      const assignment = {
-        task_id: task.id,
-        agent_name: 'agent-principal',
-        reasons: '[]',
-        assigned_at: new Date().toISOString(),
-        started_at: null,
-        finished_at: null,
-        outcome: null,
-        error: null,
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_tokens: 0,
-        cost_usd: 0,
-        turns: 0,
-        transcript: null,
-      };
+      const assignment = newAssignment(task.id, 'agent-principal', '[]');
       await store.db.insertInto('assignments').values([
         { ...assignment, status: 'assigned' },
         { ...assignment, status: 'in_progress' },
