@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { logs } from '../../src/cli/commands.js';
 import { withContext } from '../../src/cli/context.js';
-import { buildProgram, main } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/main.js';
 import { createLogger } from '../../src/log.js';
 import { getAgent } from '../../src/store/agents.js';
 import { newAssignment } from '../../src/store/assignments.js';
@@ -13,6 +13,7 @@ import { audit } from '../../src/store/audit.js';
 import type { Database, NewTask, TaskRow } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
 import { addTask, freshStore, repoRoot, shippedConfigPath, type TestStore } from '../tiers/fixtures.js';
+import { doom, fails, ok } from './harness.js';
 
 /** Settings that would make the CLI talk to a real forge or read another config. */
 const scrubbed = [
@@ -50,43 +51,6 @@ afterEach(async () => {
   delete process.env.DATABASE_URL;
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `doom --config <shipped> …args` in this process, capturing both streams. */
-async function doom(...args: string[]): Promise<Run> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const capture = (sink: string[]) => (chunk: string | Uint8Array) => {
-    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture(stdout) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture(stderr) as typeof process.stderr.write);
-  try {
-    const code = await main(['node', 'doom', '--config', shippedConfigPath, ...args]);
-    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await doom(...args);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-async function fails(...args: string[]): Promise<string> {
-  const r = await doom(...args);
-  expect(r.code).toBe(1);
-  expect(r.stdout).toBe('');
-  return r.stderr;
-}
 
 const task = (over: Partial<NewTask> = {}): Promise<TaskRow> => addTask(db, over);
 

@@ -2,12 +2,12 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getAgent } from '../../src/store/agents.js';
 import type { Database, RewardKind } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
-import { addTask, freshStore, scratchDir, shippedAgents, shippedConfigPath, type TestStore } from '../tiers/fixtures.js';
+import { addTask, freshStore, scratchDir, shippedAgents, type TestStore } from '../tiers/fixtures.js';
+import { doom, fails, ok } from './harness.js';
 
 const scrubbed = [
   'APP_ID',
@@ -46,42 +46,6 @@ afterEach(async () => {
   delete process.env.DATABASE_URL;
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function doom(...args: string[]): Promise<Run> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const capture = (sink: string[]) => (chunk: string | Uint8Array) => {
-    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture(stdout) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture(stderr) as typeof process.stderr.write);
-  try {
-    const code = await main(['node', 'doom', '--config', shippedConfigPath, ...args]);
-    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await doom(...args);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-async function fails(...args: string[]): Promise<string> {
-  const r = await doom(...args);
-  expect(r.code).toBe(1);
-  expect(r.stdout).toBe('');
-  return r.stderr;
-}
 
 async function reward(agent: string, value: number, minute: number, kind: RewardKind = 'final'): Promise<void> {
   const at = new Date(Date.UTC(2999, 7, 12, 10, minute)).toISOString();
