@@ -60,6 +60,19 @@ const commentResponse = (id: number, body: string) => ({
   body,
 });
 
+/** What the first sync of a new task calls: a token, the comment search, the comment, the label. */
+function mockFirstSync(commentId: number) {
+  installationToken();
+  nock(API)
+    .get(`${ISSUE_PATH}/comments`)
+    .query(true)
+    .reply(200, [])
+    .post(`${ISSUE_PATH}/comments`)
+    .reply(201, commentResponse(commentId, 'x'))
+    .post(`${ISSUE_PATH}/labels`)
+    .reply(200, []);
+}
+
 async function tasks(app: TestApp) {
   return app.store.db.selectFrom('tasks').selectAll().orderBy('id').execute();
 }
@@ -132,15 +145,7 @@ describe('GitHub webhooks', () => {
   });
 
   it('answers a redelivery 202 and does nothing twice', async () => {
-    installationToken();
-    nock(API)
-      .get(`${ISSUE_PATH}/comments`)
-      .query(true)
-      .reply(200, [])
-      .post(`${ISSUE_PATH}/comments`)
-      .reply(201, commentResponse(1002, 'x'))
-      .post(`${ISSUE_PATH}/labels`)
-      .reply(200, []);
+    mockFirstSync(1002);
     const delivery = crypto.randomUUID();
     const payload = labeledWithTrigger();
     expect((await postGitHub(app.url, 'issues', payload, { delivery })).status).toBe(202);
@@ -163,15 +168,7 @@ describe('GitHub webhooks', () => {
   });
 
   it('edits the existing comment when the task changes instead of posting another', async () => {
-    installationToken();
-    nock(API)
-      .get(`${ISSUE_PATH}/comments`)
-      .query(true)
-      .reply(200, [])
-      .post(`${ISSUE_PATH}/comments`)
-      .reply(201, commentResponse(1003, 'x'))
-      .post(`${ISSUE_PATH}/labels`)
-      .reply(200, []);
+    mockFirstSync(1003);
     await postGitHub(app.url, 'issues', labeledWithTrigger());
     await settled(app);
 
@@ -202,15 +199,7 @@ describe('GitHub webhooks', () => {
   });
 
   it('takes a new description into an assigned task without re-routing it', async () => {
-    installationToken();
-    nock(API)
-      .get(`${ISSUE_PATH}/comments`)
-      .query(true)
-      .reply(200, [])
-      .post(`${ISSUE_PATH}/comments`)
-      .reply(201, commentResponse(1006, 'x'))
-      .post(`${ISSUE_PATH}/labels`)
-      .reply(200, []);
+    mockFirstSync(1006);
     const payload = labeledWithTrigger();
     await postGitHub(app.url, 'issues', payload);
     await settled(app);
@@ -355,15 +344,7 @@ describe('GitHub webhooks', () => {
   });
 
   it('cancels the task when the trigger label is removed, and frees the agent', async () => {
-    installationToken();
-    nock(API)
-      .get(`${ISSUE_PATH}/comments`)
-      .query(true)
-      .reply(200, [])
-      .post(`${ISSUE_PATH}/comments`)
-      .reply(201, commentResponse(1005, 'x'))
-      .post(`${ISSUE_PATH}/labels`)
-      .reply(200, []);
+    mockFirstSync(1005);
     await postGitHub(app.url, 'issues', labeledWithTrigger());
     await settled(app);
 
