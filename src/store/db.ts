@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations/columns.js';
@@ -78,12 +78,18 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
 
-  // With a schema, Kysely must look for its own tables there: by default it accepts them in
-  // any schema it can see, and would skip migrating this one.
+  // Kysely must look for its own tables in the schema the store uses: by default it accepts
+  // them in any schema it can see, and would skip migrating this one when another schema of
+  // the same database (another app, another replica's test) has them.
+  let migrationTableSchema: string | undefined;
+  if (dialect === 'postgres') {
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+    migrationTableSchema = rows[0]?.schema ?? options.schema;
+  }
   const migrator = new Migrator({
     db,
     provider: migrations(dialect),
-    ...(dialect === 'postgres' && options.schema ? { migrationTableSchema: options.schema } : {}),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

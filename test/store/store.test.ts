@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAgents } from '../../src/config/load.js';
 import { newAssignment } from '../../src/store/assignments.js';
@@ -150,6 +151,22 @@ describe('openStore', () => {
     expect(await deliveryCounts(second.db)).toEqual({ pending: 1 });
     await second.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('migrates a Postgres schema chosen by search_path although another schema has Kysely tables', async () => {
+    const url = process.env.TEST_DATABASE_URL!;
+    const first = await openStore(url, { schema: 'doom_reg_a' });
+    await first.close();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query('drop schema if exists doom_reg_b cascade; create schema doom_reg_b');
+    const viaPath = new URL(url);
+    viaPath.searchParams.set('options', '-c search_path=doom_reg_b');
+    const second = await openStore(viaPath.toString());
+    expect(await deliveryCounts(second.db)).toEqual({});
+    await second.close();
+    await admin.query('drop schema doom_reg_a cascade; drop schema doom_reg_b cascade');
+    await admin.end();
   });
 
   it('refuses an unsafe Postgres schema name', async () => {
