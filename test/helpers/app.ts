@@ -2,10 +2,11 @@
  * Starts the real bot for a test: a fresh SQLite file, the shipped config and agents, both
  * forges configured with test secrets, on a random port. Forge APIs are left to nock.
  */
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { readEnvironment } from '../../src/config/env.js';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
@@ -73,7 +74,8 @@ export async function startTestApp(
   loaded.config.inbox.retry_base_ms = 5;
   loaded.config.inbox.poll_interval_ms = 20;
   options.tweak?.(loaded);
-  const env = readEnvironment(testEnv(dbPath, options.env));
+  const pg = await postgresFor(dir);
+  const env = readEnvironment(testEnv(pg?.url ?? dbPath, options.env));
   loaded.config.executor.mirror_dir = join(dir, 'mirrors');
   loaded.config.executor.workspace_dir = join(dir, 'workspaces');
   const app = await startApp({
@@ -90,9 +92,36 @@ export async function startTestApp(
     loaded,
     async close() {
       await app.stop();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        await pg?.drop();
+      }
     },
   };
+}
+
+/**
+ * With TEST_APP_DATABASE_URL set (a Postgres URL), the app under test stores into its own
+ * schema there instead of a SQLite file: one schema per test directory, so a restart on the
+ * same directory finds its data again.
+ */
+async function postgresFor(dir: string): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const base = process.env.TEST_APP_DATABASE_URL;
+  if (!base) return null;
+  const schema = `app_${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create schema if not exists ${schema}`);
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return { url: url.toString(), drop: () => admin(`drop schema if exists ${schema} cascade`) };
 }
 
 export const signGitHub = (body: string, secret = GITHUB_SECRET): string =>
