@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logs } from '../../src/cli/commands.js';
 import { withContext } from '../../src/cli/context.js';
 import { buildProgram } from '../../src/cli/main.js';
@@ -13,31 +13,9 @@ import { audit } from '../../src/store/audit.js';
 import type { Database, NewTask, TaskRow } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
 import { addTask, freshStore, repoRoot, shippedConfigPath, type TestStore } from '../tiers/fixtures.js';
-import { doom, fails, ok } from './harness.js';
+import { doom, fails, ok, scrubEnvironment } from './harness.js';
 
-/** Settings that would make the CLI talk to a real forge or read another config. */
-const scrubbed = [
-  'APP_ID',
-  'PRIVATE_KEY',
-  'PRIVATE_KEY_PATH',
-  'WEBHOOK_SECRET',
-  'GITHUB_API_URL',
-  'GITLAB_URL',
-  'GITLAB_TOKEN',
-  'GITLAB_WEBHOOK_SECRET',
-  'DOOM_CONFIG',
-  'PORT',
-  'LOG_LEVEL',
-  'DATABASE_URL',
-];
-const saved = Object.fromEntries(scrubbed.map((k) => [k, process.env[k]]));
-beforeAll(() => {
-  for (const k of scrubbed) delete process.env[k];
-});
-afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
-});
+scrubEnvironment();
 
 let store: TestStore;
 let db: Kysely<Database>;

@@ -1,5 +1,5 @@
 /** Runs the `doom` CLI in this process with the shipped config, capturing what it prints. */
-import { expect, vi } from 'vitest';
+import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { shippedConfigPath } from '../tiers/fixtures.js';
 
@@ -41,4 +41,34 @@ export async function fails(...args: string[]): Promise<string> {
   expect(r.code).toBe(1);
   expect(r.stdout).toBe('');
   return r.stderr;
+}
+
+/** Settings that would make the CLI talk to a real forge or read another config. */
+const scrubbed = [
+  'APP_ID',
+  'PRIVATE_KEY',
+  'PRIVATE_KEY_PATH',
+  'WEBHOOK_SECRET',
+  'GITHUB_API_URL',
+  'GITLAB_URL',
+  'GITLAB_TOKEN',
+  'GITLAB_WEBHOOK_SECRET',
+  'DOOM_CONFIG',
+  'PORT',
+  'LOG_LEVEL',
+  'DATABASE_URL',
+];
+
+/** Clears those settings for the calling test file, and puts them back after it. */
+export function scrubEnvironment(): void {
+  const saved = Object.fromEntries(scrubbed.map((k) => [k, process.env[k]]));
+  beforeAll(() => {
+    for (const k of scrubbed) delete process.env[k];
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
 }

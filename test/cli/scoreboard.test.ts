@@ -2,35 +2,14 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getAgent } from '../../src/store/agents.js';
 import type { Database, RewardKind } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
 import { addTask, freshStore, scratchDir, shippedAgents, type TestStore } from '../tiers/fixtures.js';
-import { doom, fails, ok } from './harness.js';
+import { doom, fails, ok, scrubEnvironment } from './harness.js';
 
-const scrubbed = [
-  'APP_ID',
-  'PRIVATE_KEY',
-  'PRIVATE_KEY_PATH',
-  'WEBHOOK_SECRET',
-  'GITHUB_API_URL',
-  'GITLAB_URL',
-  'GITLAB_TOKEN',
-  'GITLAB_WEBHOOK_SECRET',
-  'DOOM_CONFIG',
-  'PORT',
-  'LOG_LEVEL',
-  'DATABASE_URL',
-];
-const saved = Object.fromEntries(scrubbed.map((k) => [k, process.env[k]]));
-beforeAll(() => {
-  for (const k of scrubbed) delete process.env[k];
-});
-afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
-});
+scrubEnvironment();
 
 let store: TestStore;
 let db: Kysely<Database>;
