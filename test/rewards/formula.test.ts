@@ -8,26 +8,11 @@ import {
   type RewardComponents,
 } from '../../src/rewards/formula.js';
 import { parseComponentArgs, RewardError } from '../../src/rewards/manual.js';
+import { neutral, perfect } from '../helpers/components.js';
 
 /** The seed's weights, which are also the config default. */
 const seed: Weights = configSchema.parse({}).evaluator.weights;
 
-const neutral: RewardComponents = {
-  test_coverage_delta: 0,
-  lint_score: 0,
-  security_scan_score: 0,
-  code_complexity_delta: 0,
-  ci_pipeline_status: 0,
-  review_feedback_score: 0,
-};
-const perfect: RewardComponents = {
-  test_coverage_delta: 1,
-  lint_score: 1,
-  security_scan_score: 1,
-  code_complexity_delta: 1,
-  ci_pipeline_status: 1,
-  review_feedback_score: 1,
-};
 const worst: RewardComponents = {
   test_coverage_delta: -1,
   lint_score: 0,

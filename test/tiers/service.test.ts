@@ -7,24 +7,9 @@ import type { Database } from '../../src/store/schema.js';
 import { parseOverride, promoteAgent, recomputeAgent, suspendAgent, TierError } from '../../src/tiers/service.js';
 import type { Kysely } from 'kysely';
 import { addTask, freshStore, shippedConfig, type TestStore } from './fixtures.js';
+import { neutral, perfect } from '../helpers/components.js';
 
-const neutral: RewardComponents = {
-  test_coverage_delta: 0,
-  lint_score: 0,
-  security_scan_score: 0,
-  code_complexity_delta: 0,
-  ci_pipeline_status: 0,
-  review_feedback_score: 0,
-};
-/** +5, +2.5, 0 and -2.5 with the seed weights. */
-const perfect: RewardComponents = {
-  test_coverage_delta: 1,
-  lint_score: 1,
-  security_scan_score: 1,
-  code_complexity_delta: 1,
-  ci_pipeline_status: 1,
-  review_feedback_score: 1,
-};
+/** With the seed weights: perfect +5, decent +2.5, neutral 0, worst -2.5. */
 const decent: RewardComponents = { ...neutral, lint_score: 1, security_scan_score: 1, ci_pipeline_status: 1 };
 const worst: RewardComponents = { ...neutral, test_coverage_delta: -1, code_complexity_delta: -1, review_feedback_score: -1 };
 
