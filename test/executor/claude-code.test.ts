@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LocalExecutor } from '../../src/executor/local.js';
 import { git } from '../../src/workspace/git.js';
 import { postGitLab, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -15,17 +15,14 @@ import { claudeTestEnv, startFakeAnthropic, type FakeAnthropic } from '../helper
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { createRemote, tempDir } from '../workspace/helpers.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 describe('a Claude Code run end to end', () => {
   let app: TestApp | undefined;
   let fake: FakeAnthropic | undefined;
   let dir: { path: string; cleanup: () => Promise<void> };
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   afterEach(async () => {
     await app?.close();
     await fake?.close();

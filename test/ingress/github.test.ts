@@ -5,8 +5,9 @@
 import http from 'node:http';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 const INSTALLATION = 4242;
 const API = 'https://api.github.com';
@@ -83,11 +84,7 @@ async function deliveries(app: TestApp) {
 describe('GitHub webhooks', () => {
   let app: TestApp;
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp({ tweak: (l) => (l.config.inbox.max_attempts = 3) });
   });

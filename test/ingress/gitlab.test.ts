@@ -5,8 +5,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GITLAB_TOKEN, GITLAB_URL, postGitLab, repoRoot, settled, startTestApp, type TestApp } from '../helpers/app.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 const fixtures = resolve(repoRoot, '../shared/fixtures/gitlab');
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(fixtures, name), 'utf8'));
@@ -64,11 +65,7 @@ const noteResponse = (id: number, body: string) => ({
 describe('GitLab webhooks', () => {
   let app: TestApp;
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp();
   });

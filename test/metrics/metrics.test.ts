@@ -1,16 +1,13 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { labeledIssue } from '../helpers/issues.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 describe('GET /metrics', () => {
   let app: TestApp;
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   afterEach(async () => {
     await app.close();
     nock.cleanAll();

@@ -5,11 +5,12 @@
  */
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
 import { buildZip } from '../forges/github/zip-writer.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
 const INSTALLATION = 4242;
@@ -25,11 +26,7 @@ describe('the RLVR loop on GitHub', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let github: FakeGitHub;
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   beforeEach(async () => {
     dir = await tempDir('doom-ghloop-');
     remote = await createRemote(dir.path);

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { git } from '../../src/workspace/git.js';
@@ -15,6 +15,7 @@ import { postGitLab, repoRoot, settled, startTestApp, waitFor, type TestApp } fr
 import { FakeGitLab, type FakePipeline } from '../helpers/gitlab-api.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab', name), 'utf8'));
 
@@ -59,11 +60,7 @@ describe('the RLVR loop on GitLab', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let gitlab: FakeGitLab;
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   beforeEach(async () => {
     dir = await tempDir('doom-loop-');
     remote = await createRemote(dir.path);

@@ -4,7 +4,7 @@
  * executor, and GitLab's API played by nock.
  */
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { RunnerConfig } from '../../src/runners/config.js';
 import { git } from '../../src/workspace/git.js';
@@ -14,6 +14,7 @@ import { postGitLab, repoRoot, settled as settledInbox, startTestApp, waitFor, t
 import { labeledIssue } from '../helpers/issues.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
+import { onlyLocalNetwork } from '../helpers/network.js';
 
 const append = (text: string): RunnerConfig => ({
   kind: 'scripted',
@@ -34,11 +35,7 @@ describe('runs: issue to merge request', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let gitlab: FakeGitLab;
 
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-  });
-  afterAll(() => nock.enableNetConnect());
+  onlyLocalNetwork();
   beforeEach(async () => {
     dir = await tempDir('doom-runs-');
     remote = await createRemote(dir.path);
