@@ -1,8 +1,9 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProbot, verifyGitHubSignature } from '../../../src/forges/github/app.js';
+import { strictForgeMocks } from '../../helpers/network.js';
 
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -11,14 +12,7 @@ const { privateKey } = generateKeyPairSync('rsa', {
 });
 const log = pino({ level: 'silent' });
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictForgeMocks();
 
 describe('verifyGitHubSignature', () => {
   const probot = createProbot({ appId: '1', privateKey, secret: 'It is a secret', log });

@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ForgeApiError } from '../../../src/forges/errors.js';
 import { createProbot } from '../../../src/forges/github/app.js';
 import { GitHubForge } from '../../../src/forges/github/client.js';
 import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
+import { strictForgeMocks } from '../../helpers/network.js';
 
 const API = 'https://api.github.com';
 const INSTALLATION = 4242;
@@ -81,10 +82,6 @@ let sleeps: number[];
 let forge: GitHubForge;
 let github: nock.Scope;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-
 /** A real Probot; its installation Octokit fetches a token once, then calls the API. */
 beforeEach(async () => {
   sleeps = [];
@@ -106,11 +103,7 @@ beforeEach(async () => {
   forge = new GitHubForge(await probot.auth(INSTALLATION));
 });
 
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictForgeMocks();
 
 describe('GitHubForge.upsertComment', () => {
   it('creates the comment once, then finds it by marker and edits it — never a second POST', async () => {

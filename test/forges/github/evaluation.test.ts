@@ -7,13 +7,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
 import type { ProbotOctokit } from 'probot';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ForgeApiError } from '../../../src/forges/errors.js';
 import type { RepoLocator } from '../../../src/forges/forge.js';
 import { createProbot } from '../../../src/forges/github/app.js';
 import { GitHubForge } from '../../../src/forges/github/client.js';
 import { ZipError } from '../../../src/forges/github/zip.js';
 import { buildZip } from './zip-writer.js';
+import { strictForgeMocks } from '../../helpers/network.js';
 
 const API = 'https://api.github.com';
 const BLOB = 'https://productionresultssa4.blob.core.windows.net';
@@ -166,10 +167,6 @@ let forge: GitHubForge;
 let github: nock.Scope;
 let blob: nock.Scope;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-
 beforeEach(async () => {
   const probot = createProbot({
     appId: '1234',
@@ -192,11 +189,7 @@ beforeEach(async () => {
   forge = new GitHubForge(octokit);
 });
 
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictForgeMocks();
 
 describe('GitHubForge.getMergeRequest', () => {
   it('reads an open pull request with its head sha and bot author', async () => {

@@ -1,8 +1,9 @@
 import nock from 'nock';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ForgeApiError } from '../../../src/forges/errors.js';
 import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
 import { GitLabForge } from '../../../src/forges/gitlab/client.js';
+import { strictForgeMocks } from '../../helpers/network.js';
 
 const HOST = 'https://gitlab.example.com';
 const TOKEN = 'glpat-Xq3vTz9kLm2Np8Rs4Wy6';
@@ -69,10 +70,6 @@ let sleeps: number[];
 let forge: GitLabForge;
 let gitlab: nock.Scope;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-
 beforeEach(() => {
   sleeps = [];
   forge = new GitLabForge({ url: HOST, token: TOKEN, retry: { sleep: async (ms) => void sleeps.push(ms) } });
@@ -80,11 +77,7 @@ beforeEach(() => {
   gitlab = nock(HOST, { reqheaders: { 'private-token': TOKEN } });
 });
 
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictForgeMocks();
 
 const notesQuery = { sort: 'asc', order_by: 'created_at', per_page: 100 };
 

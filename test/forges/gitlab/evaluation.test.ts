@@ -5,10 +5,11 @@
  */
 import { Readable } from 'node:stream';
 import nock from 'nock';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ForgeApiError } from '../../../src/forges/errors.js';
 import type { RepoLocator } from '../../../src/forges/forge.js';
 import { GitLabForge } from '../../../src/forges/gitlab/client.js';
+import { strictForgeMocks } from '../../helpers/network.js';
 
 const HOST = 'https://gitlab.example.com';
 const STORAGE = 'https://gitlab-artifacts.s3.eu-west-1.amazonaws.com';
@@ -187,21 +188,13 @@ let sleeps: number[];
 let forge: GitLabForge;
 let gitlab: nock.Scope;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-
 beforeEach(() => {
   sleeps = [];
   forge = new GitLabForge({ url: HOST, token: TOKEN, retry: { sleep: async (ms) => void sleeps.push(ms) } });
   gitlab = nock(HOST, { reqheaders: { 'private-token': TOKEN } });
 });
 
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictForgeMocks();
 
 const page = (n: number) => ({ per_page: 100, page: n });
 
