@@ -1,15 +1,12 @@
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createProbot, verifyGitHubSignature } from '../../../src/forges/github/app.js';
 import { strictForgeMocks } from '../../helpers/network.js';
+import { testPrivateKey } from '../../helpers/app.js';
 
-const { privateKey } = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-});
+const privateKey = testPrivateKey();
 const log = pino({ level: 'silent' });
 
 strictForgeMocks();

@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -7,36 +6,16 @@ import { createProbot } from '../../../src/forges/github/app.js';
 import { GitHubForge } from '../../../src/forges/github/client.js';
 import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
 import { strictForgeMocks } from '../../helpers/network.js';
+import { testPrivateKey } from '../../helpers/app.js';
+import { account, API, botUser, pullBody } from './payloads.js';
 
-const API = 'https://api.github.com';
 const INSTALLATION = 4242;
 const TOKEN = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a';
 const repo: RepoLocator = { id: 186853002, fullName: 'Codertocat/Hello-World' };
 const issue: ThreadRef = { repo, number: 1, on: 'issue' };
 const MARKER = '<!-- doom-rlvr:task:7 -->';
 
-const { privateKey } = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-});
-
-const botUser = {
-  login: 'doom-rlvr[bot]',
-  id: 149578925,
-  node_id: 'BOT_kgDOCOpmrQ',
-  html_url: 'https://github.com/apps/doom-rlvr',
-  type: 'Bot',
-  site_admin: false,
-};
-const human = {
-  login: 'Codertocat',
-  id: 21031067,
-  node_id: 'MDQ6VXNlcjIxMDMxMDY3',
-  html_url: 'https://github.com/Codertocat',
-  type: 'User',
-  site_admin: false,
-};
+const human = account('Codertocat', 21031067);
 
 function commentBody(id: number, body: string, user = botUser) {
   return {
@@ -54,29 +33,6 @@ function commentBody(id: number, body: string, user = botUser) {
   };
 }
 
-function pullBody(overrides: Record<string, unknown> = {}) {
-  return {
-    url: `${API}/repos/Codertocat/Hello-World/pulls/12`,
-    id: 279147437,
-    node_id: 'MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3',
-    html_url: 'https://github.com/Codertocat/Hello-World/pull/12',
-    number: 12,
-    state: 'open',
-    locked: false,
-    title: 'doom: Add a health check (#7)',
-    user: botUser,
-    body: 'Closes #7',
-    labels: [],
-    created_at: '2025-03-01T10:00:00Z',
-    updated_at: '2025-03-01T10:00:00Z',
-    closed_at: null,
-    merged_at: null,
-    draft: false,
-    head: { label: 'Codertocat:doom/7-health-check', ref: 'doom/7-health-check', sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821', user: human },
-    base: { label: 'Codertocat:master', ref: 'master', sha: 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e', user: human },
-    ...overrides,
-  };
-}
 
 let sleeps: number[];
 let forge: GitHubForge;
@@ -87,7 +43,7 @@ beforeEach(async () => {
   sleeps = [];
   const probot = createProbot({
     appId: '1234',
-    privateKey,
+    privateKey: testPrivateKey(),
     secret: 'secret',
     log: pino({ level: 'silent' }),
     retry: { sleep: async (ms) => void sleeps.push(ms) },

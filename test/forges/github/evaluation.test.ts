@@ -3,7 +3,6 @@
  * workflow-run artifacts, and the latest successful run. nock answers at the HTTP boundary
  * with bodies shaped like GitHub's REST responses.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { pino } from 'pino';
 import type { ProbotOctokit } from 'probot';
@@ -15,38 +14,17 @@ import { GitHubForge } from '../../../src/forges/github/client.js';
 import { ZipError } from '../../../src/forges/github/zip.js';
 import { buildZip } from './zip-writer.js';
 import { strictForgeMocks } from '../../helpers/network.js';
+import { testPrivateKey } from '../../helpers/app.js';
+import { account, API, pullBody, REPO_PATH } from './payloads.js';
 
-const API = 'https://api.github.com';
 const BLOB = 'https://productionresultssa4.blob.core.windows.net';
 const INSTALLATION = 4242;
 const TOKEN = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a';
 const repo: RepoLocator = { id: 186853002, fullName: 'Codertocat/Hello-World' };
-const REPO_PATH = '/repos/Codertocat/Hello-World';
 const RUN = 13867513069;
 const LCOV = 'TN:\nSF:src/health.ts\nDA:1,1\nDA:2,1\nLF:2\nLH:2\nend_of_record\n';
 
-const { privateKey } = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-});
 
-function account(login: string, id: number, type: 'User' | 'Bot' = 'User') {
-  return {
-    login,
-    id,
-    node_id: `MDQ6VXNlcj${id}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
-    gravatar_id: '',
-    url: `${API}/users/${encodeURIComponent(login)}`,
-    html_url: type === 'Bot' ? `https://github.com/apps/${login.replace('[bot]', '')}` : `https://github.com/${login}`,
-    type,
-    user_view_type: 'public',
-    site_admin: false,
-  };
-}
-
-const botUser = account('doom-rlvr[bot]', 149578925, 'Bot');
 const alice = account('alice', 1001);
 const bob = account('bob', 1002);
 const carol = account('carol', 1003);
@@ -55,50 +33,6 @@ const erin = account('erin', 1005);
 const frank = account('frank', 1006);
 const copilot = account('copilot-pull-request-reviewer[bot]', 175728472, 'Bot');
 
-function pullBody(overrides: Record<string, unknown> = {}) {
-  return {
-    url: `${API}${REPO_PATH}/pulls/12`,
-    id: 279147437,
-    node_id: 'MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3',
-    html_url: 'https://github.com/Codertocat/Hello-World/pull/12',
-    diff_url: 'https://github.com/Codertocat/Hello-World/pull/12.diff',
-    number: 12,
-    state: 'open',
-    locked: false,
-    title: 'doom: Add a health check (#7)',
-    user: botUser,
-    body: 'Closes #7',
-    labels: [],
-    created_at: '2025-03-01T10:00:00Z',
-    updated_at: '2025-03-01T10:00:00Z',
-    closed_at: null,
-    merged_at: null,
-    merge_commit_sha: 'e5bd3914e2e596debea16f433f57875b5b90bcd6',
-    draft: false,
-    head: {
-      label: 'Codertocat:doom/7-health-check',
-      ref: 'doom/7-health-check',
-      sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821',
-      user: account('Codertocat', 21031067),
-    },
-    base: {
-      label: 'Codertocat:master',
-      ref: 'master',
-      sha: 'f95f852bd8fca8fcc58a9a2d6c842781e32a215e',
-      user: account('Codertocat', 21031067),
-    },
-    author_association: 'NONE',
-    merged: false,
-    mergeable: true,
-    comments: 0,
-    review_comments: 0,
-    commits: 1,
-    additions: 20,
-    deletions: 2,
-    changed_files: 3,
-    ...overrides,
-  };
-}
 
 let reviewId = 80;
 function reviewBody(user: ReturnType<typeof account> | null, state: string, submittedAt: string | null) {
@@ -170,7 +104,7 @@ let blob: nock.Scope;
 beforeEach(async () => {
   const probot = createProbot({
     appId: '1234',
-    privateKey,
+    privateKey: testPrivateKey(),
     secret: 'secret',
     log: pino({ level: 'silent' }),
     retry: { sleep: async () => undefined },
