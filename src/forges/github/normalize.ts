@@ -166,46 +166,17 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
       if (action !== 'completed') return ignoreAction(action, where);
       const p = parse(checkSuitePayload);
       const suite = p.check_suite;
-      // GitHub's own examples include a "completed" delivery with no conclusion yet: no verdict.
-      if (suite.conclusion === null) return [];
       // An Actions check suite is also delivered as `workflow_run`, which carries the run id
       // its artifacts hang off: that one speaks for it.
       if (suite.app?.slug === 'github-actions') return [];
-      return [
-        {
-          ...base(p),
-          kind: 'pipeline',
-          action: 'completed',
-          status: conclusionStatus(suite.conclusion),
-          pipelineId: suite.id,
-          sha: suite.head_sha,
-          ref: suite.head_branch ?? '',
-          mergeRequestNumbers: suite.pull_requests.map((pr) => pr.number),
-          url: `${p.repository.html_url}/commit/${suite.head_sha}/checks?check_suite_id=${suite.id}`,
-          coverage: null,
-        },
-      ];
+      return pipelineCompleted(p, suite, `${p.repository.html_url}/commit/${suite.head_sha}/checks?check_suite_id=${suite.id}`);
     }
 
     case 'workflow_run': {
       if (action !== 'completed') return ignoreAction(action, where);
       const p = parse(workflowRunPayload);
       const run = p.workflow_run;
-      if (run.conclusion === null) return [];
-      return [
-        {
-          ...base(p),
-          kind: 'pipeline',
-          action: 'completed',
-          status: conclusionStatus(run.conclusion),
-          pipelineId: run.id,
-          sha: run.head_sha,
-          ref: run.head_branch ?? '',
-          mergeRequestNumbers: run.pull_requests.map((pr) => pr.number),
-          url: run.html_url,
-          coverage: null,
-        },
-      ];
+      return pipelineCompleted(p, run, run.html_url);
     }
 
     case 'deployment_status': {
@@ -249,6 +220,30 @@ function readAction(payload: unknown): string | undefined {
 }
 
 /** Unknown conclusions GitHub may add later count as no verdict rather than a failure. */
+/**
+ * A finished check suite or workflow run (both carry the same fields) as a pipeline event.
+ * GitHub's own examples include a "completed" delivery with no conclusion yet: no verdict.
+ */
+function pipelineCompleted(
+  p: Parameters<typeof base>[0],
+  run: { id: number; conclusion: string | null; head_sha: string; head_branch: string | null; pull_requests: { number: number }[] },
+  url: string,
+): PipelineEvent[] {
+  if (run.conclusion === null) return [];
+  return [{
+    ...base(p),
+    kind: 'pipeline',
+    action: 'completed',
+    status: conclusionStatus(run.conclusion),
+    pipelineId: run.id,
+    sha: run.head_sha,
+    ref: run.head_branch ?? '',
+    mergeRequestNumbers: run.pull_requests.map((pr) => pr.number),
+    url,
+    coverage: null,
+  }];
+}
+
 function conclusionStatus(conclusion: string): PipelineEvent['status'] {
   return lookup(CONCLUSIONS, conclusion) ?? 'neutral';
 }
