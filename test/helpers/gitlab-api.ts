@@ -54,6 +54,8 @@ export class FakeGitLab {
   /** Project members by username, with their access level (30 = Developer, 40 = Maintainer). */
   members = new Map<string, FakeUser & { access_level: number }>();
   pipelines: FakePipeline[] = [];
+  /** While set, reading a merge request answers 404 (an outage, a permission change). */
+  mergeRequestsUnreadable = false;
   private nextId = 500;
 
   install(): this {
@@ -139,7 +141,7 @@ export class FakeGitLab {
     };
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+$/).reply((uri) => {
       const mr = mrOf(record('GET', uri, {}).path);
-      return mr ? [200, shape(mr)] : [404, { message: '404 Not found' }];
+      return mr && !this.mergeRequestsUnreadable ? [200, shape(mr)] : [404, { message: '404 Not found' }];
     });
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/approvals/).reply((uri) => {
       const mr = mrOf(record('GET', uri, {}).path);

@@ -204,6 +204,48 @@ describe('the RLVR loop on GitLab', () => {
     expect(audit.map((a) => a.event)).toEqual(['reward.provisional', 'reward.provisional', 'reward.final']);
   });
 
+  it('an unreadable report degrades its component; a failed evaluation leaves the reward standing and is counted', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    gitlab.pipelines.push(
+      { id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] },
+      {
+        id: 200,
+        sha: task.head_sha!,
+        ref: 'refs/merge-requests/1/head',
+        status: 'success',
+        coverage: '80',
+        jobs: [{ id: 2001, name: 'code_quality', files: { 'gl-code-quality-report.json': '{"not": "a list"' } }],
+      },
+    );
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await settled(app!);
+    const provisional = (await reward())!;
+    expect(provisional).toMatchObject({ kind: 'provisional', degraded: 1 });
+    expect(JSON.parse(provisional.components).lint_score).toBe(0.5);
+    expect(reportNote()).toMatch(/Lint \| \+0\.50 \(default: .*report/);
+
+    // The merge request cannot be read: the evaluation fails, the reward stands.
+    gitlab.mergeRequestsUnreadable = true;
+    gitlab.mergeRequests[0]!.approvedBy.push({ id: 7, username: 'alice' });
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'approved', 'opened'));
+    await settled(app!);
+    const after = (await reward())!;
+    expect({ reward: after.reward, kind: after.kind, updated: after.updated_at }).toEqual({
+      reward: provisional.reward,
+      kind: 'provisional',
+      updated: provisional.updated_at,
+    });
+    const evaluation = await app!.store.db.selectFrom('evaluations').selectAll().executeTakeFirstOrThrow();
+    expect(evaluation.errors).toBe(1);
+    expect(evaluation.last_error).toMatch(/404/);
+    const errors = await app!.store.db.selectFrom('audit_log').select('event').where('event', '=', 'reward.error').execute();
+    expect(errors).toHaveLength(1);
+    expect(await (await fetch(`${app!.url}/metrics`)).text()).toContain('doom_evaluator_errors 1');
+    // The delivery itself is done: retrying it would not make the forge answer.
+    const deliveries = await app!.store.db.selectFrom('webhook_deliveries').select('status').execute();
+    expect(deliveries.every((d) => d.status === 'done')).toBe(true);
+  });
+
   it('a failed pipeline and a closed merge request give a negative reward and a demotion', async () => {
     // P1: seniors and principals only; the senior bugfix agent takes it.
     const { task, issue, mainSha } = await openMergeRequest(['P1']);
