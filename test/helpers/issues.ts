@@ -1,9 +1,7 @@
 /** GitLab issue payloads for run tests, derived from the example in GitLab's docs. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from './app.js';
+import { gitlabFixture } from './fixtures.js';
 
-const hookFixture = JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab/issue-hook.json'), 'utf8'));
+const hookFixture = gitlabFixture('issue-hook.json');
 
 /** GitLab's issue example, labeled `doom` + `bug`, its project cloned from `cloneUrl`. */
 export function labeledIssue(cloneUrl: string, body = 'The greeting is wrong.') {

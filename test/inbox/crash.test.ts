@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.js';
+import { gitlabFixture } from '../helpers/fixtures.js';
 import { postGitLab, repoRoot, testEnv, waitFor } from '../helpers/app.js';
 
-const fixture = JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab/issue-hook.json'), 'utf8')) as {
+const fixture = gitlabFixture('issue-hook.json') as {
   labels: { title: string; id: number }[];
   object_attributes: Record<string, unknown>;
 };

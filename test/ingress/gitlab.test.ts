@@ -1,26 +1,14 @@
 /**
  * GitLab deliveries through the real HTTP server, from the payloads in GitLab's own docs
- * (shared/fixtures/gitlab), with the GitLab REST API mocked by nock.
+ * (test/fixtures/gitlab), with the GitLab REST API mocked by nock.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GITLAB_TOKEN, GITLAB_URL, postGitLab, repoRoot, settled, startTestApp, type TestApp } from '../helpers/app.js';
+import { gitlabFixture, gitlabFixtureFiles, gitlabFixtureHeaders } from '../helpers/fixtures.js';
+import { GITLAB_TOKEN, GITLAB_URL, postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
-const fixtures = resolve(repoRoot, '../shared/fixtures/gitlab');
-const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(fixtures, name), 'utf8'));
-
-/** `X-Gitlab-Event` of each fixture, from HEADERS.md. */
-function eventHeaders(): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of readFileSync(join(fixtures, 'HEADERS.md'), 'utf8').split('\n')) {
-    const m = /^\| ([\w-]+\.json) \| `([^`]+)` \|/.exec(line);
-    if (m) map.set(m[1]!, m[2]!);
-  }
-  return map;
-}
+const fixture = (name: string): Record<string, unknown> => gitlabFixture(name);
 
 type Label = { id: number; title: string } & Record<string, unknown>;
 
@@ -154,8 +142,8 @@ describe('GitLab webhooks', () => {
   });
 
   it('acknowledges every documented event and handles none of them as a task', async () => {
-    const headers = eventHeaders();
-    const files = readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+    const headers = gitlabFixtureHeaders();
+    const files = gitlabFixtureFiles();
     expect(files.length).toBeGreaterThan(20);
     for (const file of files) {
       const res = await postGitLab(app.url, headers.get(file) ?? 'Unknown Hook', fixture(file));

@@ -4,20 +4,19 @@
  * final reward, and the reward moves the agent's tier. Redelivered and reordered events change
  * nothing.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { git } from '../../src/workspace/git.js';
-import { postGitLab, repoRoot, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { gitlabFixture } from '../helpers/fixtures.js';
+import { postGitLab, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitLab, type FakePipeline } from '../helpers/gitlab-api.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab', name), 'utf8'));
+const fixture = (name: string) => gitlabFixture(name);
 
 /** The agent writes a small function: something for complexity and lint to look at. */
 const writeGreeting = (loaded: LoadedConfig) => {

@@ -8,9 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
 import type { RunnerConfig } from '../../src/runners/config.js';
 import { git } from '../../src/workspace/git.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { postGitLab, repoRoot, settled as settledInbox, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { gitlabFixture } from '../helpers/fixtures.js';
+import { postGitLab, settled as settledInbox, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
@@ -110,7 +109,7 @@ describe('runs: issue to merge request', () => {
     await app.runs.idle();
 
     // GitLab's Deployment Hook example, for the review environment of the bot's branch.
-    const deployment = JSON.parse(readFileSync(join(repoRoot, '../shared/fixtures/gitlab/deployment-hook.json'), 'utf8'));
+    const deployment = gitlabFixture('deployment-hook.json');
     const slug = done.branch!.replace(/[^0-9a-z]/g, '-');
     Object.assign(deployment, {
       project: issue.project,

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { gitlabFixture, gitlabFixtureFiles, gitlabFixtureHeaders } from '../../helpers/fixtures.js';
 import { describe, expect, it } from 'vitest';
 import { forgeEvent, type ForgeEvent } from '../../../src/forges/event.js';
 import { PayloadError } from '../../../src/forges/errors.js';
@@ -7,16 +7,8 @@ import { normalizeGitLab } from '../../../src/forges/gitlab/normalize.js';
 type Payload = Record<string, unknown>;
 
 /** Real payloads from GitLab's webhook docs, with the X-Gitlab-Event header each is sent with. */
-const FIXTURES = new URL('../../../../shared/fixtures/gitlab/', import.meta.url);
-
-function fixture(file: string): Payload {
-  return JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8')) as Payload;
-}
-
-/** `| file.json | \`Header\` | …` rows of HEADERS.md. */
-const HEADERS = new Map(
-  [...readFileSync(new URL('HEADERS.md', FIXTURES), 'utf8').matchAll(/^\| ([\w-]+\.json) \| `([^`]+)` \|/gm)].map((m) => [m[1]!, m[2]!]),
-);
+const fixture = (file: string): Payload => gitlabFixture(file);
+const HEADERS = gitlabFixtureHeaders();
 
 const HANDLED = new Set([
   'issue-hook.json',
@@ -42,7 +34,7 @@ const label = (title: string, id = 1) => ({ id, title, color: '#ffffff', type: '
 
 describe('normalizeGitLab over the fixtures from GitLab docs', () => {
   it('knows the header of every fixture', () => {
-    const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
+    const files = gitlabFixtureFiles();
     expect(files.length).toBeGreaterThan(20);
     expect([...HEADERS.keys()].sort()).toEqual(files.sort());
   });
