@@ -1,12 +1,10 @@
 /** The `doom` command line: the server and the operator's view of the same store. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApp } from '../app.js';
-import { ConfigError } from '../config/errors.js';
 import { assignableTiers, tier as tierSchema } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { RewardError } from '../rewards/manual.js';
-import { TaskError } from '../tasks/service.js';
-import { TierError } from '../tiers/service.js';
+import { ExpectedError } from '../errors.js';
+import { isBusyError } from '../store/sqlite.js';
 import { loadSettings, withContext, type GlobalOptions } from './context.js';
 import * as commands from './commands.js';
 import { CliError } from './commands.js';
@@ -16,7 +14,6 @@ export { CliError };
 /** Set once `serve` is up: the process then lives until a signal. */
 let serving = false;
 
-const expected = [CliError, ConfigError, TaskError, TierError, RewardError];
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
@@ -158,6 +155,13 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
   return program;
 }
 
+/** What to tell a person about an expected failure, or null for a bug (which keeps its stack). */
+function expectedMessage(error: unknown): string | null {
+  if (error instanceof ExpectedError) return error.message;
+  if (isBusyError(error)) return 'the store is locked by another process; try again in a moment';
+  return null;
+}
+
 /** Runs the CLI; resolves to the exit code, or null while `serve` keeps the process alive. */
 export async function main(argv: string[]): Promise<number | null> {
   const program = buildProgram();
@@ -177,8 +181,9 @@ export async function main(argv: string[]): Promise<number | null> {
       const exitCode = (error as { exitCode?: number }).exitCode ?? 1;
       return exitCode;
     }
-    if (expected.some((E) => error instanceof E)) {
-      process.stderr.write(`doom: ${(error as Error).message}\n`);
+    const message = expectedMessage(error);
+    if (message !== null) {
+      process.stderr.write(`doom: ${message}\n`);
       return 1;
     }
     throw error;

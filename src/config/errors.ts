@@ -1,12 +1,8 @@
 import type { z } from 'zod';
+import { ExpectedError } from '../errors.js';
 
 /** A configuration problem that stops start-up; its message names the file and the field. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export class ConfigError extends ExpectedError {}
 
 /** Formats zod issues as `<where>: <field.path>: <message>` lines. */
 export function describeIssues(where: string, error: z.ZodError): string {

@@ -8,10 +8,9 @@ import type { Database, RewardRow } from '../store/schema.js';
 import { getTask } from '../store/tasks.js';
 import { recomputeAgent } from '../tiers/service.js';
 import { componentNames, computeReward, EVALUATOR_VERSION, type ComponentName, type RewardComponents } from './formula.js';
+import { ExpectedError } from '../errors.js';
 
-export class RewardError extends Error {
-  override name = 'RewardError';
-}
+export class RewardError extends ExpectedError {}
 
 /** Parses `name=value` pairs; every component must be given exactly once. */
 export function parseComponentArgs(pairs: readonly string[]): RewardComponents {

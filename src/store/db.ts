@@ -5,10 +5,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations/columns.js';
+import { sqliteDialect } from './sqlite.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_rewards_recent.js';
 
@@ -69,13 +70,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     dialect = 'sqlite';
     const path = url.replace(/^sqlite:(\/\/)?/, '');
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const sqlite = new SQLite(path);
-    sqlite.pragma('journal_mode = WAL');
-    // FULL: a delivery answered 202 is on disk even if the machine loses power.
-    sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: await sqliteDialect(new SQLite(path)) });
   }
 
   // Kysely must look for its own tables in the schema the store uses: by default it accepts
@@ -91,7 +86,9 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     provider: migrations(dialect),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  // A store that is up to date is only read: read-only commands never take the write lock.
+  const pending = (await migrator.getMigrations()).some((m) => m.executedAt === undefined);
+  const { error, results } = pending ? await migrator.migrateToLatest() : { error: undefined, results: [] };
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -18,6 +18,7 @@ import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { hashComment, renderTaskComment, taskMarker } from './comment.js';
 import { taskSpecFromIssue, type TaskSpec } from './intake.js';
+import { ExpectedError } from '../errors.js';
 
 export interface TaskServiceDeps {
   db: Kysely<Database>;
@@ -26,9 +27,7 @@ export interface TaskServiceDeps {
   log: Logger;
 }
 
-export class TaskError extends Error {
-  override name = 'TaskError';
-}
+export class TaskError extends ExpectedError {}
 
 export const toRoutable = (a: AgentRow, load: Map<string, number>): RoutableAgent => ({
   name: a.name,

@@ -12,10 +12,9 @@ import { settledRewards } from '../store/rewards.js';
 import type { AgentRow, Database } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import { decideTier, type Override, type TierDecision } from './rules.js';
+import { ExpectedError } from '../errors.js';
 
-export class TierError extends Error {
-  override name = 'TierError';
-}
+export class TierError extends ExpectedError {}
 
 const order: Tier[] = ['suspended', 'junior', 'senior', 'principal'];
 
