@@ -52,12 +52,13 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Opens the store, syncs agents and builds the forge clients the environment allows. */
+/**
+ * Opens the store and builds the forge clients the environment allows. It writes nothing: the
+ * CLI's read commands open the same core beside a running server.
+ */
 export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log' | 'fetch'>) {
   const { env, loaded, log } = options;
   const store = await openStore(env.databaseUrl);
-  const { added } = await syncAgents(store.db, loaded.agents);
-  if (added.length > 0) log.info({ agents: added }, 'new agents registered');
   const { forges: forgeConfig } = loaded.config;
   const github =
     env.github && forgeConfig.github.enabled
@@ -105,6 +106,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config } = loaded;
   const core = await openCore(options);
   const { store, forges, tasks, github, gitlab } = core;
+  // The server is what the agent files describe: only it (and `doom agents sync`) syncs them.
+  const sync = await syncAgents(store.db, loaded.agents);
+  if (Object.values(sync).some((names) => names.length > 0)) log.info(sync, 'agent pool synced with the agent files');
   const runs = createRuns(core, config, log, options.executor);
 
   if (!github) log.warn({ missing: env.githubMissing }, 'GitHub is not configured: /api/github/webhooks answers 404');

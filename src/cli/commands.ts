@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Tier } from '../config/schema.js';
 import { exportAgentTiers, exportRlvrJsonl } from '../rewards/export.js';
 import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
-import { activeLoad, listAgents } from '../store/agents.js';
+import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
 import { auditEntries } from '../store/audit.js';
 import { deliveryCounts } from '../store/deliveries.js';
 import { rewardsOf } from '../store/rewards.js';
@@ -18,11 +18,10 @@ import { followUp } from '../tiers/schedule.js';
 import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
 import type { CliContext } from './context.js';
 import { num, table } from './format.js';
+import { ExpectedError } from '../errors.js';
 
 /** An error the operator can act on: printed without a stack trace. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
+export class CliError extends ExpectedError {}
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
@@ -114,6 +113,17 @@ export async function agentsList(ctx: CliContext, opts: { tier?: string; format:
       r.override,
     ]),
   );
+}
+
+/** `doom agents sync`: brings the store in line with the agent files and says what changed. */
+export async function agentsSync(ctx: CliContext, opts: { format: string }): Promise<string> {
+  const sync = await syncAgents(ctx.store.db, ctx.loaded.agents);
+  if (opts.format === 'json') return json(sync);
+  const lines = (Object.entries(sync) as [keyof AgentSync, string[]][])
+    .filter(([, names]) => names.length > 0)
+    .map(([change, names]) => `${change}: ${names.join(', ')}`);
+  const source = `${ctx.loaded.agents.length} agent file(s) in ${ctx.loaded.agentsDir}`;
+  return lines.length === 0 ? `the agent pool already matches ${source}` : [`synced with ${source}`, ...lines].join('\n');
 }
 
 export async function promote(ctx: CliContext, name: string, opts: { to?: string; reason?: string }): Promise<string> {

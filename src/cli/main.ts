@@ -81,6 +81,11 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     .addOption(format())
     .action((opts: { tier?: string; format: string }) => run(async (ctx) => out(await commands.agentsList(ctx, opts))));
   agents
+    .command('sync')
+    .description('bring the store in line with the agent files (--config), and say what changed; only this and `serve` write the pool')
+    .addOption(format())
+    .action((opts: { format: string }) => run(async (ctx) => out(await commands.agentsSync(ctx, opts))));
+  agents
     .command('promote <name>')
     .description('move an agent up a tier (a suspended one to junior); lifts a manual suspension')
     .addOption(new Option('--to <tier>', 'the tier to promote to').choices(assignableTiers))
