@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # doom-rlvr: build with the toolchain better-sqlite3 compiles with, run slim and non-root.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -13,7 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # git: the bot keeps repository mirrors and worktrees; bubblewrap: the optional agent sandbox.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates bubblewrap \
