@@ -27,6 +27,7 @@ import type { Logger } from './log.js';
 import { syncAgents } from './store/agents.js';
 import { openStore, type Store } from './store/db.js';
 import { pruneDeliveries } from './store/deliveries.js';
+import { PermissionGuard } from './permissions/guard.js';
 import { TaskService } from './tasks/service.js';
 
 export interface AppOptions {
@@ -76,8 +77,10 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
     ...(github ? { github: { probot: github } } : {}),
     ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch } } : {}),
   });
-  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log });
-  return { store, forges, tasks, github, gitlab };
+  // One guard for the app: its permission cache serves every handler that checks a sender.
+  const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
+  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions });
+  return { store, forges, tasks, permissions, github, gitlab };
 }
 
 /** The executor and the coordinator that feeds it; `doom serve` runs them, the CLI does not. */

@@ -238,6 +238,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    security: z
+      .object({
+        /**
+         * Bot logins (GitHub `renovate[bot]`, GitLab `project_7_bot_…`) whose labels and edits
+         * count as a permitted person's. Every other bot is ignored.
+         */
+        allowed_bots: z.array(z.string().min(1)).default([]),
+        /** How long a looked-up permission is trusted before the forge is asked again. */
+        permission_cache_ttl_ms: z.number().int().min(0).max(3_600_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

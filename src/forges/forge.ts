@@ -35,8 +35,21 @@ export interface OpenMergeRequest {
   labels: string[];
 }
 
-/** Access a user has on a repository, folded to what the bot decides on. */
-export type Permission = 'admin' | 'write' | 'read' | 'none';
+/**
+ * Access a user has on a repository, folded to what the bot decides on (see
+ * `permissions/roles.ts`): GitHub's roles as they are (`triage` is read); GitLab Owner is
+ * admin, Maintainer maintain, Developer write, Planner, Reporter and Guest read.
+ */
+export type Permission = 'admin' | 'maintain' | 'write' | 'read' | 'none';
+
+/**
+ * Who to look up: the login, and the forge's numeric user id when known (GitLab looks the
+ * member up by id; without one it finds the id by username first).
+ */
+export interface UserRef {
+  login: string;
+  id?: number;
+}
 
 export interface Forge {
   readonly kind: ForgeKind;
@@ -51,8 +64,11 @@ export interface Forge {
   /** Adds labels, creating none twice; labels already present are left alone. */
   addLabels(thread: ThreadRef, labels: string[]): Promise<void>;
 
-  /** The user's access to the repository (collaborator permission / project member level). */
-  permissionOf(repo: RepoLocator, username: string): Promise<Permission>;
+  /**
+   * The user's access to the repository: GitHub's collaborator permission, GitLab's project
+   * member level including inherited ones. Someone the forge answers 404 for has `none`.
+   */
+  permissionOf(repo: RepoLocator, user: UserRef): Promise<Permission>;
 
   /** The open pull/merge request whose source branch is `branch`, if any. */
   findMergeRequestByBranch(repo: RepoLocator, branch: string): Promise<MergeRequestSummary | null>;

@@ -158,7 +158,7 @@ export class Evaluator {
     try {
       const [verdicts, reactions] = await Promise.all([forge.reviews(repo, task.pr_number), forge.reactions(repo, task.pr_number)]);
       const permissions = new Map<string, Permission>();
-      for (const login of peopleToCheck(verdicts, reactions)) permissions.set(login, await forge.permissionOf(repo, login));
+      for (const login of peopleToCheck(verdicts, reactions)) permissions.set(login, await forge.permissionOf(repo, { login }));
       reviewScore = reviewFeedback({ verdicts, reactions, state: mr.state, permissions, authorLogin: mr.author.login }).score;
     } catch (error) {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');

@@ -10,6 +10,7 @@
  * and a close −0.9.
  */
 import type { Permission, Reaction, ReviewVerdict } from '../forges/forge.js';
+import { hasRole } from '../permissions/roles.js';
 
 export interface ReviewInput {
   verdicts: readonly ReviewVerdict[];
@@ -38,8 +39,7 @@ export function reviewFeedback(input: ReviewInput): ReviewSummary {
   const counts = (login: string, isBot: boolean): boolean => {
     if (isBot) return false;
     if (login === input.authorLogin) return false;
-    const p = input.permissions.get(login) ?? 'none';
-    return p === 'write' || p === 'admin';
+    return hasRole(input.permissions.get(login) ?? 'none', 'write');
   };
   const approvals: string[] = [];
   const changesRequested: string[] = [];

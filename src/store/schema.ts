@@ -164,6 +164,18 @@ export interface AuditLogTable {
   data: string;
 }
 
+/** `trigger_refused`: who may start the bot, after a label or edit from someone else. */
+export type NoticeKind = 'trigger_refused';
+
+export interface IssueNoticesTable {
+  forge: string;
+  repo_id: number;
+  issue_number: number;
+  kind: NoticeKind;
+  comment_id: number;
+  posted_at: string;
+}
+
 export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   tasks: TasksTable;
@@ -173,6 +185,7 @@ export interface Database {
   evaluations: EvaluationsTable;
   tier_history: TierHistoryTable;
   audit_log: AuditLogTable;
+  issue_notices: IssueNoticesTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;

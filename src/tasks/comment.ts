@@ -3,7 +3,9 @@
  * secret can reach it) and edited in place whenever that state changes.
  */
 import { createHash } from 'node:crypto';
+import { whoMay } from '../permissions/roles.js';
 import type { AgentRow, TaskRow } from '../store/schema.js';
+import type { RefusedTrigger } from './issue-change.js';
 
 export const taskMarker = (taskId: number): string => `<!-- doom-rlvr:task:${taskId} -->`;
 
@@ -40,3 +42,23 @@ export function renderTaskComment({ task, agent, reasons }: CommentView): string
 
 export const hashComment = (body: string, labels: readonly string[]): string =>
   createHash('sha256').update(body).update('\u0000').update(labels.join(',')).digest('hex').slice(0, 32);
+
+export const REFUSAL_MARKER = '<!-- doom-rlvr:trigger-refused -->';
+
+/**
+ * The one notice on an issue whose label or edit did not count. It names the rule, not the
+ * person's access: the audit log has the details.
+ */
+export function renderRefusalNotice(trigger: string, refusal: RefusedTrigger): string {
+  return [
+    REFUSAL_MARKER,
+    '### doom-rlvr',
+    '',
+    `Only ${whoMay(refusal.role)} can start doom-rlvr with the \`${trigger}\` label or change its task by editing this issue.`,
+    refusal.reason === 'bot'
+      ? `Bots (here \`${refusal.actor}\`) count only when the bot's operator allows them.`
+      : `The change by \`${refusal.actor}\` was not acted on.`,
+    '',
+    '<sub>This notice is posted once; later changes from others are ignored the same way.</sub>',
+  ].join('\n');
+}

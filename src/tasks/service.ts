@@ -8,16 +8,20 @@ import type { AssignableTier, Config, Priority, TaskType, Tier } from '../config
 import type { IssueEvent } from '../forges/event.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
+import { PermissionGuard } from '../permissions/guard.js';
+import type { PermissionScope } from '../permissions/lookup.js';
 import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
 import { newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AgentRow, Database, TaskRow } from '../store/schema.js';
-import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask } from '../store/tasks.js';
+import { noticePosted, recordNotice } from '../store/notices.js';
+import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask, type IssueKey } from '../store/tasks.js';
 import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { hashComment, renderTaskComment, taskMarker } from './comment.js';
-import { taskSpecFromIssue, type TaskSpec } from './intake.js';
+import { hashComment, REFUSAL_MARKER, renderRefusalNotice, renderTaskComment, taskMarker } from './comment.js';
+import { taskSpecFromIssue, type IntakeResult, type TaskSpec } from './intake.js';
+import { decideIssueChange, gateIssueChange, needsPermittedSender, specFields, type IssueChange, type RefusedTrigger } from './issue-change.js';
 import { ExpectedError } from '../errors.js';
 
 export interface TaskServiceDeps {
@@ -25,6 +29,8 @@ export interface TaskServiceDeps {
   config: Config;
   forges: ForgeDirectory;
   log: Logger;
+  /** Who may trigger the bot; one per app, so its cache serves every handler. Built from the rest when absent. */
+  permissions?: PermissionGuard;
 }
 
 export class TaskError extends ExpectedError {}
@@ -57,7 +63,11 @@ export class TaskService {
   /** Routing reads load and writes an assignment; one decision at a time keeps capacity honest. */
   private readonly routerLock = new KeyedMutex();
 
-  constructor(private readonly deps: TaskServiceDeps) {}
+  private readonly permissions: PermissionGuard;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.permissions = deps.permissions ?? new PermissionGuard(deps);
+  }
 
   /** Reacts to an issue event: creates, updates, cancels or routes the issue's task. */
   async onIssueEvent(event: IssueEvent): Promise<void> {
@@ -67,105 +77,120 @@ export class TaskService {
 
   private async handleIssue(event: IssueEvent): Promise<void> {
     const { db, config } = this.deps;
-    const trigger = config.labels.trigger;
-    const existing = await findTaskByIssue(db, { forge: event.forge, repoId: event.repo.id, issueNumber: event.issue.number });
-    const wanted = event.issue.state === 'open' && event.issue.labels.includes(trigger);
+    const existing = (await findTaskByIssue(db, issueKey(event))) ?? null;
+    let change = decideIssueChange(existing, event, taskSpecFromIssue(event.issue, config), config);
+    if (needsPermittedSender(change)) {
+      const sender = await this.permissions.decide(scopeOf(event), event.sender, 'write', {
+        taskId: existing?.id ?? null,
+        action: event.action,
+        would: change.kind,
+        issue: event.issue.url,
+      });
+      change = gateIssueChange(change, sender);
+    }
+    await this.applyIssueChange(change, event);
+  }
 
-    if (!wanted) {
-      const why = event.issue.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`;
-      if (existing && (existing.status === 'pending' || existing.status === 'assigned')) {
-        await this.cancel(existing, `cancelled: ${why}`, event.sender.login);
-      } else if (existing?.status === 'in_progress' && this.runs.cancel(existing.id)) {
+  private async applyIssueChange(change: IssueChange, event: IssueEvent): Promise<void> {
+    const { db } = this.deps;
+    const actor = event.sender.login;
+    switch (change.kind) {
+      case 'ignore':
+        if (change.task) await this.afterChange(change.task);
+        return;
+      case 'cancel':
+        if (!change.running) return this.cancel(change.task, change.reason, actor);
         // The run coordinator fails the task as cancelled when the agent has stopped.
-        await audit(this.deps.db, { event: 'run.cancel_requested', actor: event.sender.login, taskId: existing.id, data: { why } });
-      }
-      return;
-    }
-    // Only label changes, openings and edits can make or change a task.
-    if (event.action === 'closed') return;
-
-    const intake = taskSpecFromIssue(event.issue, config);
-    if (!existing) {
-      const fields = intake.ok ? specFields(intake.spec) : specFields(fallbackSpec(event, config));
-      const { task, created } = await insertTask(db, {
-        forge: event.forge,
-        installation_id: event.installationId ?? null,
-        repo_id: event.repo.id,
-        repo: event.repo.fullName,
-        repo_url: event.repo.webUrl,
-        clone_url: event.repo.cloneUrl,
-        default_branch: event.repo.defaultBranch,
-        issue_number: event.issue.number,
-        issue_url: event.issue.url,
-        ...fields,
-        status: intake.ok ? 'pending' : 'failed',
-        error_message: intake.ok ? null : intake.error,
-        assigned_agent: null,
-        pending_reason: null,
-        comment_id: null,
-        comment_hash: null,
-        pr_url: null,
-        pr_number: null,
-        tokens_used: 0,
-        cost_usd: 0,
-        duration_ms: 0,
-        escalations: 0,
-        created_at: nowIso(),
-        updated_at: nowIso(),
-        completed_at: null,
-      });
-      if (created) {
-        await audit(db, {
-          event: intake.ok ? 'task.created' : 'task.rejected',
-          actor: event.sender.login,
-          taskId: task.id,
-          data: intake.ok ? { ...intake.spec, issue: task.issue_url } : { error: intake.error, issue: task.issue_url },
-        });
-      }
-      await this.afterChange(task);
-      return;
-    }
-
-    let task = existing;
-    if (!intake.ok) {
-      if (task.status === 'pending' || task.status === 'failed') {
-        if (task.error_message !== intake.error) {
-          task = await updateTask(db, task.id, { status: 'failed', error_message: intake.error, pending_reason: null });
-          await audit(db, { event: 'task.rejected', actor: event.sender.login, taskId: task.id, data: { error: intake.error } });
+        if (this.runs.cancel(change.task.id)) {
+          await audit(db, { event: 'run.cancel_requested', actor, taskId: change.task.id, data: { why: change.reason } });
         }
+        return;
+      case 'create':
+        return this.createTask(event, { ok: true, spec: change.spec });
+      case 'reject':
+        if (!change.task) return this.createTask(event, { ok: false, error: change.error });
+        await updateTask(db, change.task.id, { status: 'failed', error_message: change.error, pending_reason: null });
+        await audit(db, { event: 'task.rejected', actor, taskId: change.task.id, data: { error: change.error } });
+        return this.syncIssue(change.task);
+      case 'requeue': {
+        const task = await updateTask(db, change.task.id, {
+          ...change.fields,
+          status: 'pending',
+          error_message: null,
+          assigned_agent: null,
+          escalations: 0,
+          min_tier: null,
+          completed_at: null,
+        });
+        await audit(db, { event: 'task.requeued', actor, taskId: task.id, data: { action: event.action } });
+        return this.afterChange(task);
       }
-      await this.syncIssue(task);
-      return;
+      case 'update': {
+        const { fields, reroute } = change;
+        if (reroute) await this.releaseAssignments(change.task.id, 'cancelled', 'the task changed before it started');
+        const task = await updateTask(db, change.task.id, reroute ? { ...fields, status: 'pending', assigned_agent: null } : fields);
+        await audit(db, { event: 'task.updated', actor, taskId: task.id, data: { ...fields, tags: JSON.parse(fields.tags) as string[], rerouted: reroute } });
+        return this.afterChange(task);
+      }
+      case 'refuse':
+        return this.noticeRefusal(event, change.refusal);
     }
+  }
 
-    const fields = specFields(intake.spec);
-    const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => fields[k] !== task[k]);
-    // Adding the trigger label again asks for another attempt, even at a finished task; a
-    // failed task is also retried when reopened or when its labels or task block change.
-    const relabeled = event.action === 'labeled' && event.label === trigger;
-    const retry =
-      (task.status === 'completed' && relabeled) ||
-      (task.status === 'failed' && (relabeled || event.action === 'reopened' || changed));
-    if (retry) {
-      task = await updateTask(db, task.id, {
-        ...fields,
-        status: 'pending',
-        error_message: null,
-        assigned_agent: null,
-        escalations: 0,
-        min_tier: null,
-        completed_at: null,
+  private async createTask(event: IssueEvent, intake: IntakeResult): Promise<void> {
+    const { db, config } = this.deps;
+    const fields = intake.ok ? specFields(intake.spec) : specFields(fallbackSpec(event, config));
+    const { task, created } = await insertTask(db, {
+      forge: event.forge,
+      installation_id: event.installationId ?? null,
+      repo_id: event.repo.id,
+      repo: event.repo.fullName,
+      repo_url: event.repo.webUrl,
+      clone_url: event.repo.cloneUrl,
+      default_branch: event.repo.defaultBranch,
+      issue_number: event.issue.number,
+      issue_url: event.issue.url,
+      ...fields,
+      status: intake.ok ? 'pending' : 'failed',
+      error_message: intake.ok ? null : intake.error,
+      assigned_agent: null,
+      pending_reason: null,
+      comment_id: null,
+      comment_hash: null,
+      pr_url: null,
+      pr_number: null,
+      tokens_used: 0,
+      cost_usd: 0,
+      duration_ms: 0,
+      escalations: 0,
+      created_at: nowIso(),
+      updated_at: nowIso(),
+      completed_at: null,
+    });
+    if (created) {
+      await audit(db, {
+        event: intake.ok ? 'task.created' : 'task.rejected',
+        actor: event.sender.login,
+        taskId: task.id,
+        data: intake.ok ? { ...intake.spec, issue: task.issue_url } : { error: intake.error, issue: task.issue_url },
       });
-      await audit(db, { event: 'task.requeued', actor: event.sender.login, taskId: task.id, data: { action: event.action } });
-    } else if (changed && (task.status === 'pending' || task.status === 'assigned')) {
-      // Only what the router decides on sends an assigned task back to it; a new description
-      // or budget is simply what the agent will get.
-      const reroute = task.status === 'assigned' && (['type', 'priority', 'forced_agent'] as const).some((k) => fields[k] !== task[k]);
-      if (reroute) await this.releaseAssignments(task.id, 'cancelled', 'the task changed before it started');
-      task = await updateTask(db, task.id, reroute ? { ...fields, status: 'pending', assigned_agent: null } : fields);
-      await audit(db, { event: 'task.updated', actor: event.sender.login, taskId: task.id, data: { ...intake.spec, rerouted: reroute } });
     }
     await this.afterChange(task);
+  }
+
+  /**
+   * Tells the issue, once, who may start the bot. Later refusals are only audited. The notice
+   * carries its own marker, so a retry after a crash edits it instead of posting another.
+   */
+  private async noticeRefusal(event: IssueEvent, refusal: RefusedTrigger): Promise<void> {
+    const { db, forges, config } = this.deps;
+    const key = issueKey(event);
+    if (!forges.configured(event.forge) || (await noticePosted(db, key, 'trigger_refused'))) return;
+    const client = await forges.get(event.forge, event.installationId);
+    const thread = { repo: { id: event.repo.id, fullName: event.repo.fullName }, number: event.issue.number, on: 'issue' as const };
+    const commentId = await client.upsertComment(thread, REFUSAL_MARKER, renderRefusalNotice(config.labels.trigger, refusal));
+    await recordNotice(db, key, 'trigger_refused', commentId);
+    await audit(db, { event: 'permission.notice_posted', actor: refusal.actor, data: { issue: event.issue.url, commentId } });
   }
 
   private async afterChange(task: TaskRow): Promise<void> {
@@ -380,18 +405,13 @@ export class TaskService {
   }
 }
 
-function specFields(spec: TaskSpec) {
-  return {
-    title: spec.title,
-    description: spec.description,
-    type: spec.type,
-    priority: spec.priority,
-    tags: JSON.stringify(spec.tags),
-    max_tokens: spec.maxTokens,
-    timeout_ms: spec.timeoutMs,
-    forced_agent: spec.forcedAgent,
-  };
-}
+const issueKey = (event: IssueEvent): IssueKey => ({ forge: event.forge, repoId: event.repo.id, issueNumber: event.issue.number });
+
+const scopeOf = (event: IssueEvent): PermissionScope => ({
+  forge: event.forge,
+  installationId: event.installationId,
+  repo: { id: event.repo.id, fullName: event.repo.fullName },
+});
 
 /** What a rejected issue's task row holds: the config defaults, so it can be shown. */
 function fallbackSpec(event: IssueEvent, config: Config): TaskSpec {

@@ -21,7 +21,7 @@ beforeEach(async () => {
   otherConfig = join(dir, 'doom-rlvr.toml');
   copyFileSync(shippedConfigPath, otherConfig);
   mkdirSync(join(dir, 'agents'));
-  const one = readFileSync(join(shippedAgentsDir, 'agent-bugfix-junior.yml'), 'utf8').replace(/^  name: .*$/m, '  name: agent-solo');
+  const one = readFileSync(join(shippedAgentsDir, 'agent-bugfix-junior.yml'), 'utf8').replace(/^ {2}name: .*$/m, '  name: agent-solo');
   writeFileSync(join(dir, 'agents', 'agent-solo.yml'), one);
 });
 afterEach(async () => {

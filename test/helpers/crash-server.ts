@@ -40,6 +40,10 @@ api
       .filter((c) => c.method === 'POST' && c.path === path)
       .map((c) => ({ id: c.id, body: c.body, system: false, noteable_type: 'Issue' }));
   });
+// The sender of GitLab's examples (root) is a Developer: the labels count.
+api
+  .get(/\/api\/v4\/projects\/\d+\/members\/all\/\d+$/)
+  .reply(200, (uri) => ({ id: Number(uri.split('/').pop()), username: 'root', state: 'active', access_level: 30 }));
 api
   .post(/\/api\/v4\/projects\/\d+\/issues\/\d+\/notes/)
   .delay(delayMs)

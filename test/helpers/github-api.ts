@@ -27,13 +27,45 @@ export interface FakePull {
   labels: string[];
 }
 
+/** The legacy `permission` GitHub sends beside `role_name`: maintain folds to write, triage to read. */
+const LEGACY: Record<string, string> = { admin: 'admin', maintain: 'write', write: 'write', triage: 'read', read: 'read' };
+
+/** GitHub's answer to `GET /repos/{owner}/{repo}/collaborators/{username}/permission`. */
+export function collaboratorPermission(login: string, role: string) {
+  return {
+    permission: LEGACY[role] ?? 'read',
+    role_name: role,
+    user: { login, id: 1000 + login.length, type: 'User', site_admin: false, role_name: role },
+  };
+}
+
+/**
+ * For tests that mock GitHub call by call: every collaborator-permission lookup on `repo`
+ * answers with the role `roles` gives the login, else 404. Default: everyone writes.
+ */
+export function githubPermissions(repo: string, roles: (login: string) => string | null = () => 'write'): nock.Scope {
+  return nock(API)
+    .persist()
+    .get(new RegExp(`^/repos/${repo}/collaborators/[^/]+/permission$`))
+    .reply((uri) => {
+      const login = decodeURIComponent(uri.split('/').at(-2)!);
+      const role = roles(login);
+      return role === null ? [404, { message: 'Not Found', status: '404' }] : [200, collaboratorPermission(login, role)];
+    });
+}
+
 export class FakeGitHub {
   calls: { method: string; path: string; body: Record<string, unknown> }[] = [];
   comments = new Map<number, { id: number; body: string; user: GhUser }[]>();
   pulls: FakePull[] = [];
   reviews = new Map<number, { id: number; user: GhUser; state: string; submitted_at: string; commit_id: string }[]>();
   reactions = new Map<number, { id: number; user: GhUser; content: string }[]>();
-  permissions = new Map<string, string>();
+  /**
+   * Collaborator roles by login; anyone else answers 404 (not a collaborator). The sender of
+   * the published webhook examples, `Codertocat`, is a writer by default, so a labeled issue
+   * starts a task unless a test says otherwise.
+   */
+  permissions = new Map<string, string>([['Codertocat', 'write']]);
   /** Artifacts per workflow run: name → zip bytes. */
   artifacts = new Map<number, Map<string, Buffer>>();
   private nextId = 3000;
@@ -134,7 +166,7 @@ export class FakeGitHub {
       const login = decodeURIComponent(record('GET', uri, {}).split('/').at(-2)!);
       const permission = this.permissions.get(login);
       if (!permission) return [404, { message: 'Not Found' }];
-      return [200, { permission, role_name: permission, user: { login } }];
+      return [200, collaboratorPermission(login, permission)];
     });
     scope.get(new RegExp(`^${base}/actions/runs/\\d+/artifacts`)).reply((uri) => {
       const run = num(record('GET', uri, {}), '/runs/');

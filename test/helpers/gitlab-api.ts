@@ -51,8 +51,12 @@ export class FakeGitLab {
   notes = new Map<string, { id: number; body: string; system: boolean; noteable_type: string }[]>();
   mergeRequests: FakeMergeRequest[] = [];
   issueLabels = new Map<string, string[]>();
-  /** Project members by username, with their access level (30 = Developer, 40 = Maintainer). */
-  members = new Map<string, FakeUser & { access_level: number }>();
+  /**
+   * Project members by username, with their access level (30 = Developer, 40 = Maintainer).
+   * The sender of GitLab's documented examples, `root` (id 1), is a Developer by default, so a
+   * labeled issue starts a task unless a test says otherwise.
+   */
+  members = new Map<string, FakeUser & { access_level: number }>([['root', { id: 1, username: 'root', access_level: 30 }]]);
   pipelines: FakePipeline[] = [];
   /** While set, reading a merge request answers 404 (an outage, a permission change). */
   mergeRequestsUnreadable = false;
@@ -199,4 +203,22 @@ export class FakeGitLab {
   made(method: string, path: RegExp): RecordedCall[] {
     return this.calls.filter((c) => c.method === method && path.test(c.path));
   }
+}
+
+/**
+ * For tests that mock GitLab call by call: every `members/all/:user_id` lookup answers with
+ * the access level `levels` gives the user id, else 404 (not a member). Default: everyone is
+ * a Developer.
+ */
+export function gitlabMembers(levels: (userId: number) => number | null = () => 30): nock.Scope {
+  return nock(GITLAB_URL, { reqheaders: { 'private-token': GITLAB_TOKEN } })
+    .persist()
+    .get(/\/api\/v4\/projects\/\d+\/members\/all\/\d+$/)
+    .reply((uri) => {
+      const id = Number(uri.split('/').pop());
+      const level = levels(id);
+      return level === null
+        ? [404, { message: '404 Not found' }]
+        : [200, { id, username: `user${id}`, name: `User ${id}`, state: 'active', access_level: level, expires_at: null }];
+    });
 }

@@ -7,6 +7,7 @@ import examples from '@octokit/webhooks-examples/api.github.com/index.json' with
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { githubPermissions } from '../helpers/github-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
 const INSTALLATION = 4242;
@@ -87,6 +88,7 @@ describe('GitHub webhooks', () => {
   onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp({ tweak: (l) => (l.config.inbox.max_attempts = 3) });
+    githubPermissions('Codertocat/Hello-World');
   });
   afterEach(async () => {
     await app.close();
@@ -137,7 +139,7 @@ describe('GitHub webhooks', () => {
     expect(posted[0]).not.toContain('ghs_');
 
     const audit = await app.store.db.selectFrom('audit_log').select(['event', 'agent_name']).orderBy('id').execute();
-    expect(audit.map((a) => a.event)).toEqual(['task.created', 'task.assigned']);
+    expect(audit.map((a) => a.event)).toEqual(['permission.allowed', 'task.created', 'task.assigned']);
     expect((await deliveries(app)).map((d) => [d.delivery_id, d.status, d.attempts])).toEqual([[delivery, 'done', 1]]);
   });
 

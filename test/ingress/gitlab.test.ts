@@ -6,6 +6,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gitlabFixture, gitlabFixtureFiles, gitlabFixtureHeaders } from '../helpers/fixtures.js';
 import { GITLAB_TOKEN, GITLAB_URL, postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
+import { gitlabMembers } from '../helpers/gitlab-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
 const fixture = (name: string): Record<string, unknown> => gitlabFixture(name);
@@ -56,6 +57,7 @@ describe('GitLab webhooks', () => {
   onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp();
+    gitlabMembers();
   });
   afterEach(async () => {
     await app.close();

@@ -18,6 +18,7 @@ import type {
   ReportLocation,
   ReviewVerdict,
   ThreadRef,
+  UserRef,
 } from '../forge.js';
 import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError } from '../errors.js';
@@ -89,12 +90,12 @@ export interface GitHubForgeOptions {
 const MiB = 1024 * 1024;
 
 /**
- * `maintain` folds to admin, like GitLab's Maintainer: both are the people who run the
- * repository day to day. `triage` can label but not push, so it is read.
+ * `role_name` first: the legacy `permission` folds maintain into write. `triage` can label
+ * but not push, so it is read. A custom role's name is unknown here: its `permission` decides.
  */
 const ROLE_PERMISSIONS: Record<string, Permission> = {
   admin: 'admin',
-  maintain: 'admin',
+  maintain: 'maintain',
   write: 'write',
   triage: 'read',
   read: 'read',
@@ -154,13 +155,13 @@ export class GitHubForge implements Forge {
     });
   }
 
-  async permissionOf(repoRef: RepoLocator, username: string): Promise<Permission> {
+  async permissionOf(repoRef: RepoLocator, user: UserRef): Promise<Permission> {
     const { owner, repo } = splitFullName(repoRef);
     try {
       const result = await this.call(
         collaboratorPermission,
         'GET /repos/{owner}/{repo}/collaborators/{username}/permission',
-        { owner, repo, username },
+        { owner, repo, username: user.login },
       );
       const own = (key: string | null | undefined) => (key != null && Object.hasOwn(ROLE_PERMISSIONS, key) ? ROLE_PERMISSIONS[key] : undefined);
       return own(result.role_name) ?? own(result.permission) ?? 'none';

@@ -25,6 +25,7 @@ import type {
   ReportLocation,
   ReviewVerdict,
   ThreadRef,
+  UserRef,
 } from '../forge.js';
 import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError } from '../errors.js';
@@ -96,9 +97,10 @@ const MiB = 1024 * 1024;
 const member = z.object({ access_level: z.number().int() });
 const users = z.array(z.object({ id: z.number().int(), username: z.string() }));
 
-/** GitLab access levels: Owner 50, Maintainer 40, Developer 30, Reporter 20, Planner 15, Guest 10, Minimal 5. */
+/** GitLab access levels: Admin 60, Owner 50, Maintainer 40, Developer 30, Reporter 20, Planner 15, Guest 10, Minimal 5. */
 function permissionFromAccessLevel(level: number): Permission {
-  if (level >= 40) return 'admin';
+  if (level >= 50) return 'admin';
+  if (level >= 40) return 'maintain';
   if (level >= 30) return 'write';
   if (level >= 10) return 'read';
   return 'none';
@@ -153,18 +155,22 @@ export class GitLabForge implements Forge {
     await this.call(z.unknown(), 'PUT', threadPath(thread), { body: { add_labels: labels.join(',') } });
   }
 
-  async permissionOf(repo: RepoLocator, username: string): Promise<Permission> {
-    const found = await this.call(users, 'GET', '/users', { query: { username } });
-    const user = found.find((u) => u.username.toLowerCase() === username.toLowerCase());
-    if (!user) return 'none';
+  async permissionOf(repo: RepoLocator, user: UserRef): Promise<Permission> {
+    const id = user.id ?? (await this.userIdOf(user.login));
+    if (id === null) return 'none';
     try {
       // `members/all` includes access inherited from parent groups.
-      const m = await this.call(member, 'GET', `/projects/${repo.id}/members/all/${user.id}`);
+      const m = await this.call(member, 'GET', `/projects/${repo.id}/members/all/${id}`);
       return permissionFromAccessLevel(m.access_level);
     } catch (error) {
       if (error instanceof ForgeApiError && error.status === 404) return 'none';
       throw error;
     }
+  }
+
+  private async userIdOf(username: string): Promise<number | null> {
+    const found = await this.call(users, 'GET', '/users', { query: { username } });
+    return found.find((u) => u.username.toLowerCase() === username.toLowerCase())?.id ?? null;
   }
 
   async findMergeRequestByBranch(repo: RepoLocator, branch: string): Promise<MergeRequestSummary | null> {

@@ -169,7 +169,7 @@ describe('GitLabForge retries and errors', () => {
 describe('GitLabForge.permissionOf', () => {
   const levels: Array<[number, string]> = [
     [50, 'admin'],
-    [40, 'admin'],
+    [40, 'maintain'],
     [30, 'write'],
     [20, 'read'],
     [10, 'read'],
@@ -183,20 +183,28 @@ describe('GitLabForge.permissionOf', () => {
         .reply(200, [{ id: 7, username: 'jdoe', name: 'Jane Doe', state: 'active', locked: false, web_url: `${HOST}/jdoe` }])
         .get('/api/v4/projects/30/members/all/7')
         .reply(200, { id: 7, username: 'jdoe', name: 'Jane Doe', state: 'active', access_level: level, expires_at: null });
-      expect(await forge.permissionOf(repo, 'jdoe')).toBe(expected);
+      expect(await forge.permissionOf(repo, { login: 'jdoe' })).toBe(expected);
     });
   }
 
   it('an unknown user or a non-member has none', async () => {
     gitlab.get('/api/v4/users').query({ username: 'ghost1' }).reply(200, []);
-    expect(await forge.permissionOf(repo, 'ghost1')).toBe('none');
+    expect(await forge.permissionOf(repo, { login: 'ghost1' })).toBe('none');
     gitlab
       .get('/api/v4/users')
       .query({ username: 'outsider' })
       .reply(200, [{ id: 8, username: 'outsider' }])
       .get('/api/v4/projects/30/members/all/8')
       .reply(404, { message: '404 Not found' });
-    expect(await forge.permissionOf(repo, 'outsider')).toBe('none');
+    expect(await forge.permissionOf(repo, { login: 'outsider' })).toBe('none');
+  });
+
+  it('with the user id from the webhook, asks for the member directly', async () => {
+    gitlab
+      .get('/api/v4/projects/30/members/all/51')
+      .reply(200, { id: 51, username: 'reporter1', name: 'Rita Reporter', state: 'active', access_level: 20, expires_at: null });
+    expect(await forge.permissionOf(repo, { login: 'reporter1', id: 51 })).toBe('read');
+    expect(gitlab.pendingMocks()).toEqual([]);
   });
 });
 
