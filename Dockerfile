@@ -14,9 +14,11 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# git: the bot keeps repository mirrors and worktrees; bubblewrap: the optional agent sandbox.
+# git: the bot keeps repository mirrors and worktrees; bubblewrap and socat: the agent sandbox
+# (on by default; the container needs unprivileged user namespaces, e.g. a seccomp profile
+# that allows unshare/clone with CLONE_NEWUSER).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates bubblewrap \
+ && apt-get install -y --no-install-recommends git ca-certificates bubblewrap socat \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     DATABASE_URL=/data/doom.db \

@@ -4,7 +4,8 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import type { AgentFile } from './agents/schema.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
@@ -25,7 +26,7 @@ import { InboxWriter } from './ingress/inbox-writer.js';
 import { createIngress } from './ingress/server.js';
 import type { Logger } from './log.js';
 import { syncAgents } from './store/agents.js';
-import { openStore, type Store } from './store/db.js';
+import { isPostgresUrl, openStore, type Store } from './store/db.js';
 import { pruneDeliveries } from './store/deliveries.js';
 import { PermissionGuard } from './permissions/guard.js';
 import { TaskService } from './tasks/service.js';
@@ -83,8 +84,32 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   return { store, forges, tasks, permissions, github, gitlab };
 }
 
+/**
+ * The bot's own places an agent's sandbox must never show: the store file's directory, the
+ * config directory (agents included) and the mirror cache.
+ */
+export function botPlaces(databaseUrl: string, loaded: Pick<LoadedConfig, 'configPath' | 'agentsDir' | 'config'>): string[] {
+  const sqlite = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+  return [
+    ...(isPostgresUrl(databaseUrl) || sqlite === ':memory:' ? [] : [dirname(resolve(sqlite))]),
+    dirname(resolve(loaded.configPath)),
+    resolve(loaded.agentsDir),
+    resolve(loaded.config.executor.mirror_dir),
+  ];
+}
+
+/** Pure: the agents whose file turns the sandbox off, for the start-up warning. */
+export const unsandboxedAgents = (agents: readonly AgentFile[]): string[] =>
+  agents.filter((a) => a.permissions.sandbox === 'none').map((a) => a.name);
+
 /** The executor and the coordinator that feeds it; `doom serve` runs them, the CLI does not. */
-export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: Config, log: Logger, executor?: Executor): RunCoordinator {
+export function createRuns(
+  core: Awaited<ReturnType<typeof openCore>>,
+  config: Config,
+  log: Logger,
+  executor?: Executor,
+  hidden: string[] = [],
+): RunCoordinator {
   const runs = new RunCoordinator({
     db: core.store.db,
     config,
@@ -98,6 +123,7 @@ export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: C
         workspaceDir: resolve(config.executor.workspace_dir),
         mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
         capacity: config.coordinator.max_concurrent_agents,
+        sandbox: { hidden },
       }),
   });
   core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
@@ -112,7 +138,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // The server is what the agent files describe: only it (and `doom agents sync`) syncs them.
   const sync = await syncAgents(store.db, loaded.agents);
   if (Object.values(sync).some((names) => names.length > 0)) log.info(sync, 'agent pool synced with the agent files');
-  const runs = createRuns(core, config, log, options.executor);
+  const runs = createRuns(core, config, log, options.executor, botPlaces(env.databaseUrl, loaded));
+  for (const agent of unsandboxedAgents(loaded.agents)) {
+    log.warn(
+      { agent },
+      `agent ${agent} runs WITHOUT a sandbox (permissions.sandbox: none in its file): it can read what the bot's user can, and reach any host`,
+    );
+  }
 
   if (!github) log.warn({ missing: env.githubMissing }, 'GitHub is not configured: /api/github/webhooks answers 404');
   if (!gitlab) log.warn({ missing: env.gitlabMissing }, 'GitLab is not configured: /api/gitlab/webhooks answers 404');

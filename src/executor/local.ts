@@ -11,6 +11,7 @@ import { createRunner } from '../runners/index.js';
 import { abortReasons } from '../runners/process.js';
 import { emptyUsage, type Runner } from '../runners/runner.js';
 import type { RunnerConfig, PermissionsConfig } from '../runners/config.js';
+import type { SandboxContext } from '../runners/sandbox.js';
 import { git } from '../workspace/git.js';
 import { MirrorCache, mirrorKey } from '../workspace/mirror.js';
 import { commitAll, commitMessage, push } from '../workspace/publish.js';
@@ -24,8 +25,10 @@ export interface LocalExecutorOptions {
   capacity: number;
   /** The environment the agent's is built from (allow-listed: no bot secrets pass). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** The bot's own places (store directory, mirrors, config) and sandbox binaries, for every run's sandbox. */
+  sandbox?: SandboxContext;
   /** Tests swap the runner factory; production builds one from the agent file. */
-  runnerFor?: (config: RunnerConfig, permissions: PermissionsConfig) => Runner;
+  runnerFor?: (config: RunnerConfig, permissions: PermissionsConfig, sandbox: SandboxContext) => Runner;
 }
 
 export class LocalExecutor implements Executor {
@@ -65,7 +68,11 @@ export class LocalExecutor implements Executor {
         signal,
       });
 
-      const runner = (this.options.runnerFor ?? createRunner)(request.agent.runner, request.agent.permissions);
+      const runner = (this.options.runnerFor ?? createRunner)(request.agent.runner, request.agent.permissions, {
+        ...this.options.sandbox,
+        // The mirror cache is the bot's, even where the caller did not list it.
+        hidden: [this.options.mirrorDir, ...(this.options.sandbox?.hidden ?? [])],
+      });
       const prompt = buildPrompt({
         task: {
           id: request.task.id,

@@ -24,7 +24,7 @@ import { claudePermissionRules, type ClaudePermissionRules } from './claude-perm
 import { defaultPermissions, type PermissionsConfig } from './config.js';
 import { abortOutcome, runProcess, stopMessage, TailBuffer } from './process.js';
 import { tokensUsed, type Runner, type RunnerInput, type RunnerResult, type Usage } from './runner.js';
-import { sandboxArgv } from './sandbox.js';
+import { openAgentSandbox, ProgramNotFoundError, refusedNote, type Sandbox, type SandboxContext } from './sandbox.js';
 import { StreamJsonParser } from './stream-json.js';
 
 export interface ClaudeCodeRunnerOptions {
@@ -38,6 +38,7 @@ export interface ClaudeCodeRunnerOptions {
   killGraceMs?: number;
   /** Called with the pid of the spawned process (tests check it is gone afterwards). */
   onSpawn?: (pid: number) => void;
+  sandbox?: SandboxContext;
 }
 
 /** The `claude` binary of the installed `@anthropic-ai/claude-code` package, else `claude` on PATH. */
@@ -83,6 +84,18 @@ export const claudeCodeArgv = (
   return argv;
 };
 
+/**
+ * The directories the sandbox must show for `binary` to run: its own (resolved through
+ * symlinks, so an npm bin link finds the package) and, for the npm package, the scope folder
+ * that holds the platform binary beside it. Bare names on PATH live in the toolchain already.
+ */
+export const binaryDirs = async (binary: string): Promise<string[]> => {
+  if (!binary.includes('/')) return [];
+  const real = await realpath(binary).catch(() => binary);
+  const pkg = dirname(dirname(real));
+  return dirname(pkg).endsWith('/@anthropic-ai') ? [dirname(pkg)] : [dirname(real)];
+};
+
 const sameUsage = (a: Usage, b: Usage): boolean =>
   a.inputTokens === b.inputTokens &&
   a.outputTokens === b.outputTokens &&
@@ -107,34 +120,41 @@ export class ClaudeCodeRunner implements Runner {
     });
     if (input.signal.aborted) return result({ outcome: abortOutcome(input.signal) });
 
-    let argv: string[];
+    let box: Sandbox;
     try {
       const workdir = await realpath(input.workdir);
       const homes = [homedir(), ...(input.env.HOME ? [input.env.HOME] : [])];
       const rules = claudePermissionRules(input.toolsAllowed, permissions, { workdir, homes });
       const maxTurns = Math.min(input.maxTurns, this.opts.maxTurns ?? Number.POSITIVE_INFINITY);
-      const raw = claudeCodeArgv(
-        this.opts.binary ?? defaultClaudeBinary(),
-        { maxTurns, model: this.opts.model, systemPrompt: input.systemPrompt },
-        rules,
-      );
-      argv = await sandboxArgv(raw, {
-        sandbox: permissions.sandbox,
-        forbiddenPaths: permissions.forbidden_paths,
-        workdir,
-        home: input.env.HOME,
-      });
+      const binary = this.opts.binary ?? defaultClaudeBinary();
+      const raw = claudeCodeArgv(binary, { maxTurns, model: this.opts.model, systemPrompt: input.systemPrompt }, rules);
+      box = await openAgentSandbox(raw, permissions, { workdir, env: input.env, toolchain: await binaryDirs(binary) }, this.opts.sandbox);
     } catch (err) {
+      if (err instanceof ProgramNotFoundError) return result({ outcome: 'failed', error: `could not start claude: ${err.message}` });
       return result({ outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
     }
+    try {
+      return await this.runIn(box, input, parser, transcript, result);
+    } finally {
+      await box.close();
+    }
+  }
 
+  private async runIn(
+    box: Sandbox,
+    input: RunnerInput,
+    parser: StreamJsonParser,
+    transcript: string[],
+    result: (r: Omit<RunnerResult, 'usage' | 'transcript'>) => RunnerResult,
+  ): Promise<RunnerResult> {
+    const argv = box.argv;
     const stderr = new TailBuffer();
     let reported = parser.usage;
     // stdout arrives only on later ticks, so `watch` below is defined before its first call.
     const proc = runProcess({
       argv,
       cwd: input.workdir,
-      env: input.env,
+      env: box.env,
       stdin: input.prompt,
       signal: input.signal,
       killGraceMs: this.opts.killGraceMs,
@@ -176,7 +196,7 @@ export class ClaudeCodeRunner implements Runner {
     const tail = stderr.toString().trim();
     return result({
       outcome: 'failed',
-      error: `claude exited with ${res.exitCode ?? res.exitSignal}: ${why}${tail ? `\n${tail}` : ''}`,
+      error: `claude exited with ${res.exitCode ?? res.exitSignal}: ${why}${tail ? `\n${tail}` : ''}${refusedNote(box.refused)}`,
     });
   }
 }

@@ -12,12 +12,13 @@ import { z } from 'zod';
 import { defaultPermissions, type ArgvPlaceholder, type CommandRunnerConfig, type PermissionsConfig } from './config.js';
 import { abortOutcome, runProcess, stopMessage, TailBuffer } from './process.js';
 import { emptyUsage, tokensUsed, type Runner, type RunnerInput, type RunnerResult, type Usage } from './runner.js';
-import { sandboxArgv } from './sandbox.js';
+import { openAgentSandbox, refusedNote, type Sandbox, type SandboxContext } from './sandbox.js';
 
 export interface CommandRunnerOptions {
   permissions?: PermissionsConfig;
   killGraceMs?: number;
   onSpawn?: (pid: number) => void;
+  sandbox?: SandboxContext;
 }
 
 /** Pure: the argv template with every `{placeholder}` replaced. */
@@ -78,6 +79,7 @@ export class CommandRunner implements Runner {
     // Outside the worktree, so the prompt never ends up in the agent's commit.
     const scratch = await mkdtemp(join(tmpdir(), 'doom-agent-'));
     const transcript: string[] = [];
+    let box: Sandbox | undefined;
     try {
       const files = {
         prompt_file: join(scratch, 'prompt.md'),
@@ -88,24 +90,23 @@ export class CommandRunner implements Runner {
       await writeFile(files.prompt_file, input.prompt);
       await writeFile(files.system_prompt_file, input.systemPrompt);
 
-      let argv: string[];
       try {
-        argv = await sandboxArgv(fillArgv(this.config.argv, files), {
-          sandbox: permissions.sandbox,
-          forbiddenPaths: permissions.forbidden_paths,
-          workdir: input.workdir,
-          home: input.env.HOME,
-          writable: [scratch],
-        });
+        box = await openAgentSandbox(
+          fillArgv(this.config.argv, files),
+          permissions,
+          { workdir: input.workdir, env: input.env, writable: [scratch] },
+          this.opts.sandbox,
+        );
       } catch (err) {
         return { outcome: 'failed', usage: emptyUsage(), transcript: '', error: err instanceof Error ? err.message : String(err) };
       }
+      const argv = box.argv;
 
       const stderr = new TailBuffer();
       const proc = runProcess({
         argv,
         cwd: input.workdir,
-        env: input.env,
+        env: box.env,
         stdin: this.config.prompt_via === 'stdin' ? input.prompt : undefined,
         signal: input.signal,
         killGraceMs: this.opts.killGraceMs,
@@ -134,9 +135,10 @@ export class CommandRunner implements Runner {
       const tail = stderr.toString().trim();
       return done({
         outcome: 'failed',
-        error: `${this.config.argv[0]} exited with ${res.exitCode ?? res.exitSignal}${tail ? `\n${tail}` : ''}`,
+        error: `${this.config.argv[0]} exited with ${res.exitCode ?? res.exitSignal}${tail ? `\n${tail}` : ''}${refusedNote(box.refused)}`,
       });
     } finally {
+      await box?.close();
       await rm(scratch, { recursive: true, force: true });
     }
   }

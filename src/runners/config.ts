@@ -94,6 +94,13 @@ const forbiddenPath = z
   .min(1, 'permissions.forbidden_paths entries must not be empty')
   .refine((p) => !/[()\n\r\0]/.test(p), { error: 'permissions.forbidden_paths entries must not contain parentheses or newlines' });
 
+/** `host`, `host:port` or `[v6]:port`: no scheme, path or wildcard, so the entry means one thing. */
+const allowedHost = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?:[1-9]\d{0,4}))?$/, {
+    error: (iss) => `permissions.network.allow: ${JSON.stringify(iss.input)} is not a host or host:port (like registry.npmjs.org)`,
+  });
+
 export const permissionsConfig = z.strictObject({
   /**
    * Commands the agent may run. Absent: whatever `tools_allowed` says. A list (even empty):
@@ -102,9 +109,20 @@ export const permissionsConfig = z.strictObject({
   allowed_commands: z.array(commandName, { error: 'permissions.allowed_commands must be a list of command names' }).optional(),
   /** Absolute (`/etc`), home (`~/.ssh`) or workdir-relative (`.env`) paths the agent must not read or write. */
   forbidden_paths: z.array(forbiddenPath, { error: 'permissions.forbidden_paths must be a list of paths' }).default([]),
-  /** `bwrap`: run the agent inside bubblewrap (see sandbox.ts for what that isolates). */
-  sandbox: z.enum(['none', 'bwrap'], { error: "permissions.sandbox must be 'none' or 'bwrap'" }).default('none'),
+  /**
+   * `bwrap` (the default): the agent runs inside bubblewrap with an egress allow-list (see
+   * sandbox.ts for what that isolates). `none` runs it as a plain child of the bot, which
+   * then sees what the bot's user sees; start-up logs a warning for every such agent.
+   */
+  sandbox: z.enum(['none', 'bwrap'], { error: "permissions.sandbox must be 'none' or 'bwrap'" }).default('bwrap'),
+  /** Hosts the sandboxed agent may reach besides the model API (package registries, say). */
+  network: z
+    .strictObject({
+      allow: z.array(allowedHost, { error: 'permissions.network.allow must be a list of hosts' }).default([]),
+    })
+    .prefault({}),
 });
-export type PermissionsConfig = z.infer<typeof permissionsConfig>;
+/** Parsed permissions; `network` may be left out by code that builds one (no extra hosts). */
+export type PermissionsConfig = Omit<z.infer<typeof permissionsConfig>, 'network'> & { network?: { allow: string[] } };
 
-export const defaultPermissions = (): PermissionsConfig => ({ forbidden_paths: [], sandbox: 'none' });
+export const defaultPermissions = (): PermissionsConfig => permissionsConfig.parse({});

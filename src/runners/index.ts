@@ -5,9 +5,14 @@ import { ClaudeCodeRunner } from './claude-code.js';
 import { CommandRunner } from './command.js';
 import { defaultPermissions, type PermissionsConfig, type RunnerConfig } from './config.js';
 import type { Runner } from './runner.js';
+import type { SandboxContext } from './sandbox.js';
 import { ScriptedRunner } from './scripted.js';
 
-export const createRunner = (config: RunnerConfig, permissions: PermissionsConfig = defaultPermissions()): Runner => {
+export const createRunner = (
+  config: RunnerConfig,
+  permissions: PermissionsConfig = defaultPermissions(),
+  sandbox: SandboxContext = {},
+): Runner => {
   switch (config.kind) {
     case 'claude-code':
       return new ClaudeCodeRunner({
@@ -15,11 +20,12 @@ export const createRunner = (config: RunnerConfig, permissions: PermissionsConfi
         model: config.model,
         maxTurns: config.max_turns,
         permissions,
+        sandbox,
       });
     case 'command':
-      return new CommandRunner(config, { permissions });
+      return new CommandRunner(config, { permissions, sandbox });
     case 'scripted':
-      return new ScriptedRunner(config, { permissions });
+      return new ScriptedRunner(config, { permissions, sandbox });
   }
 };
 
@@ -36,4 +42,4 @@ export {
 } from './config.js';
 export { agentEnv } from './env.js';
 export { abortReasons, abortOutcome } from './process.js';
-export { bwrapAvailable } from './sandbox.js';
+export { bwrapAvailable, checkSandbox, SandboxUnavailableError, type SandboxContext } from './sandbox.js';

@@ -7,7 +7,7 @@
 import { defaultPermissions, type PermissionsConfig, type ScriptedRunnerConfig } from './config.js';
 import { abortOutcome, runProcess, stopMessage, TailBuffer } from './process.js';
 import { emptyUsage, tokensUsed, type Runner, type RunnerInput, type RunnerResult, type Usage } from './runner.js';
-import { sandboxArgv } from './sandbox.js';
+import { openAgentSandbox, type Sandbox, type SandboxContext } from './sandbox.js';
 
 export const scriptedUsage = (): Usage => ({
   inputTokens: 1200,
@@ -21,6 +21,7 @@ export const scriptedUsage = (): Usage => ({
 export interface ScriptedRunnerOptions {
   permissions?: PermissionsConfig;
   killGraceMs?: number;
+  sandbox?: SandboxContext;
 }
 
 export class ScriptedRunner implements Runner {
@@ -48,27 +49,26 @@ export class ScriptedRunner implements Runner {
     };
 
     const permissions = this.opts.permissions ?? defaultPermissions();
-    let wrapped: string[];
+    // A patch is the agent file's own text applied by `git apply`, which needs the worktree's
+    // git directory (in the mirror, hidden by the sandbox): it runs as the bot. A script is
+    // code, and runs sandboxed like any agent.
+    const confined = patch !== undefined ? { ...permissions, sandbox: 'none' as const } : permissions;
+    let box: Sandbox;
     try {
-      wrapped = await sandboxArgv(argv, {
-        sandbox: permissions.sandbox,
-        forbiddenPaths: permissions.forbidden_paths,
-        workdir: input.workdir,
-        home: input.env.HOME,
-      });
+      box = await openAgentSandbox(argv, confined, { workdir: input.workdir, env: input.env }, this.opts.sandbox);
     } catch (err) {
       return done({ outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
     }
     const res = await runProcess({
-      argv: wrapped,
+      argv: box.argv,
       cwd: input.workdir,
-      env: input.env,
+      env: box.env,
       stdin: patch ?? input.prompt,
       signal: input.signal,
       killGraceMs: this.opts.killGraceMs,
       onStdout: (c) => output.push(c),
       onStderr: (c) => output.push(c),
-    }).done;
+    }).done.finally(() => box.close());
     input.onUsage?.(usage);
 
     if (res.spawnError) return done({ outcome: 'failed', error: `could not start ${argv[0]}: ${res.spawnError}` });

@@ -91,16 +91,44 @@ export function assertNoCredentialInUrl(url: string): void {
 }
 
 /**
- * The environment for git: the parent's, minus every inherited GIT_* variable (a bot run from
- * inside a git hook would otherwise inherit GIT_DIR/GIT_INDEX_FILE and act on the wrong
- * repository), with system and global config switched off. HOME is left alone: with
+ * What git may see of the bot's environment: where programs and the home are, the locale and
+ * time zone, and the network path (proxies, trust store). Nothing else: git's children (ssh,
+ * remote helpers) and anything that reads their /proc/<pid>/environ must not find the
+ * bot's forge tokens, App key, webhook secrets or database URL there. Inherited GIT_*
+ * variables are dropped too (a bot run from inside a git hook would otherwise inherit
+ * GIT_DIR/GIT_INDEX_FILE and act on the wrong repository).
+ */
+const gitAllowedNames = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'TZ',
+  'TMPDIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+];
+
+/**
+ * The environment for git: the allow-listed part of the parent's, with system and global
+ * config switched off, plus the command's own settings and credential. HOME is kept: with
  * GIT_CONFIG_GLOBAL pointing at /dev/null and the ignore/attributes files overridden, git
  * reads nothing from it, and other tools git may start still find what they expect.
  */
 export function gitEnv(options: Pick<GitOptions, 'credential' | 'env' | 'config'> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('GIT_') && k !== 'SSH_ASKPASS') env[k] = v;
+  for (const name of gitAllowedNames) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
   }
   const config: Array<readonly [string, string]> = [...BASE_CONFIG];
   for (const [k, v] of Object.entries(options.config ?? {})) config.push([k, v]);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandRunner, fillArgv, readReportedUsage } from '../../src/runners/command.js';
-import { commandRunnerConfig } from '../../src/runners/config.js';
+import { commandRunnerConfig, permissionsConfig } from '../../src/runners/config.js';
 import { abortReasons, isAlive } from '../../src/runners/process.js';
 import type { RunnerInput, Usage } from '../../src/runners/runner.js';
 import { makeWorkspace, processesIn, waitFor, type Workspace } from './workspace.js';
@@ -60,12 +60,15 @@ const input = (w: Workspace, over: Partial<RunnerInput> = {}): RunnerInput => ({
   ...over,
 });
 
+/** Process handling is what these tests are about; the sandbox has its own (sandbox.test.ts). */
+const plain = { permissions: permissionsConfig.parse({ sandbox: 'none' }) };
+
 const cfg = (argv: string[], prompt_via: 'stdin' | 'file') => commandRunnerConfig.parse({ kind: 'command', argv, prompt_via });
 
 describe('CommandRunner', () => {
   it('passes the prompt on stdin and keeps stdout as the transcript', async () => {
     const { w, script } = setup();
-    const res = await new CommandRunner(cfg([process.execPath, script, 'stdin'], 'stdin')).run(input(w));
+    const res = await new CommandRunner(cfg([process.execPath, script, 'stdin'], 'stdin'), plain).run(input(w));
     expect(res.outcome).toBe('success');
     expect(readFileSync(join(w.workdir, 'agent-output.txt'), 'utf8')).toBe('prompt was: Fix the bug in README.md');
     expect(res.transcript).toContain('read 24 chars from stdin');
@@ -80,6 +83,7 @@ describe('CommandRunner', () => {
         [process.execPath, script, 'file', '--prompt', '{prompt_file}', '--system', '{system_prompt_file}', '--usage', '{usage_file}', '--workdir', '{workdir}'],
         'file',
       ),
+      plain,
     );
     const res = await runner.run(input(w, { onUsage: (u) => usages.push(u) }));
     expect(res.outcome).toBe('success');
@@ -93,7 +97,7 @@ describe('CommandRunner', () => {
 
   it('fails on a non-zero exit, with stderr in the error and the transcript', async () => {
     const { w, script } = setup();
-    const res = await new CommandRunner(cfg([process.execPath, script, 'fail'], 'stdin')).run(input(w));
+    const res = await new CommandRunner(cfg([process.execPath, script, 'fail'], 'stdin'), plain).run(input(w));
     expect(res.outcome).toBe('failed');
     expect(res.error).toContain('exited with 3');
     expect(res.error).toContain('agent: cannot do that');
@@ -104,6 +108,7 @@ describe('CommandRunner', () => {
     const { w, script } = setup();
     const runner = new CommandRunner(
       cfg([process.execPath, script, 'file', '--prompt', '{prompt_file}', '--system', '{system_prompt_file}', '--usage', '{usage_file}'], 'file'),
+      plain,
     );
     const res = await runner.run(input(w, { maxTokens: 100 }));
     expect(res.outcome).toBe('token_limit');
@@ -113,7 +118,7 @@ describe('CommandRunner', () => {
     const { w, script } = setup();
     const controller = new AbortController();
     const pids: number[] = [];
-    const runner = new CommandRunner(cfg([process.execPath, script, 'hang'], 'stdin'), { onSpawn: (p) => pids.push(p), killGraceMs: 500 });
+    const runner = new CommandRunner(cfg([process.execPath, script, 'hang'], 'stdin'), { ...plain, onSpawn: (p) => pids.push(p), killGraceMs: 500 });
     const running = runner.run(input(w, { signal: controller.signal }));
     const pidFile = join(w.workdir, 'grandchild.pid');
     await waitFor(() => {
@@ -136,10 +141,10 @@ describe('CommandRunner', () => {
   it('says cancelled for a plain abort, and failed when the program does not exist', async () => {
     const { w } = setup();
     const controller = new AbortController();
-    const running = new CommandRunner(cfg(['sleep', '300'], 'stdin')).run(input(w, { signal: controller.signal }));
+    const running = new CommandRunner(cfg(['sleep', '300'], 'stdin'), plain).run(input(w, { signal: controller.signal }));
     controller.abort();
     expect((await running).outcome).toBe('cancelled');
-    const missing = await new CommandRunner(cfg([join(w.home, 'nope')], 'stdin')).run(input(w));
+    const missing = await new CommandRunner(cfg([join(w.home, 'nope')], 'stdin'), plain).run(input(w));
     expect(missing.outcome).toBe('failed');
     expect(missing.error).toMatch(/could not start/);
   });

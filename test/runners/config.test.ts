@@ -44,7 +44,14 @@ describe('runnerConfig', () => {
 
 describe('permissionsConfig', () => {
   it('has safe defaults', () => {
-    expect(permissionsConfig.parse({})).toEqual({ forbidden_paths: [], sandbox: 'none' });
+    expect(permissionsConfig.parse({})).toEqual({ forbidden_paths: [], sandbox: 'bwrap', network: { allow: [] } });
+  });
+
+  it('takes network hosts, and refuses what is not a host', () => {
+    expect(permissionsConfig.parse({ network: { allow: ['registry.npmjs.org', '127.0.0.1:4873', '[::1]:8080'] } }).network.allow).toHaveLength(3);
+    for (const bad of ['https://registry.npmjs.org', '*.npmjs.org', 'host/path', 'a b', 'host:0']) {
+      expect(errorOf(permissionsConfig, { network: { allow: [bad] } })).toMatch(/permissions.network.allow: .* is not a host or host:port/);
+    }
   });
 
   it('accepts the seed permissions', () => {

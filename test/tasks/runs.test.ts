@@ -134,11 +134,11 @@ describe('runs: issue to merge request', () => {
       executor: 'local',
       tweak: withRunners((a) => (a.tier === 'junior' ? sleepFor(60_000) : append('\nFixed by a senior.\n'))),
     });
-    const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 1500\n```\n';
+    const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 5000\n```\n';
     await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the escalated task');
     await app.runs.idle();
-    expect(done).toMatchObject({ assigned_agent: 'agent-bugfix-senior', escalations: 1, min_tier: 'senior', timeout_ms: 1500 });
+    expect(done).toMatchObject({ assigned_agent: 'agent-bugfix-senior', escalations: 1, min_tier: 'senior', timeout_ms: 5000 });
     expect((await runsOf()).map((r) => [r.agent_name, r.status, r.outcome])).toEqual([
       ['agent-bugfix-junior', 'failed', 'timeout'],
       ['agent-bugfix-senior', 'completed', 'success'],

@@ -34,6 +34,22 @@ describe('gitEnv', () => {
     expect(env.GIT_TERMINAL_PROMPT).toBe('0');
   });
 
+  it("keeps none of the bot's secrets, even in a real git child's /proc environ", async () => {
+    const secrets = { PRIVATE_KEY: 'k', WEBHOOK_SECRET: 's', GITLAB_TOKEN: 't', GITLAB_WEBHOOK_SECRET: 'g', DATABASE_URL: 'postgres://x', SOME_OTHER: 'o' };
+    Object.assign(process.env, secrets);
+    try {
+      const env = gitEnv({ credential });
+      for (const name of Object.keys(secrets)) expect(env[name]).toBeUndefined();
+      expect(env.PATH).toBe(process.env.PATH);
+      // What a process of the same user reads from /proc/<git's pid>/environ: git's own view.
+      const seen = await git(['-c', 'alias.env=!cat /proc/$PPID/environ', 'env']);
+      expect(seen).not.toMatch(/PRIVATE_KEY|WEBHOOK_SECRET|GITLAB_TOKEN|DATABASE_URL|SOME_OTHER/);
+      expect(seen).toContain('GIT_CONFIG_NOSYSTEM=1');
+    } finally {
+      for (const name of Object.keys(secrets)) delete process.env[name];
+    }
+  });
+
   it('drops inherited GIT_* variables', () => {
     process.env.GIT_DIR = '/nonexistent';
     try {
