@@ -89,11 +89,16 @@ export const mergeRequestEvent = z.object({
   mergeRequest: mergeRequestInfo,
 });
 
+/**
+ * A reviewer's verdict changed, however the forge tells it: a GitHub review submitted or
+ * dismissed, a GitLab approval or a reviewer state in a Merge Request Hook `update`. The
+ * state is a hint; the evaluator reads every standing verdict from the forge again.
+ */
 export const reviewEvent = z.object({
   ...base,
   kind: z.literal('review'),
-  action: z.literal('submitted'),
-  state: z.enum(['approved', 'changes_requested', 'commented', 'unapproved']),
+  action: z.enum(['submitted', 'dismissed']),
+  state: z.enum(['approved', 'changes_requested', 'commented', 'unapproved', 'dismissed']),
   number: z.number().int().positive(),
   headSha: z.string().optional(),
   reviewer: actor,
@@ -101,14 +106,32 @@ export const reviewEvent = z.object({
 
 export const pipelineStatus = z.enum(['success', 'failed', 'canceled', 'skipped', 'neutral']);
 
+/**
+ * Which CI sequence a pipeline event belongs to, and so how it is read. Ids are compared only
+ * within one sequence: a check suite id and a workflow run id are different counters. Only
+ * a workflow run and a GitLab pipeline keep report artifacts the bot can read; a check suite
+ * of another App (Codecov, CircleCI…) and a commit status give a verdict and nothing else.
+ */
+export const pipelineOrigin = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('workflow_run') }),
+  /** `app`: the GitHub App's slug, or its id when the payload has no slug. */
+  z.object({ kind: z.literal('check_suite'), app: z.string().min(1) }),
+  z.object({ kind: z.literal('commit_status'), context: z.string() }),
+  /** `source`: GitLab's pipeline source (`push`, `merge_request_event`…), when the hook says. */
+  z.object({ kind: z.literal('gitlab_pipeline'), source: z.string().nullable() }),
+]);
+export type PipelineOrigin = z.infer<typeof pipelineOrigin>;
+
 export const pipelineEvent = z.object({
   ...base,
   kind: z.literal('pipeline'),
   action: z.literal('completed'),
   status: pipelineStatus,
-  /** GitHub check suite / workflow run id; GitLab pipeline id. */
+  origin: pipelineOrigin,
+  /** GitHub check suite / workflow run / commit status id; GitLab pipeline id. */
   pipelineId: z.number().int(),
   sha: z.string(),
+  /** The branch (or GitLab ref) it ran for; empty for a commit status, which has none. */
   ref: z.string(),
   /** Pull/merge request numbers the pipeline ran for, when the forge says. */
   mergeRequestNumbers: z.array(z.number().int().positive()),

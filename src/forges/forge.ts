@@ -103,6 +103,13 @@ export interface Forge {
    */
   report(repo: RepoLocator, pipelineId: number, locations: ReportLocation[]): Promise<string | null>;
 
+  /**
+   * The coverage percentage the forge computed for a pipeline (GitLab's `coverage`, read from
+   * the pipeline API: the Pipeline Hook does not carry it). Null when it has none; always
+   * null on GitHub, which computes no such figure.
+   */
+  pipelineCoverage(repo: RepoLocator, pipelineId: number): Promise<number | null>;
+
   /** The newest successful pipeline (workflow run) on `ref`, e.g. the target branch. */
   latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null>;
 }

@@ -20,6 +20,7 @@ import type { MirrorCache } from '../workspace/mirror.js';
 import { assembleComponents, type PipelineSignals } from './components.js';
 import { computeReward, EVALUATOR_VERSION } from './formula.js';
 import { renderRewardReport, rewardMarker } from './report-comment.js';
+import { combinedStatus, matchPipeline, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
 import { peopleToCheck, reviewFeedback } from './review.js';
 import { complexityDelta, fileComplexities, loadComplexity } from './signals/complexity.js';
 import { parseCoverage } from './signals/coverage.js';
@@ -49,6 +50,38 @@ export function toRepoPaths<F extends { file: string }>(findings: F[], changedFi
 
 const parseSecurity = (text: string) => (/"vulnerabilities"\s*:/.test(text) ? parseGitlabSast(text) : parseSarifSecurity(text));
 
+/** Runs signal readers; what one cannot read is noted in `missing`, by signal, with why. */
+function gatherer() {
+  const missing: Record<string, string> = {};
+  const attempt = async <T>(name: string, work: () => Promise<T | null>, why: string): Promise<T | null> => {
+    try {
+      const value = await work();
+      if (value === null) missing[name] = why;
+      return value;
+    } catch (error) {
+      missing[name] = message(error);
+      return null;
+    }
+  };
+  return { missing, attempt };
+}
+type Gather = ReturnType<typeof gatherer>;
+
+/** An evaluation's stored signals: what the reports said, the link, each CI sequence's verdict. */
+type StoredSignals = PipelineSignals & { url?: string; verdicts?: Verdicts };
+
+/**
+ * Rows written before verdicts were kept per sequence name only the reports pipeline in
+ * their columns: that is its verdict.
+ */
+function storedSignals(evaluation: EvaluationRow, forge: string): StoredSignals | null {
+  const stored = JSON.parse(evaluation.signals) as StoredSignals | null;
+  if (!stored) return null;
+  if (stored.verdicts || evaluation.pipeline_id === null) return stored;
+  const sequence = sequenceOf(forge === 'github' ? { kind: 'workflow_run' } : { kind: 'gitlab_pipeline', source: null });
+  return { ...stored, verdicts: { [sequence]: { id: evaluation.pipeline_id, status: stored.status } } };
+}
+
 export class Evaluator {
   private readonly lock = new KeyedMutex();
   /** Evaluations that failed since start (the previous reward stood). */
@@ -56,6 +89,12 @@ export class Evaluator {
 
   constructor(private readonly deps: EvaluatorDeps) {}
 
+  /**
+   * A finished pipeline, check suite or commit status. Only the merge request's own count
+   * (see pipelines.ts); each CI sequence keeps its latest verdict, and only a pipeline with
+   * reports (a workflow run, a GitLab pipeline) has its reports read. A verdict-only one
+   * changes the CI component and leaves what the reports said alone.
+   */
   async onPipeline(event: PipelineEvent): Promise<void> {
     const task = await this.deps.db
       .selectFrom('tasks')
@@ -67,22 +106,30 @@ export class Evaluator {
       .executeTakeFirst();
     // Not a bot MR, or a pipeline for a commit that is no longer the head: not this reward's.
     if (!task) return;
+    const match = matchPipeline({ headSha: task.head_sha, branch: task.branch, number: task.pr_number }, event);
+    if (match.kind === 'ignore') {
+      this.deps.log.info({ taskId: task.id, pipelineId: event.pipelineId, why: match.why }, 'pipeline ignored: not the merge request\'s');
+      return;
+    }
     await this.lock.run(String(task.id), async () => {
       const previous = await this.evaluation(task.id);
-      if (previous && previous.head_sha === task.head_sha && previous.pipeline_id !== null) {
-        if (previous.pipeline_id > event.pipelineId) return; // an older pipeline, delivered late
-        if (previous.pipeline_id === event.pipelineId && previous.pipeline_status === event.status) return; // a redelivery
-      }
+      const stored = previous && previous.head_sha === event.sha ? storedSignals(previous, task.forge) : null;
+      const step = recordVerdict(stored?.verdicts ?? {}, event);
+      if (step.kind === 'stale') return; // an older run delivered late, or a redelivery
       await this.guard(task, async () => {
         const forge = await this.forgeOf(task);
-        const signals = await this.pipelineSignals(task, forge, event);
-        const row = {
-          head_sha: event.sha,
-          pipeline_id: event.pipelineId,
-          pipeline_status: event.status,
-          signals: JSON.stringify({ ...signals, url: event.url }),
-          updated_at: nowIso(),
+        const read = step.readReports || !stored ? await this.pipelineSignals(task, forge, event, stored, step.readReports) : stored;
+        const signals: StoredSignals = {
+          ...read,
+          status: combinedStatus(step.verdicts),
+          url: step.readReports ? event.url : (stored?.url ?? event.url),
+          verdicts: step.verdicts,
         };
+        // The columns name the pipeline whose reports were read.
+        const reportsRun = step.readReports
+          ? { pipeline_id: event.pipelineId, pipeline_status: event.status }
+          : { pipeline_id: stored ? (previous?.pipeline_id ?? null) : null, pipeline_status: stored ? (previous?.pipeline_status ?? null) : null };
+        const row = { head_sha: event.sha, ...reportsRun, signals: JSON.stringify(signals), updated_at: nowIso() };
         await this.deps.db
           .insertInto('evaluations')
           .values({ task_id: task.id, ...row, errors: 0, last_error: null })
@@ -150,8 +197,7 @@ export class Evaluator {
 
     const mr = await forge.getMergeRequest(repo, task.pr_number);
     const evaluation = await this.evaluation(task.id);
-    const stored = evaluation?.signals ? (JSON.parse(evaluation.signals) as (PipelineSignals & { url?: string }) | null) : null;
-    const pipeline = stored && evaluation?.head_sha === task.head_sha ? stored : null;
+    const pipeline = evaluation && evaluation.head_sha === task.head_sha ? storedSignals(evaluation, task.forge) : null;
     if (!pipeline && mr.state === 'open') return; // provisional rewards start with a finished pipeline
 
     let reviewScore: number | null = null;
@@ -224,32 +270,30 @@ export class Evaluator {
     }
   }
 
-  /** Reads the pipeline's reports and the change's sources; what cannot be read is noted as missing. */
-  private async pipelineSignals(task: TaskRow, forge: Forge, event: PipelineEvent): Promise<PipelineSignals> {
+  /**
+   * Reads the pipeline's reports and the change's sources; what cannot be read is noted as
+   * missing. Without reports (only a check suite or a commit status has finished) the
+   * report signals are missing and only the sources are read.
+   */
+  private async pipelineSignals(
+    task: TaskRow,
+    forge: Forge,
+    event: PipelineEvent,
+    stored: StoredSignals | null,
+    readReports: boolean,
+  ): Promise<PipelineSignals> {
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
     const reports = this.reportsFor(task.repo);
-    const missing: Record<string, string> = {};
-    const attempt = async <T>(name: string, work: () => Promise<T | null>, why: string): Promise<T | null> => {
-      try {
-        const value = await work();
-        if (value === null) missing[name] = why;
-        return value;
-      } catch (error) {
-        missing[name] = message(error);
-        return null;
-      }
-    };
-
-    const base = await attempt('base', () => forge.latestSuccessfulPipeline(repo, task.default_branch), `no successful pipeline on ${task.default_branch}`);
+    const gather = gatherer();
+    const { missing, attempt } = gather;
+    if (!readReports) {
+      const why = 'only a check suite or commit status has finished for the head commit: it has no reports';
+      for (const name of ['coverage', 'lint', 'security']) missing[name] = why;
+    }
+    const { base, coverageHead, coverageBase } = readReports
+      ? await this.coverageSignals(task, forge, event, stored, gather)
+      : { base: null, coverageHead: null, coverageBase: null };
     const text = (pipelineId: number, locations: ReportsConfig[keyof ReportsConfig]) => forge.report(repo, pipelineId, locations);
-    const coverageOf = async (pipelineId: number, figure: number | null) =>
-      figure ?? (await text(pipelineId, reports.coverage).then((t) => (t === null ? null : parseCoverage(t).percent)));
-
-    const coverageHead = await attempt('coverage', () => coverageOf(event.pipelineId, event.coverage), 'no coverage figure or report for the head');
-    const coverageBase = base
-      ? await attempt('coverage', () => coverageOf(base.id, base.coverage), `no coverage figure or report on ${task.default_branch}`)
-      : null;
-    if (!base) missing.coverage ??= `no successful pipeline on ${task.default_branch} to compare coverage with`;
 
     const sources = await attempt<ChangedSources>(
       'sources',
@@ -258,6 +302,7 @@ export class Evaluator {
     );
 
     const scored = async (name: 'lint' | 'security', score: (head: string, base: string | null, s: ChangedSources) => number) => {
+      if (!readReports) return null;
       if (!sources) {
         missing[name] = `the changed files could not be read: ${missing.sources ?? ''}`;
         return null;
@@ -293,6 +338,42 @@ export class Evaluator {
       complexityDelta: complexity,
       missing,
     };
+  }
+
+  /**
+   * Coverage of the head and of the target branch, each by the same rule: the coverage
+   * report, else the forge's own figure (the hook's, else the pipeline API's). After a
+   * fast-forward merge the target branch's newest pipeline is the change itself: not a base
+   * to compare with, so the base read before the merge stands.
+   */
+  private async coverageSignals(task: TaskRow, forge: Forge, event: PipelineEvent, stored: StoredSignals | null, gather: Gather) {
+    const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
+    const { missing, attempt } = gather;
+    const locations = this.reportsFor(task.repo).coverage;
+    const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>) => {
+      const report = await forge.report(repo, pipelineId, locations);
+      return report !== null ? parseCoverage(report).percent : figure();
+    };
+
+    const latest = await attempt('base', () => forge.latestSuccessfulPipeline(repo, task.default_branch), `no successful pipeline on ${task.default_branch}`);
+    const baseIsHead = latest !== null && latest.sha === task.head_sha;
+    const base = baseIsHead ? null : latest;
+    const coverageHead = await attempt(
+      'coverage',
+      () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId)),
+      'no coverage report or figure for the head',
+    );
+    const coverageBase = base
+      ? await attempt('coverage', () => coverageOf(base.id, async () => base.coverage), `no coverage report or figure on ${task.default_branch}`)
+      : baseIsHead
+        ? (stored?.coverageBase ?? null)
+        : null;
+    if (!base && coverageBase === null) {
+      missing.coverage ??= baseIsHead
+        ? `the newest successful pipeline on ${task.default_branch} is this change itself: no base to compare coverage with`
+        : `no successful pipeline on ${task.default_branch} to compare coverage with`;
+    }
+    return { base, coverageHead, coverageBase };
   }
 
   private reportsFor(repo: string): ReportsConfig {

@@ -21,6 +21,7 @@ describe('app.yml', () => {
       check_suite: 'completed',
       workflow_run: 'completed',
       deployment_status: 'created',
+      status: 'success',
     };
     expect([...manifest.default_events].sort()).toEqual(Object.keys(handled).sort());
     // The normalizer handles each of them: an ignored event gives [] for any payload, a
@@ -36,6 +37,7 @@ describe('app.yml', () => {
       contents: 'write',
       checks: 'read',
       actions: 'read',
+      statuses: 'read',
       deployments: 'read',
     });
   });

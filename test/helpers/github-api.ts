@@ -66,8 +66,10 @@ export class FakeGitHub {
    * starts a task unless a test says otherwise.
    */
   permissions = new Map<string, string>([['Codertocat', 'write']]);
-  /** Artifacts per workflow run: name → zip bytes. */
+  /** Artifacts per workflow run: name → zip bytes. Only these runs exist: another id is a 404, as on GitHub. */
   artifacts = new Map<number, Map<string, Buffer>>();
+  /** Finished workflow runs, as `GET /actions/runs` lists them (newest first). */
+  workflowRuns: { id: number; head_sha: string; head_branch: string; event: string; conclusion: string }[] = [];
   private nextId = 3000;
   readonly bot: GhUser = { login: 'doom-rlvr[bot]', id: 41898282, type: 'Bot' };
 
@@ -170,6 +172,7 @@ export class FakeGitHub {
     });
     scope.get(new RegExp(`^${base}/actions/runs/\\d+/artifacts`)).reply((uri) => {
       const run = num(record('GET', uri, {}), '/runs/');
+      if (!this.artifacts.has(run)) return [404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/actions/artifacts#list-workflow-run-artifacts', status: '404' }];
       const list = [...(this.artifacts.get(run) ?? new Map<string, Buffer>()).entries()].map(([name, zip], i) => ({
         id: run * 10 + i,
         name,
@@ -186,7 +189,12 @@ export class FakeGitHub {
     });
     scope.get(`${base}/actions/runs`).query(true).reply((uri) => {
       record('GET', uri, {});
-      return [200, { total_count: 0, workflow_runs: [] }];
+      const q = new URL(uri, API).searchParams;
+      const runs = this.workflowRuns
+        .filter((r) => r.head_branch === q.get('branch') && (!q.get('event') || r.event === q.get('event')) && (!q.get('status') || r.conclusion === q.get('status')))
+        .sort((a, b) => b.id - a.id)
+        .map((r) => ({ ...r, status: 'completed', html_url: `https://github.com/${this.repo}/actions/runs/${r.id}`, pull_requests: [] }));
+      return [200, { total_count: runs.length, workflow_runs: runs.slice(0, Number(q.get('per_page') ?? 30)) }];
     });
     return this;
   }

@@ -180,7 +180,8 @@ export class FakeGitLab {
       return [200, found.slice(0, Number(q.get('per_page') ?? 20))];
     });
     scope.get(/\/api\/v4\/projects\/\d+\/pipelines\/\d+$/).reply((uri) => {
-      const p = this.pipelines.find((x) => x.id === Number(record('GET', uri, {}).path.split('/').pop()));
+      const id = Number(record('GET', uri, {}).path.split('/').pop());
+      const p = this.pipelines.find((x) => x.id === id);
       return p ? [200, { id: p.id, sha: p.sha, ref: p.ref, status: p.status, coverage: p.coverage }] : [404, { message: '404 Not found' }];
     });
     scope.get(/\/api\/v4\/projects\/\d+\/pipelines\/\d+\/jobs/).query(true).reply((uri) => {

@@ -311,6 +311,11 @@ export class GitHubForge implements Forge {
     return null;
   }
 
+  /** GitHub computes no coverage figure: it comes from a report or not at all. */
+  async pipelineCoverage(_repo: RepoLocator, _pipelineId: number): Promise<number | null> {
+    return null;
+  }
+
   /**
    * The newest successful run on `ref` started by a push. Only push runs: `branch` matches
    * a run's head branch, so without the filter a pull request from a fork's own `main`

@@ -9,6 +9,7 @@ import {
   type DeploymentEvent,
   type ForgeEvent,
   type PipelineEvent,
+  type PipelineOrigin,
   type RepoRef,
   type ReviewEvent,
 } from '../event.js';
@@ -20,6 +21,7 @@ import {
   issuesPayload,
   pullRequestPayload,
   pullRequestReviewPayload,
+  statusPayload,
   workflowRunPayload,
   type GitHubRepository,
   type GitHubUser,
@@ -60,6 +62,13 @@ const DEPLOYMENT_STATES: Record<string, DeploymentEvent['status']> = {
   queued: 'pending',
   pending: 'pending',
   waiting: 'pending',
+};
+
+/** A commit status has no `neutral`: `error` (the CI could not run) counts as a failure. */
+const STATUS_STATES: Record<string, PipelineEvent['status']> = {
+  success: 'success',
+  failure: 'failed',
+  error: 'failed',
 };
 
 /** `eventName` is the `X-GitHub-Event` header. */
@@ -144,16 +153,17 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
     }
 
     case 'pull_request_review': {
-      if (action !== 'submitted') return ignoreAction(action, where);
+      if (action !== 'submitted' && action !== 'dismissed') return ignoreAction(action, where);
       const p = parse(pullRequestReviewPayload);
-      // `dismissed` and states GitHub may add later say nothing about the code: ignore them.
-      const state = lookup(REVIEW_STATES, p.review.state.toLowerCase());
+      // A dismissal withdraws the reviewer's verdict: it moves the reward as a new review does.
+      // A submitted state GitHub may add later says nothing about the code: ignored.
+      const state = action === 'dismissed' ? 'dismissed' : lookup(REVIEW_STATES, p.review.state.toLowerCase());
       if (!state) return [];
       return [
         {
           ...base(p),
           kind: 'review',
-          action: 'submitted',
+          action,
           state,
           number: p.pull_request.number,
           headSha: p.review.commit_id ?? p.pull_request.head.sha,
@@ -169,14 +179,36 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
       // An Actions check suite is also delivered as `workflow_run`, which carries the run id
       // its artifacts hang off: that one speaks for it.
       if (suite.app?.slug === 'github-actions') return [];
-      return pipelineCompleted(p, suite, `${p.repository.html_url}/commit/${suite.head_sha}/checks?check_suite_id=${suite.id}`);
+      const app = suite.app ? (suite.app.slug ?? String(suite.app.id)) : 'unknown';
+      const url = `${p.repository.html_url}/commit/${suite.head_sha}/checks?check_suite_id=${suite.id}`;
+      return pipelineCompleted(p, suite, { kind: 'check_suite', app }, url);
     }
 
     case 'workflow_run': {
       if (action !== 'completed') return ignoreAction(action, where);
       const p = parse(workflowRunPayload);
       const run = p.workflow_run;
-      return pipelineCompleted(p, run, run.html_url);
+      return pipelineCompleted(p, run, { kind: 'workflow_run' }, run.html_url);
+    }
+
+    case 'status': {
+      const p = parse(statusPayload);
+      const status = lookup(STATUS_STATES, p.state);
+      // `pending` is no verdict yet.
+      if (!status) return [];
+      return [{
+        ...base(p),
+        kind: 'pipeline',
+        action: 'completed',
+        status,
+        origin: { kind: 'commit_status', context: p.context },
+        pipelineId: p.id,
+        sha: p.sha,
+        ref: '',
+        mergeRequestNumbers: [],
+        url: p.target_url || `${p.repository.html_url}/commit/${p.sha}`,
+        coverage: null,
+      }];
     }
 
     case 'deployment_status': {
@@ -219,7 +251,6 @@ function readAction(payload: unknown): string | undefined {
   return typeof payload.action === 'string' ? payload.action : undefined;
 }
 
-/** Unknown conclusions GitHub may add later count as no verdict rather than a failure. */
 /**
  * A finished check suite or workflow run (both carry the same fields) as a pipeline event.
  * GitHub's own examples include a "completed" delivery with no conclusion yet: no verdict.
@@ -227,6 +258,7 @@ function readAction(payload: unknown): string | undefined {
 function pipelineCompleted(
   p: Parameters<typeof base>[0],
   run: { id: number; conclusion: string | null; head_sha: string; head_branch: string | null; pull_requests: { number: number }[] },
+  origin: PipelineOrigin,
   url: string,
 ): PipelineEvent[] {
   if (run.conclusion === null) return [];
@@ -235,6 +267,7 @@ function pipelineCompleted(
     kind: 'pipeline',
     action: 'completed',
     status: conclusionStatus(run.conclusion),
+    origin,
     pipelineId: run.id,
     sha: run.head_sha,
     ref: run.head_branch ?? '',
@@ -244,6 +277,7 @@ function pipelineCompleted(
   }];
 }
 
+/** Unknown conclusions GitHub may add later count as no verdict rather than a failure. */
 function conclusionStatus(conclusion: string): PipelineEvent['status'] {
   return lookup(CONCLUSIONS, conclusion) ?? 'neutral';
 }

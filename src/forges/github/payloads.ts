@@ -98,7 +98,7 @@ export const checkSuitePayload = z.object({
     head_sha: z.string(),
     head_branch: z.string().nullable(),
     pull_requests: pullRequestRefs,
-    app: z.object({ slug: z.string().nullish() }).nullish(),
+    app: z.object({ id, slug: z.string().nullish() }).nullish(),
   }),
 });
 
@@ -112,6 +112,17 @@ export const workflowRunPayload = z.object({
     html_url: z.string(),
     pull_requests: pullRequestRefs,
   }),
+});
+
+/** A commit status (`status` event): no `action`, no branch, one verdict per `context`. */
+export const statusPayload = z.object({
+  ...envelope,
+  id,
+  sha: z.string(),
+  /** pending, success, failure or error. */
+  state: z.string(),
+  context: z.string(),
+  target_url: z.string().nullish(),
 });
 
 export const deploymentStatusPayload = z.object({

@@ -294,6 +294,11 @@ export class GitLabForge implements Forge {
     return null;
   }
 
+  async pipelineCoverage(repo: RepoLocator, pipelineId: number): Promise<number | null> {
+    const details = await this.call(pipelineDetails, 'GET', `/projects/${repo.id}/pipelines/${pipelineId}`);
+    return toCoverage(details.coverage);
+  }
+
   async latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
     const found = await this.call(z.array(pipeline), 'GET', `/projects/${repo.id}/pipelines`, {
       query: { ref, status: 'success', order_by: 'id', sort: 'desc', per_page: 1 },

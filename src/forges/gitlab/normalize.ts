@@ -4,7 +4,7 @@
  * update that adds two labels gives two `labeled` events); unhandled ones give `[]`.
  */
 import type { z } from 'zod';
-import type { Actor, DeploymentEvent, ForgeEvent, MergeRequestEvent, PipelineEvent, RepoRef } from '../event.js';
+import type { Actor, DeploymentEvent, ForgeEvent, MergeRequestEvent, PipelineEvent, RepoRef, ReviewEvent } from '../event.js';
 import { PayloadError } from '../errors.js';
 import {
   deploymentHook,
@@ -15,6 +15,7 @@ import {
   type GitLabIssueHook,
   type GitLabLabel,
   type GitLabProject,
+  type GitLabReviewer,
   type GitLabUser,
 } from './payloads.js';
 
@@ -51,6 +52,14 @@ const APPROVAL_ACTIONS: Record<string, 'approved' | 'unapproved'> = {
   approval: 'approved',
   unapproved: 'unapproved',
   unapproval: 'unapproved',
+};
+
+/** Reviewer states that are a verdict; `unreviewed` and `review_started` are not. */
+const REVIEWER_VERDICTS: Record<string, ReviewEvent['state']> = {
+  requested_changes: 'changes_requested',
+  reviewed: 'commented',
+  approved: 'approved',
+  unapproved: 'unapproved',
 };
 
 /** Only finished pipelines: running, pending, created, manual… give no verdict yet. */
@@ -135,7 +144,22 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
       }
       const mapped = lookup(MERGE_REQUEST_ACTIONS, action);
       if (!mapped) return [];
+      // A change request (or a submitted review) arrives as an `update` whose `changes`
+      // carry the reviewers' states: a review, as an approval is.
+      const reviews: ForgeEvent[] =
+        mapped === 'updated'
+          ? reviewerVerdictChanges(p.changes?.reviewers).map((change) => ({
+              ...base(p),
+              kind: 'review' as const,
+              action: 'submitted' as const,
+              state: change.state,
+              number: mr.iid,
+              ...(mr.last_commit ? { headSha: mr.last_commit.id } : {}),
+              reviewer: toActor(change.reviewer),
+            }))
+          : [];
       return [
+        ...reviews,
         {
           ...base(p),
           kind: 'merge_request',
@@ -166,6 +190,7 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
           kind: 'pipeline',
           action: 'completed',
           status,
+          origin: { kind: 'gitlab_pipeline', source: pipeline.source ?? null },
           pipelineId: pipeline.id,
           sha: pipeline.sha,
           ref: pipeline.ref,
@@ -228,6 +253,33 @@ function issueEvents(p: GitLabIssueHook): ForgeEvent[] {
     ...added.map((label) => ({ ...event, action: 'labeled' as const, label })),
     ...removed.map((label) => ({ ...event, action: 'unlabeled' as const, label })),
   ];
+}
+
+/**
+ * Reviewers whose verdict changed between `previous` and `current`: a new verdict state, or
+ * a verdict withdrawn (review re-requested, reviewer removed). A reviewer added without a
+ * verdict, and hooks without states (older GitLab), give none.
+ */
+export function reviewerVerdictChanges(
+  change: { previous?: GitLabReviewer[] | null; current?: GitLabReviewer[] | null } | null | undefined,
+): { reviewer: GitLabReviewer; state: ReviewEvent['state'] }[] {
+  if (!change) return [];
+  const before = new Map((change.previous ?? []).map((r) => [r.id, r.state ?? null]));
+  const current = change.current ?? [];
+  const changed: { reviewer: GitLabReviewer; state: ReviewEvent['state'] }[] = [];
+  for (const r of current) {
+    const was = before.get(r.id) ?? null;
+    if (was === (r.state ?? null)) continue;
+    const state = lookup(REVIEWER_VERDICTS, r.state);
+    // Back to `unreviewed` (review re-requested): the earlier verdict no longer stands.
+    if (state) changed.push({ reviewer: r, state });
+    else if (lookup(REVIEWER_VERDICTS, was)) changed.push({ reviewer: r, state: 'dismissed' });
+  }
+  const stillThere = new Set(current.map((r) => r.id));
+  for (const r of change.previous ?? []) {
+    if (!stillThere.has(r.id) && lookup(REVIEWER_VERDICTS, r.state)) changed.push({ reviewer: r, state: 'dismissed' });
+  }
+  return changed;
 }
 
 function noteTarget(

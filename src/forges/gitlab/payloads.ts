@@ -66,6 +66,10 @@ export const noteHook = z.object({
   merge_request: z.object({ iid }).nullish(),
 });
 
+/** A reviewer as Merge Request Hooks list them; `state` since GitLab 18.x (`unreviewed`, `requested_changes`…). */
+const reviewer = user.extend({ state: z.string().nullish() });
+export type GitLabReviewer = z.infer<typeof reviewer>;
+
 export const mergeRequestHook = z.object({
   ...envelope,
   object_attributes: z.object({
@@ -81,6 +85,12 @@ export const mergeRequestHook = z.object({
     labels: z.array(label).nullish(),
   }),
   labels: z.array(label).nullish(),
+  /** On `update`: what changed. A submitted review or a re-request changes `reviewers`. */
+  changes: z
+    .object({
+      reviewers: z.object({ previous: z.array(reviewer).nullish(), current: z.array(reviewer).nullish() }).nullish(),
+    })
+    .nullish(),
 });
 
 export const pipelineHook = z.object({
@@ -90,6 +100,8 @@ export const pipelineHook = z.object({
     ref: z.string(),
     sha: z.string(),
     status: z.string(),
+    /** push, merge_request_event, schedule…; older GitLab versions do not send it. */
+    source: z.string().nullish(),
     /** Older GitLab versions do not send it. */
     url: z.string().nullish(),
     /** GitLab sends the percentage as a string, a number or null depending on version. */

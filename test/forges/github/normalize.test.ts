@@ -17,10 +17,12 @@ const HANDLED: Record<string, string[]> = {
   issues: ['opened', 'closed', 'reopened', 'labeled', 'unlabeled', 'edited'],
   issue_comment: ['created'],
   pull_request: ['opened', 'synchronize', 'reopened', 'closed', 'edited'],
-  pull_request_review: ['submitted'],
+  pull_request_review: ['submitted', 'dismissed'],
   check_suite: ['completed'],
   workflow_run: ['completed'],
   deployment_status: ['created'],
+  /** A commit status has no action. */
+  status: ['(none)'],
 };
 
 function examplesOf(name: string, action?: string): Payload[] {
@@ -57,7 +59,7 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
       for (const example of examplesOf(name)) {
         const events = normalizeGitHub(name, example);
         for (const event of events) expect(() => forgeEvent.parse(event), `${name}.${String(example.action)}`).not.toThrow();
-        const handled = actions.includes(String(example.action));
+        const handled = actions.includes(String(example.action ?? '(none)'));
         if (!handled) expect(events, `${name}.${String(example.action)}`).toEqual([]);
         produced += events.length;
       }
@@ -156,8 +158,43 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
       (payload.review as Payload).state = state;
       expect(only(normalizeGitHub('pull_request_review', payload))).toMatchObject({ state: expected });
     }
-    (payload.review as Payload).state = 'dismissed';
+    (payload.review as Payload).state = 'pending';
     expect(normalizeGitHub('pull_request_review', payload)).toEqual([]);
+  });
+
+  it('pull_request_review.dismissed withdraws a verdict: a review event too', () => {
+    const payload = first('pull_request_review', 'dismissed');
+    expect(only(normalizeGitHub('pull_request_review', payload))).toMatchObject({ kind: 'review', action: 'dismissed', state: 'dismissed' });
+  });
+
+  it('workflow runs and check suites are separate sequences; a check suite is named by its App', () => {
+    const run = examplesOf('workflow_run', 'completed').find((e) => (e.workflow_run as Payload).conclusion === 'success')!;
+    expect(only(normalizeGitHub('workflow_run', run))).toMatchObject({ origin: { kind: 'workflow_run' } });
+    const suite = structuredClone(examplesOf('check_suite', 'completed').find((e) => (e.check_suite as { pull_requests: unknown[] }).pull_requests.length > 0)!);
+    expect(only(normalizeGitHub('check_suite', suite))).toMatchObject({ origin: { kind: 'check_suite', app: '29310' } });
+    (suite.check_suite as { app: Payload }).app.slug = 'codecov';
+    expect(only(normalizeGitHub('check_suite', suite))).toMatchObject({ origin: { kind: 'check_suite', app: 'codecov' } });
+  });
+
+  it('status: a commit status is a verdict of its context, matched by commit; pending is none yet', () => {
+    const payload = first('status');
+    expect(only(normalizeGitHub('status', payload))).toMatchObject({
+      kind: 'pipeline',
+      status: 'success',
+      origin: { kind: 'commit_status', context: 'default' },
+      pipelineId: 6805126730,
+      sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246',
+      ref: '',
+      mergeRequestNumbers: [],
+      url: 'https://github.com/Codertocat/Hello-World/commit/6113728f27ae82c7b1a177c8d03f9e96e0adf246',
+    });
+    for (const [state, status] of [['failure', 'failed'], ['error', 'failed']]) {
+      expect(only(normalizeGitHub('status', { ...payload, state, target_url: 'https://ci.example.com/build/7' }))).toMatchObject({
+        status,
+        url: 'https://ci.example.com/build/7',
+      });
+    }
+    expect(normalizeGitHub('status', { ...payload, state: 'pending' })).toEqual([]);
   });
 
   it('check_suite.completed: status, sha, ref and pull request numbers', () => {

@@ -410,6 +410,23 @@ describe('GitLabForge.report', () => {
   });
 });
 
+describe('GitLabForge.pipelineCoverage', () => {
+  it("is the single pipeline's coverage (the Pipeline Hook does not carry it), null when it has none", async () => {
+    gitlab
+      .get('/api/v4/projects/30/pipelines/1642')
+      .reply(200, pipelineBody(1642, { sha: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7', ref: 'refs/merge-requests/1/head', source: 'merge_request_event', coverage: '82.5', duration: 300 }))
+      .get('/api/v4/projects/30/pipelines/1643')
+      .reply(200, pipelineBody(1643, { coverage: null }));
+    expect(await forge.pipelineCoverage(repo, 1642)).toBe(82.5);
+    expect(await forge.pipelineCoverage(repo, 1643)).toBeNull();
+  });
+
+  it('a missing pipeline is a ForgeApiError 404', async () => {
+    gitlab.get('/api/v4/projects/30/pipelines/9').reply(404, { message: '404 Not found' });
+    await expect(forge.pipelineCoverage(repo, 9)).rejects.toMatchObject({ name: 'ForgeApiError', status: 404 });
+  });
+});
+
 describe('GitLabForge.latestSuccessfulPipeline', () => {
   const listQuery = { ref: 'master', status: 'success', order_by: 'id', sort: 'desc', per_page: 1 };
 

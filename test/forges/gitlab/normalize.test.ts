@@ -183,6 +183,46 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
     }
   });
 
+  it('Merge Request Hook update with a reviewer state change: a review event, then the update', () => {
+    const user1 = (p: Payload) => (p.reviewers as Payload[])[0]!;
+    const requested = normalize('merge-request-hook.json', (p) => {
+      attrs(p).action = 'update';
+      p.changes = {
+        reviewers: {
+          previous: [{ ...user1(p), state: 'unreviewed', re_requested: false }],
+          current: [{ ...user1(p), state: 'requested_changes', re_requested: false }],
+        },
+      };
+    });
+    expect(requested).toEqual([
+      expect.objectContaining({
+        kind: 'review',
+        action: 'submitted',
+        state: 'changes_requested',
+        number: 1,
+        headSha: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+        reviewer: { id: 6, login: 'user1', isBot: false },
+      }),
+      expect.objectContaining({ kind: 'merge_request', action: 'updated' }),
+    ]);
+
+    const reviewers = (previous: Payload[], current: Payload[]) =>
+      normalize('merge-request-hook.json', (p) => {
+        attrs(p).action = 'update';
+        p.changes = { reviewers: { previous, current } };
+      }).map((e) => (e.kind === 'review' ? `${e.reviewer.login}:${e.state}` : e.kind));
+    const bob = { id: 7, name: 'Bob', username: 'bob' };
+    // Reviewed; a reviewer removed while holding a verdict; a reviewer added (no verdict).
+    expect(reviewers([{ ...bob, state: 'unreviewed' }], [{ ...bob, state: 'reviewed' }])).toEqual(['bob:commented', 'merge_request']);
+    expect(reviewers([{ ...bob, state: 'requested_changes' }], [])).toEqual(['bob:dismissed', 'merge_request']);
+    expect(reviewers([], [{ ...bob, state: 'unreviewed' }])).toEqual(['merge_request']);
+    // Re-requested (back to unreviewed): the change request no longer stands. Unchanged: nothing.
+    expect(reviewers([{ ...bob, state: 'requested_changes' }], [{ ...bob, state: 'unreviewed', re_requested: true }])).toEqual(['bob:dismissed', 'merge_request']);
+    expect(reviewers([{ ...bob, state: 'requested_changes' }], [{ ...bob, state: 'requested_changes' }])).toEqual(['merge_request']);
+    // Older GitLab: reviewers without states.
+    expect(reviewers([], [bob])).toEqual(['merge_request']);
+  });
+
   it('Pipeline Hook: finished status, sha, ref, MR iid, URL, coverage', () => {
     expect(normalize('pipeline-hook.json')).toEqual([
       expect.objectContaining({
@@ -192,11 +232,13 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
         pipelineId: 31,
         sha: 'bcbb5ec396a2c0f828686f14fac9b80b780504f2',
         ref: 'master',
+        origin: { kind: 'gitlab_pipeline', source: 'merge_request_event' },
         mergeRequestNumbers: [1],
         url: 'http://example.com/gitlab-org/gitlab-test/-/pipelines/31',
         coverage: null,
       }),
     ]);
+    expect(normalize('pipeline-hook.json', (p) => void delete attrs(p).source)).toMatchObject([{ origin: { kind: 'gitlab_pipeline', source: null } }]);
     expect(normalize('pipeline-hook.json', (p) => void (attrs(p).coverage = '87.25'))).toMatchObject([{ coverage: 87.25 }]);
     expect(normalize('pipeline-hook.json', (p) => void (attrs(p).coverage = 91))).toMatchObject([{ coverage: 91 }]);
     expect(normalize('pipeline-hook.json', (p) => void (attrs(p).coverage = null))).toMatchObject([{ coverage: null }]);
