@@ -55,7 +55,7 @@ export interface RunningApp {
 /** Opens the store, syncs agents and builds the forge clients the environment allows. */
 export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log' | 'fetch'>) {
   const { env, loaded, log } = options;
-  const store = await openStore(env.databaseUrl);
+  const store = await openStore(env.databaseUrl, { log: log.child({ name: 'store' }) });
   const { added } = await syncAgents(store.db, loaded.agents);
   if (added.length > 0) log.info({ agents: added }, 'new agents registered');
   const { forges: forgeConfig } = loaded.config;
@@ -150,6 +150,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
   const app = createIngress({
     inbox,
+    store,
     log,
     maxBodyBytes: config.server.max_body_bytes,
     ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),
