@@ -141,6 +141,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     },
     isPermanent: isPermanentError,
     ingressBusy: () => inbox.busy(),
+    health: store.health,
     pollIntervalMs: config.inbox.poll_interval_ms,
     maxAttempts: config.inbox.max_attempts,
     retryBaseMs: config.inbox.retry_base_ms,
