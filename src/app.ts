@@ -87,6 +87,7 @@ export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: C
     forges: core.forges,
     tasks: core.tasks,
     log,
+    health: core.store.health,
     executor:
       executor ??
       new LocalExecutor({
