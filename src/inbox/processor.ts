@@ -113,8 +113,14 @@ export class InboxProcessor {
       const requeued = await requeueInterrupted(this.options.db);
       this.options.log.info({ requeued }, 'inbox resumed: the store is back');
     } catch (error) {
-      // Lost again: the store's health pauses us once more, and the next return recovers.
-      this.options.log.warn({ err: error }, 'inbox could not resume: the store was lost again');
+      // Lost again: the store's health has paused us once more, and its next return recovers.
+      if (!this.storeReachable()) return;
+      // Reachable but refused: try again at the next poll rather than stay stuck.
+      this.options.log.error({ err: error }, 'inbox could not requeue interrupted deliveries: retrying');
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.recovery = this.recovery.then(() => this.recover(outage));
+      }, this.options.pollIntervalMs);
       return;
     }
     if (!this.running || outage !== this.outages || this.mode !== 'recovering') return;
