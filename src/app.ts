@@ -60,7 +60,7 @@ export interface RunningApp {
  */
 export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log' | 'fetch'>) {
   const { env, loaded, log } = options;
-  const store = await openStore(env.databaseUrl);
+  const store = await openStore(env.databaseUrl, { log: log.child({ name: 'store' }) });
   const { forges: forgeConfig } = loaded.config;
   const github =
     env.github && forgeConfig.github.enabled
@@ -116,6 +116,7 @@ export function createRuns(
     forges: core.forges,
     tasks: core.tasks,
     log,
+    health: core.store.health,
     executor:
       executor ??
       new LocalExecutor({
@@ -180,6 +181,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     },
     isPermanent: isPermanentError,
     ingressBusy: () => inbox.busy(),
+    health: store.health,
     pollIntervalMs: config.inbox.poll_interval_ms,
     maxAttempts: config.inbox.max_attempts,
     retryBaseMs: config.inbox.retry_base_ms,
@@ -189,6 +191,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
 
   const app = createIngress({
     inbox,
+    store,
     log,
     maxBodyBytes: config.server.max_body_bytes,
     ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),

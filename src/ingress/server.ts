@@ -1,15 +1,30 @@
 /**
- * The HTTP surface: webhook ingress for both forges and the health check. A delivery is
- * verified, stored in the inbox, and only then answered 202; the work happens later.
+ * The HTTP surface: webhook ingress for both forges and the health checks. A delivery is
+ * verified, stored in the inbox, and only then answered 202; the work happens later. While
+ * the store cannot be reached, a delivery is answered 503 with Retry-After (the forge keeps
+ * it and can send it again) and never 202: an acknowledged delivery is one on disk.
+ * `/healthz` says the process is alive; `/readyz` says whether it can take deliveries.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from '../log.js';
+import type { StoreHealthState } from '../store/health.js';
 import type { InboxWriter } from './inbox-writer.js';
+
+/** The store as the ingress sees it: which one, and whether it can be reached. */
+export interface IngressStore {
+  dialect: string;
+  health: {
+    current(): StoreHealthState;
+    /** Asks the store now (for `/readyz`). */
+    check(): Promise<StoreHealthState>;
+  };
+}
 
 export interface IngressOptions {
   inbox: InboxWriter;
+  store: IngressStore;
   log: Logger;
   maxBodyBytes: number;
   /** Absent when GitHub is not configured: the route then answers 404 saying so. */
@@ -35,8 +50,20 @@ function isJson(text: string): boolean {
   }
 }
 
+/** Seconds a forge or a load balancer is asked to wait before trying again. */
+export const RETRY_AFTER_SECONDS = 5;
+
+type Unreachable = Extract<StoreHealthState, { reachable: false }>;
+
+function unavailable(c: Context, body: Record<string, unknown>) {
+  c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+  return c.json(body, 503);
+}
+
+const storeDown = (dialect: string, state: Unreachable) => ({ dialect, reachable: false, reason: state.reason, since: state.since });
+
 export function createIngress(options: IngressOptions): Hono {
-  const { inbox, log } = options;
+  const { inbox, log, store: backend } = options;
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes,
@@ -45,7 +72,21 @@ export function createIngress(options: IngressOptions): Hono {
 
   async function store(c: Context, forge: string, deliveryId: string, event: string, body: string) {
     if (!isJson(body)) return c.json({ error: 'body is not valid JSON' }, 400);
-    const stored = await inbox.put({ forge, deliveryId, event, body });
+    const notStored = (state: Unreachable) => {
+      log.warn({ forge, deliveryId, event, reason: state.reason }, 'delivery refused: the store is unreachable');
+      return unavailable(c, { error: 'the store is unreachable: the delivery was not stored, send it again later', store: storeDown(backend.dialect, state) });
+    };
+    const before = backend.health.current();
+    if (!before.reachable) return notStored(before);
+    let stored: boolean;
+    try {
+      stored = await inbox.put({ forge, deliveryId, event, body });
+    } catch (error) {
+      // The store marks itself unreachable before a lost connection's error reaches here.
+      const after = backend.health.current();
+      if (!after.reachable) return notStored(after);
+      throw error;
+    }
     log.debug({ forge, deliveryId, event, stored }, stored ? 'delivery stored' : 'redelivery ignored');
     return c.json({ accepted: true, duplicate: !stored }, 202);
   }
@@ -53,6 +94,12 @@ export function createIngress(options: IngressOptions): Hono {
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', forges: { github: Boolean(options.github), gitlab: Boolean(options.gitlab) } }),
   );
+
+  app.get('/readyz', async (c) => {
+    const state = await backend.health.check();
+    if (state.reachable) return c.json({ status: 'ready', store: { dialect: backend.dialect, reachable: true } });
+    return unavailable(c, { status: 'unavailable', store: storeDown(backend.dialect, state) });
+  });
 
   app.post('/api/github/webhooks', limit, async (c) => {
     const github = options.github;

@@ -1,12 +1,16 @@
 /**
  * Opens the store named by DATABASE_URL: a file path (SQLite, the embedded default) or a
- * `postgres://` URL, and brings its schema up to date.
+ * `postgres://` URL, and brings its schema up to date. The store carries its health
+ * (src/store/health.ts): on Postgres a lost connection is reported there, never thrown at
+ * the process as an unhandled 'error' event.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider, type PostgresPool } from 'kysely';
 import pg from 'pg';
+import type { Logger } from '../log.js';
+import { StoreHealth } from './health.js';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations/columns.js';
 import { sqliteDialect } from './sqlite.js';
@@ -17,13 +21,21 @@ import * as m0003 from './migrations/0003_issue-notices.js';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  health: StoreHealth;
   close(): Promise<void>;
 }
 
 export interface OpenOptions {
   /** Postgres only: the schema to use (created if missing); tests use one each. */
   schema?: string;
+  /** Where lost connections and recoveries are logged. */
+  log?: Logger;
+  /** How often an unreachable store is probed (tests shorten it). */
+  probeBackoff?: { initialMs: number; maxMs: number };
 }
+
+/** How long a new Postgres connection may take before the store counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 // bigint columns hold forge ids (comment ids pass 2^31); they stay well under 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
@@ -45,16 +57,47 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
+/**
+ * A pg pool whose failures reach `health`. node-postgres emits 'error' on a client whose
+ * connection ends (a server restart ends them all), on the pool for an idle client and on the
+ * client itself for one in use: with no listener either one kills the process. Kysely
+ * listens to neither, so both are listened to here.
+ */
+function watchedPool(pool: pg.Pool, health: StoreHealth): PostgresPool {
+  pool.on('error', (error) => health.lost(error));
+  pool.on('connect', (client) => client.on('error', (error) => health.lost(error)));
+  return {
+    async connect() {
+      try {
+        return await pool.connect();
+      } catch (error) {
+        health.lost(error);
+        throw error;
+      }
+    },
+    end: () => pool.end(),
+  };
+}
+
 export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
   let db: Kysely<Database>;
   let dialect: Dialect;
+  // The probe runs on the store it watches; `db` is set before the first probe can run.
+  const health = new StoreHealth({
+    probe: async () => {
+      await sql`select 1`.execute(db);
+    },
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.probeBackoff ? { backoff: options.probeBackoff } : {}),
+  });
   if (isPostgresUrl(url)) {
     dialect = 'postgres';
     if (options.schema && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
       throw new Error(`invalid Postgres schema name: ${options.schema}`);
     }
     if (options.schema) {
-      const admin = new pg.Client({ connectionString: url });
+      const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      admin.on('error', (error) => health.lost(error));
       await admin.connect();
       try {
         await admin.query(`create schema if not exists ${options.schema}`);
@@ -65,9 +108,17 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: watchedPool(pool, health) }),
+      // A query cut off by a server shutdown fails before the connection's 'error' event
+      // arrives: classify it here, so the caller already sees the store marked unreachable.
+      log: (event) => {
+        if (event.level === 'error') health.observe(event.error);
+      },
+    });
   } else {
     dialect = 'sqlite';
     const path = url.replace(/^sqlite:(\/\/)?/, '');
@@ -75,13 +126,32 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     db = new Kysely<Database>({ dialect: await sqliteDialect(new SQLite(path)) });
   }
 
+  try {
+    await migrate(db, dialect, options.schema);
+  } catch (error) {
+    health.close();
+    await db.destroy();
+    throw error;
+  }
+  return {
+    db,
+    dialect,
+    health,
+    close: async () => {
+      health.close();
+      await db.destroy();
+    },
+  };
+}
+
+async function migrate(db: Kysely<Database>, dialect: Dialect, schema: string | undefined): Promise<void> {
   // Kysely must look for its own tables in the schema the store uses: by default it accepts
   // them in any schema it can see, and would skip migrating this one when another schema of
   // the same database (another app, another replica's test) has them.
   let migrationTableSchema: string | undefined;
   if (dialect === 'postgres') {
     const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
-    migrationTableSchema = rows[0]?.schema ?? options.schema;
+    migrationTableSchema = rows[0]?.schema ?? schema;
   }
   const migrator = new Migrator({
     db,
@@ -92,9 +162,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   const pending = (await migrator.getMigrations()).some((m) => m.executedAt === undefined);
   const { error, results } = pending ? await migrator.migrateToLatest() : { error: undefined, results: [] };
   if (error) {
-    await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`store migration ${failed} failed: ${(error as Error).message}`);
   }
-  return { db, dialect, close: () => db.destroy() };
 }

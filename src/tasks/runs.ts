@@ -3,6 +3,10 @@
  * result into state — a merge request and a completed task, an escalation to a higher tier,
  * or a failure shown on the issue. Durable: a run the process lost is failed and re-queued
  * at start-up, never left hanging.
+ *
+ * While the store is unreachable no run is started; a run that ends meanwhile waits for the
+ * store before its result is recorded. When the store is back, a run whose bookkeeping the
+ * outage cut off is failed and re-queued as at start-up, and dispatching resumes.
  */
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
@@ -10,6 +14,7 @@ import type { Config, Tier } from '../config/schema.js';
 import type { Executor, RunRequest, RunResult } from '../executor/contract.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
+import { isStoreUnreachableError, type StoreAvailability } from '../store/health.js';
 import { renderSystemPrompt } from '../pipeline/prompt.js';
 import { tokensUsed } from '../runners/runner.js';
 import { getAgent } from '../store/agents.js';
@@ -31,6 +36,8 @@ export interface RunCoordinatorDeps {
   executor: Executor;
   tasks: TaskService;
   log: Logger;
+  /** Whether the store can be reached; absent, it is taken to be. */
+  health?: StoreAvailability;
 }
 
 interface Running {
@@ -43,13 +50,40 @@ export class RunCoordinator {
   private readonly lock = new KeyedMutex();
   private stopped = true;
   private poll: NodeJS.Timeout | null = null;
+  /** Set when an outage may have cut a run's bookkeeping short: repaired before the next dispatch. */
+  private repairAfterOutage = false;
+  private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: RunCoordinatorDeps) {}
 
   /** Fails and re-queues runs a previous process left in progress, then starts dispatching. */
   async start(): Promise<void> {
+    await this.requeueLost('startup');
+    this.stopped = false;
+    this.unsubscribe =
+      this.deps.health?.onChange((state) => {
+        if (state.reachable) {
+          this.deps.log.info('runs resumed: the store is back');
+          this.kick();
+        } else {
+          this.repairAfterOutage = true;
+          this.deps.log.warn({ reason: state.reason }, 'runs paused: the store is unreachable');
+        }
+      }) ?? null;
+    this.kick();
+    // The CLI assigns tasks from another process: look for them now and then, too.
+    this.poll = setInterval(() => this.kick(), 5_000);
+    this.poll.unref();
+  }
+
+  /**
+   * Fails and re-queues the runs left in progress that this process is not running: all of
+   * them at start-up, those an outage interrupted afterwards (one replica, as in *Deploying*).
+   */
+  private async requeueLost(actor: 'startup' | 'store-outage'): Promise<void> {
     const { db, log } = this.deps;
-    const lost = await db.selectFrom('assignments').selectAll().where('status', '=', 'in_progress').execute();
+    const inProgress = await db.selectFrom('assignments').selectAll().where('status', '=', 'in_progress').execute();
+    const lost = inProgress.filter((run) => !this.running.has(run.task_id));
     for (const run of lost) {
       const now = nowIso();
       await db.transaction().execute(async (trx) => {
@@ -61,19 +95,15 @@ export class RunCoordinator {
         await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), assigned_at: now }).execute();
         await trx.updateTable('tasks').set({ status: 'assigned', updated_at: now }).where('id', '=', run.task_id).execute();
       });
-      await audit(db, { event: 'run.requeued', actor: 'startup', taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } });
-      log.warn({ taskId: run.task_id, agent: run.agent_name }, 'run interrupted by a stop: re-queued');
+      await audit(db, { event: 'run.requeued', actor, taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } });
+      log.warn({ taskId: run.task_id, agent: run.agent_name }, `run interrupted by ${actor === 'startup' ? 'a stop' : 'a store outage'}: re-queued`);
     }
-    this.stopped = false;
-    this.kick();
-    // The CLI assigns tasks from another process: look for them now and then, too.
-    this.poll = setInterval(() => this.kick(), 5_000);
-    this.poll.unref();
   }
 
   /** Stops dispatching and stops what is running; those runs are re-queued at the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.poll) clearInterval(this.poll);
     const all = [...this.running.values()];
     for (const r of all) r.controller.abort(new DOMException('the bot is shutting down', 'AbortError'));
@@ -82,7 +112,7 @@ export class RunCoordinator {
 
   /** Starts assigned runs while the executor has room. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.storeReachable()) return;
     void this.lock
       .run('dispatch', () => this.dispatch())
       .catch((error: unknown) => this.deps.log.error({ err: error }, 'dispatching runs failed'));
@@ -101,8 +131,22 @@ export class RunCoordinator {
     while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
+  private storeReachable(): boolean {
+    return this.deps.health?.current().reachable ?? true;
+  }
+
   private async dispatch(): Promise<void> {
     const { db, executor } = this.deps;
+    if (!this.storeReachable()) return;
+    if (this.repairAfterOutage) {
+      this.repairAfterOutage = false;
+      try {
+        await this.requeueLost('store-outage');
+      } catch (error) {
+        this.repairAfterOutage = true;
+        throw error;
+      }
+    }
     const free = executor.capacity - this.running.size;
     if (free <= 0) return;
     const due = await db
@@ -122,7 +166,12 @@ export class RunCoordinator {
       const entry: Running = { controller, done: Promise.resolve() };
       this.running.set(run.task_id, entry);
       entry.done = this.execute(run, controller.signal)
-        .catch((error: unknown) => this.deps.log.error({ err: error, taskId: run.task_id }, 'run bookkeeping failed'))
+        .catch((error: unknown) => {
+          if (this.storeReachable()) this.deps.log.error({ err: error, taskId: run.task_id }, 'run bookkeeping failed');
+          else this.deps.log.warn({ err: error, taskId: run.task_id }, 'run bookkeeping cut off by a store outage: re-queued when it is back');
+          // The outage may already be over when its error arrives here: repair before the next dispatch.
+          if (!this.storeReachable() || isStoreUnreachableError(error)) this.repairAfterOutage = true;
+        })
         .finally(() => {
           this.running.delete(run.task_id);
           this.kick();
@@ -182,6 +231,9 @@ export class RunCoordinator {
       return;
     }
     log.info({ taskId: task.id, agent: agent.name, outcome: result.outcome, ms: Math.round(result.durationMs) }, 'run ended');
+    // The result is in hand and nothing of it is written yet: hold it until the store is back.
+    await this.deps.health?.whenReachable(signal);
+    if (!this.storeReachable()) return; // stopped or cancelled first: re-queued when the store is back, or at the next start
     await this.finish(task, run, agent.tier as Tier, result);
   }
 
