@@ -59,6 +59,7 @@ export class LocalExecutor implements Executor {
       const mirror = await this.mirrors.ensure(key, request.repository.cloneUrl, credential, signal);
       workspace = await createWorkspace({
         mirror,
+        lock: this.mirrors.lockFor(key),
         root: this.options.workspaceDir,
         branch: request.branch,
         base: request.repository.defaultBranch,
