@@ -88,7 +88,7 @@ export async function run(): Promise<void> {
       // Warm-up, untimed: the page cache for the fresh side, the mirror for the Nth side.
       await git(['clone', '--quiet', url, join(dir, 'clone-warmup')], { credential });
       await rm(join(dir, 'clone-warmup'), { recursive: true, force: true });
-      const first = await createWorkspace({ mirror: await cache.ensure(key, url, credential), root: join(dir, 'ws'), branch: 'doom/0-warmup', base: 'main' });
+      const first = await createWorkspace({ mirror: await cache.ensure(key, url, credential), lock: cache.lockFor(key), root: join(dir, 'ws'), branch: 'doom/0-warmup', base: 'main' });
       await first.remove();
 
       for (let r = 1; r <= RUNS; r++) {
@@ -102,7 +102,7 @@ export async function run(): Promise<void> {
         const t0 = performance.now();
         const mirror = await cache.ensure(key, url, credential);
         const t1 = performance.now();
-        const ws = await createWorkspace({ mirror, root: join(dir, 'ws'), branch: `doom/${r}-bench`, base: 'main' });
+        const ws = await createWorkspace({ mirror, lock: cache.lockFor(key), root: join(dir, 'ws'), branch: `doom/${r}-bench`, base: 'main' });
         const t2 = performance.now();
         nth.push(t2 - t0);
         fetches.push(t1 - t0);

@@ -4,7 +4,7 @@
  * coordinator knowing where a run happens.
  */
 import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
-import type { RunOutcome, Usage } from '../runners/runner.js';
+import type { BudgetStop, RunOutcome, Usage } from '../runners/runner.js';
 import type { GitCredential } from '../workspace/git.js';
 
 export interface RunRequest {
@@ -37,6 +37,11 @@ export interface RunRequest {
     defaultBranch: string;
   };
   branch: string;
+  /**
+   * Work an earlier run of this task kept on `branch` when it ran out of time or tokens: this
+   * run starts from the branch (when it still holds that commit) instead of the default branch.
+   */
+  resume?: { sha: string; stop: BudgetStop };
   /** For the bot's own fetch and push; never given to the agent. */
   credential: () => Promise<GitCredential>;
   author: { name: string; email: string };
@@ -49,7 +54,10 @@ export interface RunResult {
   transcript: string;
   error?: string;
   summary?: string;
-  /** The commit the bot pushed, or null when nothing was pushed. */
+  /**
+   * The commit the bot pushed: the merge request's head on success, the work kept on the
+   * branch on a timeout or token limit; null when there is none.
+   */
   commitSha: string | null;
   /** Files the commit changed, for the MR description. */
   changedFiles: string[];

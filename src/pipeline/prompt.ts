@@ -83,7 +83,13 @@ export interface PromptInput {
   guidance: Guidance[];
   /** `owner/name` (GitHub) or the GitLab project path. */
   repo: string;
+  /** Set when the worktree starts from the work of an earlier agent stopped by its budget. */
+  resumed?: { stop: 'timeout' | 'token_limit' };
 }
+
+/** The trusted line telling an escalated agent it starts from kept work (no untrusted text in it). */
+export const resumedLine = (stop: 'timeout' | 'token_limit'): string =>
+  `A previous agent ran out of ${stop === 'timeout' ? 'time' : 'tokens'} on this task; its work so far is committed on this branch, and this worktree starts from it. Continue from it: check what is there, keep what is right, and finish the task.`;
 
 const issueTag = 'untrusted_issue';
 
@@ -131,6 +137,7 @@ export const buildPrompt = (input: PromptInput): string => {
     const fence = fenceFor(text);
     out.push('', `## Repository guidance from \`${g.file}\``, '', 'The repository\'s own instructions for agents:', '', `${fence}markdown`, text, fence);
   }
+  if (input.resumed) out.push('', '## Earlier work', '', resumedLine(input.resumed.stop));
   out.push(
     '',
     '## Constraints',

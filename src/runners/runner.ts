@@ -46,6 +46,11 @@ export interface RunnerInput {
 
 export type RunOutcome = 'success' | 'failed' | 'token_limit' | 'timeout' | 'cancelled';
 
+/** The stops by budget: the bot keeps the agent's work on the task's branch for the escalated run. */
+export type BudgetStop = Extract<RunOutcome, 'timeout' | 'token_limit'>;
+
+export const isBudgetStop = (outcome: RunOutcome): outcome is BudgetStop => outcome === 'timeout' || outcome === 'token_limit';
+
 export interface RunnerResult {
   outcome: RunOutcome;
   usage: Usage;

@@ -3,6 +3,7 @@
  * query reads the same on SQLite and Postgres.
  */
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { BudgetStop } from '../runners/runner.js';
 
 export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'failed';
 export type TaskStatus = 'pending' | 'assigned' | 'in_progress' | 'completed' | 'failed';
@@ -54,6 +55,13 @@ export interface TasksTable {
   branch: string | null;
   /** The commit the bot pushed last: pipelines for other commits are not this task's. */
   head_sha: string | null;
+  /**
+   * The commit a run stopped by its budget left on `branch` (pushed, no MR yet); the escalated
+   * run starts from it. Null once the task completes or fails, and when there is none.
+   */
+  kept_sha: string | null;
+  /** Why that run stopped. */
+  kept_outcome: BudgetStop | null;
   /** Escalation floor: after a timeout or a token limit only this tier or above may take it. */
   min_tier: string | null;
   review_app_url: string | null;

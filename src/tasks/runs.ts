@@ -16,7 +16,7 @@ import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { isStoreUnreachableError, type StoreAvailability } from '../store/health.js';
 import { renderSystemPrompt } from '../pipeline/prompt.js';
-import { tokensUsed } from '../runners/runner.js';
+import { isBudgetStop, tokensUsed } from '../runners/runner.js';
 import { getAgent } from '../store/agents.js';
 import { newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
@@ -221,6 +221,8 @@ export class RunCoordinator {
       },
       repository: { forge: task.forge, fullName: task.repo, cloneUrl: task.clone_url, defaultBranch: task.default_branch },
       branch,
+      // Work an earlier run kept on the branch when its budget ran out: the escalated run continues it.
+      resume: task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
       credential: () => forge.gitCredential(repo),
       author: { name: config.executor.bot_name, email: config.executor.bot_email },
     };
@@ -297,6 +299,8 @@ export class RunCoordinator {
         pr_number: mr.number,
         completed_at: now,
         error_message: null,
+        kept_sha: null,
+        kept_outcome: null,
       });
       await db
         .updateTable('agents')
@@ -324,8 +328,11 @@ export class RunCoordinator {
         .execute();
     }
     if (recovery.kind === 'escalate') {
+      // The work this run kept (or, if it kept none, what the one before it kept) is where the next run starts.
+      const kept = keptWork(task, result);
       await updateTask(db, task.id, {
         ...spent,
+        ...kept,
         status: 'pending',
         assigned_agent: null,
         escalations: task.escalations + 1,
@@ -337,7 +344,7 @@ export class RunCoordinator {
         actor: 'executor',
         taskId: task.id,
         agentName: run.agent_name,
-        data: { outcome: result.outcome, to: recovery.minTier, reason: recovery.reason, error: result.error ?? null },
+        data: { outcome: result.outcome, to: recovery.minTier, reason: recovery.reason, error: result.error ?? null, kept: kept.kept_sha },
       });
       await tasks.tryAssign(task.id, { actor: 'escalation' });
       await tasks.routePending('executor');
@@ -348,6 +355,8 @@ export class RunCoordinator {
       status: 'failed',
       error_message: recovery.error,
       completed_at: now,
+      kept_sha: null,
+      kept_outcome: null,
     });
     await audit(db, {
       event: 'task.failed',
@@ -368,4 +377,10 @@ export class RunCoordinator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'could not update the issue');
     }
   }
+}
+
+/** What a stopped run leaves for the escalated one: its own kept commit, else the earlier one's. */
+function keptWork(task: TaskRow, result: RunResult): Pick<TaskRow, 'kept_sha' | 'kept_outcome'> {
+  if (result.commitSha && isBudgetStop(result.outcome)) return { kept_sha: result.commitSha, kept_outcome: result.outcome };
+  return { kept_sha: task.kept_sha, kept_outcome: task.kept_outcome };
 }

@@ -6,12 +6,22 @@
  *   <key>.git/           bare repository; remote heads in refs/remotes/origin/*, tags in refs/tags/*
  *   <key>.git/doom-mirror.json   creation marker (key, url without credential, id, time)
  *   <key>.git/doom-last-used     its mtime orders eviction (least recently used first)
- *   <key>.lock           lock file held while cloning, fetching or evicting that mirror
+ *   <key>.lock           lock file held for every git step that changes the mirror (below)
  *   .tmp/                clones in progress and mirrors being deleted
  *
  * Remote branches land in refs/remotes/origin/*, not refs/heads/*: the run branches live in
  * refs/heads/* of the same repository (checked out in worktrees), and a `--prune` fetch must
  * neither delete them nor refuse to update a branch that a worktree has checked out.
+ *
+ * Runs of one repository share the mirror, and git does not make the steps that change its
+ * shared state safe against each other: a fetch (its connectivity check reads every worktree's
+ * HEAD) racing a `worktree add` (which writes a placeholder HEAD first) fails with `bad object
+ * worktrees/…/HEAD`, and a prune or gc racing an add or remove fails or loses a worktree. So
+ * fetch, worktree add, worktree remove/prune and gc all run under the mirror's lock
+ * (`exclusive()`; worktrees take it through `lockFor()`): a KeyedMutex within the process,
+ * then the lock file across processes. Automatic gc is switched off in the mirror (`gc.auto
+ * 0`), so neither the bot's commit nor an agent's git starts one unlocked; the locked fetch
+ * collects garbage instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,7 +39,7 @@ export interface MirrorCacheOptions {
    * `ensure()` and `git worktree add`, when nothing on disk says the mirror is about to be used.
    */
   evictGraceMs?: number;
-  /** How long `ensure()` waits for another process holding the mirror's lock. */
+  /** How long a step waits for another process holding the mirror's lock. */
   lockTimeoutMs?: number;
   /** For metrics and logs: clone/fetch durations, evictions. */
   onEvent?: (event: MirrorEvent) => void;
@@ -39,6 +49,9 @@ export type MirrorEvent =
   | { type: 'clone' | 'fetch'; key: string; ms: number }
   | { type: 'evict'; key: string; bytes: number };
 
+/** Runs one step holding a mirror's lock (see `MirrorCache.lockFor`). */
+export type MirrorLock = <T>(step: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
+
 export interface MirrorUsage {
   key: string;
   path: string;
@@ -46,6 +59,8 @@ export interface MirrorUsage {
   lastUsedMs: number;
 }
 
+/** git's own default for `gc.auto`, for the one command that may collect garbage. */
+const GC_AUTO = '6700';
 const KEY = /^[a-z0-9][a-z0-9._-]{0,199}$/;
 const MARKER = 'doom-mirror.json';
 const LAST_USED = 'doom-last-used';
@@ -72,6 +87,7 @@ const ALLOWED_CONFIG = new Set([
   'core.logallrefupdates',
   'remote.origin.url',
   'remote.origin.fetch',
+  'gc.auto',
 ]);
 
 /**
@@ -111,18 +127,39 @@ export class MirrorCache {
   }
 
   /**
+   * Runs `step` holding the mirror's lock: after every other step on this key in this process
+   * (in arrival order), and while no other process holds the lock file.
+   */
+  async exclusive<T>(key: string, step: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!KEY.test(key)) throw new Error(`invalid mirror key ${JSON.stringify(key)}; build one with mirrorKey()`);
+    await mkdir(this.options.root, { recursive: true });
+    return this.mutex.run(key, async () => {
+      const lock = await FileLock.acquire(this.lockPath(key), { timeoutMs: this.options.lockTimeoutMs, signal });
+      try {
+        return await step();
+      } finally {
+        await lock.release();
+      }
+    });
+  }
+
+  /** The mirror's lock as a function, for `createWorkspace` (worktree add and remove). */
+  lockFor(key: string): MirrorLock {
+    return (step, signal) => this.exclusive(key, step, signal);
+  }
+
+  /**
    * Returns the bare mirror for `key`, up to date with `cloneUrl`: cloned on first use, fetched
-   * (with prune) afterwards. Calls for the same key are serialized in this process and across
-   * processes; a clone is built in a temporary directory and renamed into place, so a crash
-   * never leaves a half-cloned mirror behind.
+   * (with prune) afterwards, under the mirror's lock; a clone is built in a temporary directory
+   * and renamed into place, so a crash never leaves a half-cloned mirror behind.
    */
   async ensure(key: string, cloneUrl: string, credential?: GitCredential, signal?: AbortSignal): Promise<string> {
     if (!KEY.test(key)) throw new Error(`invalid mirror key ${JSON.stringify(key)}; build one with mirrorKey()`);
     assertNoCredentialInUrl(cloneUrl);
     await mkdir(join(this.options.root, '.tmp'), { recursive: true });
-    return this.mutex.run(key, async () => {
-      const lock = await FileLock.acquire(this.lockPath(key), { timeoutMs: this.options.lockTimeoutMs, signal });
-      try {
+    return this.exclusive(
+      key,
+      async () => {
         const path = this.pathOf(key);
         const started = performance.now();
         if (await exists(join(path, MARKER))) {
@@ -134,19 +171,24 @@ export class MirrorCache {
         }
         await writeFile(join(path, LAST_USED), new Date().toISOString());
         return path;
-      } finally {
-        await lock.release();
-      }
-    });
+      },
+      signal,
+    );
   }
 
   private async fetch(path: string, url: string, credential: GitCredential | undefined, signal?: AbortSignal): Promise<void> {
     await checkMirrorConfig(path);
     const current = await git(['--git-dir', path, 'config', '--get', 'remote.origin.url']).catch(() => '');
     if (current !== url) await git(['--git-dir', path, 'config', 'remote.origin.url', url]);
+    // Mirrors made before automatic gc was switched off get the setting now.
+    const gcAuto = await git(['--git-dir', path, 'config', '--get', 'gc.auto']).catch(() => '');
+    if (gcAuto !== '0') await git(['--git-dir', path, 'config', 'gc.auto', '0']);
+    // The fetch's own `gc --auto` (in the foreground: gc.autoDetach is off) is the one gc the
+    // mirror gets, and it runs under the lock.
     await git(['--git-dir', path, 'fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', 'origin'], {
       credential,
       signal,
+      config: { 'gc.auto': GC_AUTO },
     });
   }
 
@@ -164,6 +206,7 @@ export class MirrorCache {
       await cfg('remote.origin.url', url);
       await cfg('--add', 'remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*');
       await cfg('--add', 'remote.origin.fetch', '+refs/tags/*:refs/tags/*');
+      await cfg('gc.auto', '0'); // see the header: only the locked fetch collects garbage
       await git(['--git-dir', tmp, 'fetch', '--quiet', '--no-recurse-submodules', '--no-write-fetch-head', 'origin'], {
         credential,
         signal,

@@ -39,6 +39,24 @@ export function commitMessage(input: { taskId: number | string; title: string; a
 }
 
 /**
+ * The message of the commit that keeps the work of an agent stopped by its budget on the
+ * task's branch, for the escalated agent to continue from (no merge request yet).
+ */
+export function keptWorkMessage(input: { taskId: number | string; title: string; agent: string; stop: 'timeout' | 'token_limit' }): string {
+  const why = input.stop === 'timeout' ? 'ran out of time' : 'ran out of tokens';
+  return [
+    `doom: work in progress, ${oneLine(input.title, 48) || 'task'} (task ${input.taskId})`,
+    '',
+    `The agent ${why}; this is its work so far, kept for the agent the task was escalated to.`,
+    '',
+    `Doom-Task: ${input.taskId}`,
+    `Doom-Agent: ${oneLine(input.agent, 100)}`,
+    `Doom-Stopped: ${input.stop}`,
+    '',
+  ].join('\n');
+}
+
+/**
  * Commits everything in the worktree as one commit on top of the base, authored and committed
  * by the bot. Whatever the agent did with git itself (commits, staging, switching branches) is
  * folded in: the branch is put back on the base and the files on disk are what gets committed.

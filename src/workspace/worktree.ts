@@ -2,11 +2,21 @@
  * A workspace is a `git worktree` of a cached mirror: it shares the mirror's objects, so it
  * costs a checkout, not a clone. Its `.git` file points into the mirror, whose config holds the
  * remote URL without any credential (credentials only ever travel in a git command's env).
+ *
+ * Adding and removing a worktree change the mirror's `worktrees/` directory, which every fetch
+ * and gc of the same mirror reads: both run under the mirror's lock (see mirror.ts).
+ *
+ * ```ts
+ * const mirror = await mirrors.ensure(key, cloneUrl, credential);
+ * const ws = await createWorkspace({ mirror, lock: mirrors.lockFor(key), root, branch, base: 'main' });
+ * try { ... } finally { await ws.remove(); }
+ * ```
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git } from './git.js';
+import type { MirrorLock } from './mirror.js';
 
 export interface Workspace {
   /** The working directory the agent runs in. */
@@ -28,6 +38,8 @@ export interface Workspace {
 
 export interface CreateWorkspaceOptions {
   mirror: string;
+  /** The mirror's lock (`MirrorCache.lockFor(key)`), held while adding and removing the worktree. */
+  lock: MirrorLock;
   /** Directory under which workspaces are created (one fresh subdirectory per run). */
   root: string;
   branch: string;
@@ -53,24 +65,31 @@ async function resolveBase(mirror: string, base: string): Promise<string> {
  * over from the default branch instead of failing because the branch exists).
  */
 export async function createWorkspace(options: CreateWorkspaceOptions): Promise<Workspace> {
-  const { mirror, branch, signal } = options;
+  const { mirror, branch, lock, signal } = options;
   await git(['check-ref-format', '--branch', branch]);
-  const baseSha = await resolveBase(mirror, options.base);
-  // Forget worktrees of crashed runs, so their branch does not count as checked out.
-  await git(['--git-dir', mirror, 'worktree', 'prune']);
   await mkdir(options.root, { recursive: true });
   const path = join(options.root, `${branch.replace(/[^A-Za-z0-9._-]+/g, '-')}-${randomBytes(4).toString('hex')}`);
-  // Checking out the files is most of the cost of a warm workspace; parallel checkout
-  // (one worker per core) trims it.
-  await git(['--git-dir', mirror, 'worktree', 'add', '--quiet', '--no-track', '-B', branch, path, baseSha], {
-    signal,
-    config: { 'checkout.workers': '0' },
-  });
+  const unlocked = () => removeWorktree(mirror, path, branch);
+  const baseSha = await lock(async () => {
+    const sha = await resolveBase(mirror, options.base);
+    // Forget worktrees of crashed runs, so their branch does not count as checked out.
+    await git(['--git-dir', mirror, 'worktree', 'prune']);
+    // Checking out the files is most of the cost of a warm workspace; parallel checkout
+    // (one worker per core) trims it.
+    await git(['--git-dir', mirror, 'worktree', 'add', '--quiet', '--no-track', '-B', branch, path, sha], {
+      signal,
+      config: { 'checkout.workers': '0' },
+    }).catch(async (error: unknown) => {
+      await unlocked(); // an aborted add can leave a half-registered worktree
+      throw error;
+    });
+    return sha;
+  }, signal);
   let gitDir: string;
   try {
     gitDir = await git(['rev-parse', '--absolute-git-dir'], { cwd: path });
   } catch (error) {
-    await removeWorktree(mirror, path, branch);
+    await lock(unlocked);
     throw error;
   }
   let removed: Promise<void> | null = null;
@@ -80,7 +99,8 @@ export async function createWorkspace(options: CreateWorkspaceOptions): Promise<
     baseSha,
     mirror,
     gitDir,
-    remove: () => (removed ??= removeWorktree(mirror, path, branch)),
+    // Never cancelled: a run that was aborted still owes the mirror its cleanup.
+    remove: () => (removed ??= lock(unlocked)),
   };
 }
 

@@ -111,6 +111,17 @@ describe('buildPrompt', () => {
     expect(p.indexOf('## Repository guidance')).toBeLessThan(p.indexOf('## Constraints'));
   });
 
+  it('tells an escalated agent it starts from the kept work, outside the quoted block; nobody else', () => {
+    expect(buildPrompt(input())).not.toContain('## Earlier work');
+    const timedOut = buildPrompt({ ...input(), resumed: { stop: 'timeout' } });
+    expect(timedOut).toContain(
+      '## Earlier work\n\nA previous agent ran out of time on this task; its work so far is committed on this branch, and this worktree starts from it. Continue from it',
+    );
+    expect(timedOut.indexOf('## Earlier work')).toBeGreaterThan(timedOut.indexOf('</untrusted_issue>'));
+    expect(timedOut.indexOf('## Earlier work')).toBeLessThan(timedOut.indexOf('## Constraints'));
+    expect(buildPrompt({ ...input(), resumed: { stop: 'token_limit' } })).toContain('A previous agent ran out of tokens on this task;');
+  });
+
   it('says so when the issue has no description', () => {
     expect(buildPrompt(input({ description: '<!-- only a template comment -->' }))).toContain('(no description)');
   });

@@ -21,6 +21,28 @@ const append = (text: string): RunnerConfig => ({
 });
 const sleepFor = (ms: number): RunnerConfig => ({ kind: 'scripted', script: ['node', '-e', `setTimeout(() => {}, ${ms})`] });
 
+/** Writes `file` at once, then sleeps until the run's timeout stops it. */
+const writeThenSleep = (file: string, text: string): RunnerConfig => ({
+  kind: 'scripted',
+  script: ['node', '-e', `require('fs').writeFileSync(${JSON.stringify(file)}, ${JSON.stringify(text)}); setTimeout(() => {}, 60000)`],
+});
+/**
+ * Prints what it finds in `file` and the prompt's line about earlier work (the transcript keeps
+ * its output), then appends `text` to the file.
+ */
+const continueWork = (file: string, text: string): RunnerConfig => ({
+  kind: 'scripted',
+  script: [
+    'node',
+    '-e',
+    `const fs = require('fs'); const f = ${JSON.stringify(file)};
+     const prompt = fs.readFileSync(0, 'utf8');
+     console.log('found: ' + (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : 'nothing'));
+     console.log('prompt: ' + (prompt.split('\\n').find((l) => l.startsWith('A previous agent')) ?? 'no earlier work'));
+     fs.appendFileSync(f, ${JSON.stringify(text)});`,
+  ],
+});
+
 function withRunners(runners: (agent: AgentFile) => RunnerConfig) {
   return (loaded: { agents: AgentFile[]; config: { coordinator: { max_concurrent_agents: number } } }) => {
     for (const a of loaded.agents) a.runner = runners(a);
@@ -147,6 +169,61 @@ describe('runs: issue to merge request', () => {
     expect(JSON.parse(escalated[0]!.data)).toMatchObject({ outcome: 'timeout', to: 'senior' });
     const junior = await app.store.db.selectFrom('agents').selectAll().where('name', '=', 'agent-bugfix-junior').executeTakeFirstOrThrow();
     expect(junior.failed_tasks).toBe(1);
+  });
+
+  it('keeps the timed-out agent\'s work on the branch; the escalated agent continues from it and the MR holds both commits', async () => {
+    app = await startTestApp({
+      executor: 'local',
+      tweak: withRunners((a) => (a.tier === 'junior' ? writeThenSleep('wip.txt', 'junior was here\n') : continueWork('wip.txt', 'senior finished\n'))),
+    });
+    const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 6000\n```\n';
+    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the escalated task', 60_000);
+    await app.runs.idle();
+
+    const runs = await app.store.db.selectFrom('assignments').select(['agent_name', 'outcome', 'transcript']).orderBy('id').execute();
+    expect(runs.map((r) => [r.agent_name, r.outcome])).toEqual([
+      ['agent-bugfix-junior', 'timeout'],
+      ['agent-bugfix-senior', 'success'],
+    ]);
+    // The senior's script saw the junior's file in its worktree and the trusted line in its prompt.
+    expect(runs[1]!.transcript).toContain('found: junior was here');
+    expect(runs[1]!.transcript).toContain('prompt: A previous agent ran out of time on this task; its work so far is committed on this branch');
+
+    // The branch: the bot's commit of the junior's work, then the final commit on top (no rewrite).
+    const log = await git(['--git-dir', remote.bare, 'log', '--reverse', '--format=%an|%s|%(trailers:key=Doom-Agent,valueonly,separator=)', `main..${done.branch}`]);
+    expect(log.split('\n')).toEqual([
+      `doom-rlvr[bot]|doom: work in progress, Fix the greeting (task ${done.id})|agent-bugfix-junior`,
+      `doom-rlvr[bot]|doom: Fix the greeting (task ${done.id})|agent-bugfix-senior`,
+    ]);
+    expect(await git(['--git-dir', remote.bare, 'show', `${done.branch}:wip.txt`])).toBe('junior was here\nsenior finished');
+    expect(done).toMatchObject({ head_sha: await git(['--git-dir', remote.bare, 'rev-parse', done.branch!]), kept_sha: null, kept_outcome: null });
+    const [opened, ...more] = gitlab.made('POST', /merge_requests$/);
+    expect(more).toEqual([]);
+    expect(String(opened!.body.description)).toContain('- `wip.txt`');
+    const escalated = await app.store.db.selectFrom('audit_log').select('data').where('event', '=', 'task.escalated').executeTakeFirstOrThrow();
+    expect(JSON.parse(escalated.data)).toMatchObject({ outcome: 'timeout', kept: await git(['--git-dir', remote.bare, 'rev-parse', `${done.branch}~1`]) });
+  });
+
+  it('keeps the work of each agent that runs out of tokens, one commit on top of the other, and opens no MR', async () => {
+    app = await startTestApp({ executor: 'local', tweak: withRunners((a) => continueWork('notes.txt', `${a.tier}\n`)) });
+    const body = '```yaml\ntask:\n  constraints:\n    max_tokens: 1000\n```\n';
+    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
+    await app.runs.idle();
+    const failed = await task();
+    const runs = await app.store.db.selectFrom('assignments').select(['agent_name', 'outcome', 'transcript']).orderBy('id').execute();
+    expect(runs.map((r) => [r.agent_name, r.outcome])).toEqual([
+      ['agent-bugfix-junior', 'token_limit'],
+      ['agent-principal', 'token_limit'],
+    ]);
+    expect(runs[0]!.transcript).toContain('found: nothing');
+    expect(runs[1]!.transcript).toContain('found: junior');
+    expect(runs[1]!.transcript).toContain('prompt: A previous agent ran out of tokens on this task');
+    expect(await git(['--git-dir', remote.bare, 'show', `${failed.branch}:notes.txt`])).toBe('junior\nprincipal');
+    expect(await git(['--git-dir', remote.bare, 'log', '--format=%(trailers:key=Doom-Stopped,valueonly,separator=)', `main..${failed.branch}`])).toBe('token_limit\ntoken_limit');
+    expect(gitlab.made('POST', /merge_requests$/)).toEqual([]);
+    expect(failed).toMatchObject({ kept_sha: null, head_sha: null });
   });
 
   it('escalates a run over its token budget straight to a principal', async () => {

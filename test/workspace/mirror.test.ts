@@ -20,6 +20,10 @@ beforeEach(async () => {
 });
 afterEach(() => dir.cleanup());
 
+async function waitUntil(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('mirrorKey', () => {
   it('is readable, filesystem-safe, case-insensitive and collision-free', () => {
     const k = mirrorKey('github.com', 'Octo/Repo');
@@ -72,6 +76,39 @@ describe('MirrorCache.ensure', () => {
     expect(events.filter((e) => e.type === 'fetch')).toHaveLength(2);
   });
 
+  it('switches automatic gc off in the mirror, so only the locked fetch collects garbage', async () => {
+    const mirrors = cache();
+    const key = mirrorKey('local', 'repo');
+    const path = await mirrors.ensure(key, remote.bare);
+    expect(await git(['--git-dir', path, 'config', '--get', 'gc.auto'])).toBe('0');
+    // A mirror made before the setting existed gets it at its next fetch.
+    await git(['--git-dir', path, 'config', '--unset', 'gc.auto']);
+    await remote.commit({ 'more.txt': 'more\n' });
+    await mirrors.ensure(key, remote.bare);
+    expect(await git(['--git-dir', path, 'config', '--get', 'gc.auto'])).toBe('0');
+  });
+
+  it('holds one lock per mirror across caches: a step waits for the other cache\'s step', async () => {
+    const a = cache();
+    const b = cache();
+    const key = mirrorKey('local', 'repo');
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const first = a.exclusive(key, async () => {
+      order.push('a start');
+      await held;
+      order.push('a end');
+    });
+    await waitUntil(() => order.length === 1);
+    const second = b.exclusive(key, async () => void order.push('b'));
+    await new Promise((r) => setTimeout(r, 200)); // b polls the lock file meanwhile
+    expect(order).toEqual(['a start']);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['a start', 'a end', 'b']);
+  });
+
   it('refuses a clone URL with a credential and odd keys', async () => {
     const mirrors = cache();
     await expect(mirrors.ensure('ok-key', 'https://u:hunter2@example.com/r.git')).rejects.toThrow(/carries a credential/);
@@ -120,7 +157,7 @@ describe('MirrorCache.evict', () => {
   it('keeps a mirror with a live worktree, and one used within the grace period', async () => {
     await threeMirrors();
     const mirrors = cache({ evictGraceMs: 0, diskBudgetBytes: 0 });
-    const ws = await createWorkspace({ mirror: mirrors.pathOf('one'), root: join(dir.path, 'ws'), branch: 'doom/1-x', base: 'main' });
+    const ws = await createWorkspace({ mirror: mirrors.pathOf('one'), lock: mirrors.lockFor('one'), root: join(dir.path, 'ws'), branch: 'doom/1-x', base: 'main' });
     expect(await mirrors.evict()).toEqual(['two', 'three']);
     expect((await mirrors.usage()).map((u) => u.key)).toEqual(['one']);
     await ws.remove();

@@ -16,7 +16,7 @@ const key = mirrorKey('local', 'repo');
 const branch = branchName(42, 'Fix the thing');
 
 const open = async (): Promise<Workspace> =>
-  createWorkspace({ mirror: await mirrors.ensure(key, remote.bare), root: join(dir.path, 'ws'), branch, base: 'main' });
+  createWorkspace({ mirror: await mirrors.ensure(key, remote.bare), lock: mirrors.lockFor(key), root: join(dir.path, 'ws'), branch, base: 'main' });
 
 beforeEach(async () => {
   dir = await tempDir();
@@ -42,7 +42,7 @@ describe('createWorkspace', () => {
 
   it('rejects an unknown base', async () => {
     const mirror = await mirrors.ensure(key, remote.bare);
-    await expect(createWorkspace({ mirror, root: join(dir.path, 'ws'), branch, base: 'nope' })).rejects.toThrow(/nope/);
+    await expect(createWorkspace({ mirror, lock: mirrors.lockFor(key), root: join(dir.path, 'ws'), branch, base: 'nope' })).rejects.toThrow(/nope/);
   });
 
   it('remove() leaves no directory, no worktree entry and no local branch; twice is fine', async () => {
@@ -175,7 +175,7 @@ describe('credential over smart HTTP (git http-backend)', () => {
       const mirror = await mirrors.ensure(key, url, credential);
       await remote.commit({ 'later.txt': 'later\n' });
       await mirrors.ensure(key, url, credential);
-      const ws = await createWorkspace({ mirror, root: join(dir.path, 'ws'), branch, base: 'main' });
+      const ws = await createWorkspace({ mirror, lock: mirrors.lockFor(key), root: join(dir.path, 'ws'), branch, base: 'main' });
       expect(await readFile(join(ws.path, 'later.txt'), 'utf8')).toBe('later\n');
       await writeFile(join(ws.path, 'fix.txt'), 'over http\n');
       await commitAll(ws, { author: bot, message: 'http' });
