@@ -60,6 +60,7 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   const { env, loaded, log } = options;
   const store = await openStore(env.databaseUrl);
   const { forges: forgeConfig } = loaded.config;
+  const retry = { timeoutMs: forgeConfig.request_timeout_ms, maxInlineWaitMs: forgeConfig.max_inline_wait_ms };
   const github =
     env.github && forgeConfig.github.enabled
       ? createProbot({
@@ -68,13 +69,14 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
           secret: env.github.webhookSecret,
           baseUrl: env.github.apiUrl,
           fetch: options.fetch,
+          retry,
           log: log.child({ name: 'probot' }),
         })
       : null;
   const gitlab = env.gitlab && forgeConfig.gitlab.enabled ? env.gitlab : null;
   const forges = createForgeDirectory({
     ...(github ? { github: { probot: github } } : {}),
-    ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch } } : {}),
+    ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch, retry } } : {}),
   });
   const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log });
   return { store, forges, tasks, github, gitlab };

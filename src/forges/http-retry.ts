@@ -190,7 +190,7 @@ export function retryingFetch(inner: typeof fetch, options: RetryOptions = {}): 
     const key = credentialKey(template, sendInit);
 
     for (let attempt = 0; ; attempt++) {
-      await waitOutLimit(key, method, url);
+      if (attempt === 0) await waitOutLimit(key, method, url);
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
       let response: Response;
@@ -217,16 +217,15 @@ export function retryingFetch(inner: typeof fetch, options: RetryOptions = {}): 
         if (attempt >= retries || decision.waitMs > maxInlineWaitMs) {
           throw new RateLimitedError(response.status, method, url, decision.waitMs);
         }
-        continue; // the short wait is slept at the top of the loop
-
       }
       await sleep(decision.waitMs);
     }
   };
 
   /**
-   * Sleeps out a short limit on this credential before sending; a long one throws without
-   * sending, so a limited credential makes no calls until its wait is over.
+   * Before a call's first request: sleeps out a short limit another call met with this
+   * credential; a long one throws without sending, so a limited credential makes no calls
+   * until its wait is over.
    */
   async function waitOutLimit(key: string, method: string, url: string): Promise<void> {
     const limit = limits.get(key);
