@@ -19,7 +19,7 @@ import type { Environment } from './config/env.js';
 import { createProbot, verifyGitHubSignature } from './forges/github/app.js';
 import { createForgeDirectory } from './forges/directory.js';
 import type { ForgeDirectory } from './forges/forge.js';
-import { dispatcher, isPermanentError } from './inbox/dispatch.js';
+import { dispatcher, isPermanentError, retryAfterMsOf } from './inbox/dispatch.js';
 import { InboxProcessor } from './inbox/processor.js';
 import { InboxWriter } from './ingress/inbox-writer.js';
 import { createIngress } from './ingress/server.js';
@@ -146,6 +146,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await handle(delivery);
     },
     isPermanent: isPermanentError,
+    retryAfterMs: retryAfterMsOf,
     ingressBusy: () => inbox.busy(),
     pollIntervalMs: config.inbox.poll_interval_ms,
     maxAttempts: config.inbox.max_attempts,
