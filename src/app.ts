@@ -20,7 +20,7 @@ import type { Environment } from './config/env.js';
 import { createProbot, verifyGitHubSignature } from './forges/github/app.js';
 import { createForgeDirectory } from './forges/directory.js';
 import type { ForgeDirectory } from './forges/forge.js';
-import { dispatcher, isPermanentError } from './inbox/dispatch.js';
+import { dispatcher, isPermanentError, retryAfterMsOf } from './inbox/dispatch.js';
 import { InboxProcessor } from './inbox/processor.js';
 import { InboxWriter } from './ingress/inbox-writer.js';
 import { createIngress } from './ingress/server.js';
@@ -62,6 +62,7 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   const { env, loaded, log } = options;
   const store = await openStore(env.databaseUrl, { log: log.child({ name: 'store' }) });
   const { forges: forgeConfig } = loaded.config;
+  const retry = { timeoutMs: forgeConfig.request_timeout_ms, maxInlineWaitMs: forgeConfig.max_inline_wait_ms };
   const github =
     env.github && forgeConfig.github.enabled
       ? createProbot({
@@ -70,13 +71,14 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
           secret: env.github.webhookSecret,
           baseUrl: env.github.apiUrl,
           fetch: options.fetch,
+          retry,
           log: log.child({ name: 'probot' }),
         })
       : null;
   const gitlab = env.gitlab && forgeConfig.gitlab.enabled ? env.gitlab : null;
   const forges = createForgeDirectory({
     ...(github ? { github: { probot: github } } : {}),
-    ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch } } : {}),
+    ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch, retry } } : {}),
   });
   // One guard for the app: its permission cache serves every handler that checks a sender.
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
@@ -180,6 +182,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       await handle(delivery);
     },
     isPermanent: isPermanentError,
+    retryAfterMs: retryAfterMsOf,
     ingressBusy: () => inbox.busy(),
     health: store.health,
     pollIntervalMs: config.inbox.poll_interval_ms,

@@ -198,6 +198,17 @@ export const configSchema = z
       .prefault({}),
     forges: z
       .object({
+        /**
+         * Per attempt of every forge API call, the answer's body included. A write that times
+         * out is not resent (it may have been applied); a read is.
+         */
+        request_timeout_ms: positiveInt.default(30_000),
+        /**
+         * The longest rate-limit wait slept inside a call. A longer one (GitHub's secondary
+         * limit asks for at least a minute) puts the delivery back on the inbox's schedule
+         * instead of holding its slot.
+         */
+        max_inline_wait_ms: z.number().int().min(0).default(5_000),
         github: z
           .object({
             /** Where the bot's comments link to and what `Closes #N` means. */

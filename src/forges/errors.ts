@@ -54,6 +54,50 @@ export class ForgeApiError extends Error {
   }
 }
 
+/**
+ * The forge said "not now": a rate limit (429, GitHub's primary or secondary 403) or a 503
+ * with `Retry-After`. The request was not applied, so it may be sent again, after
+ * `retryAfterMs`. Thrown instead of waiting when the wait is longer than a forge call may hold
+ * its caller (an inbox slot): the inbox puts the delivery back on its schedule for then, and
+ * does not count the try as a failure.
+ */
+export class RateLimitedError extends ForgeApiError {
+  constructor(
+    status: number,
+    method: string,
+    url: string,
+    /** How long to wait before the next request to this forge with the same credential. */
+    readonly retryAfterMs: number,
+  ) {
+    super(status, method, url, `rate limited: retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** No answer within the per-attempt timeout. A write that timed out may have been applied. */
+export class ForgeTimeoutError extends ForgeApiError {
+  constructor(
+    method: string,
+    url: string,
+    readonly timeoutMs: number,
+  ) {
+    super(0, method, url, `no answer within ${timeoutMs} ms`);
+    this.name = 'ForgeTimeoutError';
+  }
+}
+
+/**
+ * Whether a failed write may have been performed anyway: a 5xx, a dropped connection or a
+ * timeout (the forge may have acted before the answer was lost), or an answer we could not
+ * read (status 0). A rate limit and any other 4xx say it was not. After such a failure the
+ * caller looks for the result (the comment by its marker, the MR by its branch) before any
+ * new write.
+ */
+export function mayHaveBeenApplied(error: unknown): boolean {
+  if (!(error instanceof ForgeApiError) || error instanceof RateLimitedError) return false;
+  return error.status === 0 || error.status >= 500;
+}
+
 const SECRET_QUERY_KEYS = /token|secret|password|jwt|signature|key/i;
 
 /** Removes `user:password@` and token-like query parameters so a URL can be logged. */

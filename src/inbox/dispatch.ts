@@ -3,7 +3,7 @@
  * forge's own schemas, and hand each ForgeEvent to the handler for its kind.
  */
 import type { ForgeEvent } from '../forges/event.js';
-import { PayloadError } from '../forges/errors.js';
+import { PayloadError, RateLimitedError } from '../forges/errors.js';
 import { normalizeGitHub } from '../forges/github/normalize.js';
 import { normalizeGitLab } from '../forges/gitlab/normalize.js';
 import type { Delivery } from '../store/schema.js';
@@ -36,4 +36,8 @@ export function dispatcher(handlers: EventHandlers): (delivery: Delivery) => Pro
   };
 }
 
+/** A malformed payload stays malformed. A rate limit, a timeout or a 5xx may pass: not permanent. */
 export const isPermanentError = (error: unknown): boolean => error instanceof PayloadError;
+
+/** The wait a rate-limited forge asked for: the inbox reschedules the delivery for then. */
+export const retryAfterMsOf = (error: unknown): number | null => (error instanceof RateLimitedError ? error.retryAfterMs : null);

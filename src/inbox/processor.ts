@@ -3,14 +3,19 @@
  * retrying failures with exponential backoff and keeping the error of the last try.
  * Handlers must be idempotent: a delivery interrupted by a crash is handled again.
  *
- * While the store is unreachable the processor pauses: no pass runs, so no error loop. When
- * it is back, the deliveries that were in hand when the connection went are put back in the
- * queue (as at start-up) before the next pass: nothing acknowledged is lost.
+ * Deliveries run in a pool of `concurrency` slots that free one by one: when a delivery
+ * finishes, the next due one is claimed at once, so one slow forge call holds up only its own
+ * delivery. A delivery the forge rate-limited goes back on the schedule for when the forge
+ * said, without counting as a failed try.
+ *
+ * While the store is unreachable the processor pauses: nothing is claimed, so no error loop.
+ * When it is back, the slots in hand finish first, then the deliveries that were in hand when
+ * the connection went are put back in the queue (as at start-up): nothing acknowledged is lost.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from '../log.js';
 import type { StoreAvailability } from '../store/health.js';
-import { claimDue, markDone, markFailed, requeueInterrupted } from '../store/deliveries.js';
+import { claimDue, markDone, markFailed, postpone, requeueInterrupted } from '../store/deliveries.js';
 import type { Database, Delivery } from '../store/schema.js';
 
 export interface ProcessorOptions {
@@ -23,6 +28,8 @@ export interface ProcessorOptions {
   concurrency: number;
   /** Errors that no retry can fix (a malformed payload): failed at once. */
   isPermanent?: (error: unknown) => boolean;
+  /** How long the error asks us to wait before trying again (a rate limit), or null. */
+  retryAfterMs?: (error: unknown) => number | null;
   /**
    * True while webhooks are arriving. The processor then waits its turn (briefly, and never
    * for long), so a burst of deliveries is answered first and handled right after: the
@@ -33,28 +40,50 @@ export interface ProcessorOptions {
   health?: Pick<StoreAvailability, 'current' | 'onChange'>;
 }
 
-/** How long the processor yields to a busy ingress before it takes a batch anyway. */
-const YIELD_MS = 10;
-const MAX_YIELDS = 10;
-
 /** `paused`: the store is unreachable. `recovering`: it is back, and the queue is being repaired. */
 type Mode = 'active' | 'paused' | 'recovering';
 
+/** How long the processor yields to a busy ingress before it claims anyway. */
+const YIELD_MS = 10;
+const MAX_YIELDS = 10;
+
+export type AfterFailure =
+  /** The forge asked to wait: back on the schedule, the try not counted. */
+  | { kind: 'postpone'; delayMs: number }
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'give-up' };
+
+/** What to do with a delivery whose handler threw. Pure. */
+export function decideAfterFailure(input: {
+  attempts: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  permanent: boolean;
+  retryAfterMs: number | null;
+}): AfterFailure {
+  if (input.permanent) return { kind: 'give-up' };
+  if (input.retryAfterMs !== null) return { kind: 'postpone', delayMs: Math.max(0, input.retryAfterMs) };
+  if (input.attempts >= input.maxAttempts) return { kind: 'give-up' };
+  return { kind: 'retry', delayMs: input.retryBaseMs * 2 ** (input.attempts - 1) };
+}
+
 export class InboxProcessor {
-  private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private mode: Mode = 'active';
-  private pass: Promise<void> | null = null;
-  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** The claim in progress; one at a time, so two wakes cannot over-fill the pool. */
+  private filling: Promise<void> | null = null;
+  private refill = false;
   private yields = 0;
-  /** Bumped on every return of the store: only the latest recovery may resume polling. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private mode: Mode = 'active';
+  /** Bumped on every return of the store: only the latest recovery may resume claiming. */
   private outages = 0;
   private recovery: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: ProcessorOptions) {}
 
-  /** Requeues what a previous process left half-done, then polls. */
+  /** Requeues what a previous process left half-done, then starts filling slots. */
   async start(): Promise<void> {
     const requeued = await requeueInterrupted(this.options.db);
     if (requeued > 0) this.options.log.warn({ requeued }, 'requeued deliveries interrupted by a previous stop');
@@ -63,24 +92,23 @@ export class InboxProcessor {
       this.options.health?.onChange((state) => (state.reachable ? this.resume() : this.pause(state.reason))) ?? null;
     const state = this.options.health?.current();
     if (state && !state.reachable) this.pause(state.reason);
-    else this.schedule(0);
+    else this.wake();
   }
 
-  /** Stops polling and waits for the deliveries in hand. */
+  /** Stops claiming and waits for the deliveries in hand. */
   async stop(): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.pass;
+    await this.filling;
+    await Promise.all(this.inFlight);
     await this.recovery;
   }
 
   /** Wakes the processor now (a delivery was just stored). */
   kick(): void {
-    if (!this.running || this.mode !== 'active') return;
-    if (this.pass) this.again = true;
-    else this.schedule(0);
+    this.wake();
   }
 
   private storeReachable(): boolean {
@@ -103,11 +131,12 @@ export class InboxProcessor {
   }
 
   /**
-   * Puts back what the outage left claimed but unfinished. The pass under way ends first, so
-   * nothing still in hand is requeued; one replica only, as at start-up.
+   * Puts back what the outage left claimed but unfinished. The slots in hand end first, so
+   * nothing still being handled is requeued; one replica only, as at start-up.
    */
   private async recover(outage: number): Promise<void> {
-    await this.pass;
+    await this.filling;
+    await Promise.all(this.inFlight);
     if (!this.running || outage !== this.outages || this.mode !== 'recovering') return;
     try {
       const requeued = await requeueInterrupted(this.options.db);
@@ -125,65 +154,133 @@ export class InboxProcessor {
     }
     if (!this.running || outage !== this.outages || this.mode !== 'recovering') return;
     this.mode = 'active';
-    this.schedule(0);
+    this.wake();
   }
 
   /** Processes everything due now, until nothing is left; for tests and the CLI. */
   async drain(): Promise<void> {
-    while ((await this.runPass()) > 0);
+    for (;;) {
+      const started = await this.claimInto(this.freeSlots());
+      if (this.inFlight.size === 0 && started === 0) return;
+      if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    }
+  }
+
+  private freeSlots(): number {
+    return Math.max(0, this.options.concurrency - this.inFlight.size);
+  }
+
+  /** Fills free slots now, or right after the fill in progress. */
+  private wake(): void {
+    if (!this.running || this.mode !== 'active') return;
+    if (this.filling) {
+      this.refill = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.filling = this.fill()
+      .catch((error: unknown) => {
+        if (this.storeReachable()) this.options.log.error({ err: error }, 'inbox claim failed');
+        return this.options.pollIntervalMs;
+      })
+      .then((nextLookMs) => {
+        this.filling = null;
+        if (this.refill) {
+          this.refill = false;
+          this.wake();
+        } else if (nextLookMs !== null) {
+          this.schedule(nextLookMs);
+        }
+      });
   }
 
   private schedule(ms: number): void {
+    if (!this.running || this.mode !== 'active') return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.mode !== 'active') return;
-      this.pass = this.runPass()
-        .catch((error: unknown) => {
-          if (this.storeReachable()) this.options.log.error({ err: error }, 'inbox pass failed');
-        })
-        .then((n) => {
-          this.pass = null;
-          if (!this.running || this.mode !== 'active') return;
-          const more = this.again || (typeof n === 'number' && n > 0);
-          this.again = false;
-          this.schedule(more ? 0 : this.options.pollIntervalMs);
-        });
+      this.wake();
     }, ms);
   }
 
-  private async runPass(): Promise<number> {
-    if (this.running && this.options.ingressBusy?.() && this.yields < MAX_YIELDS) {
+  /**
+   * Claims as many due deliveries as there are free slots. Returns when to look again, or
+   * null when every slot is busy (the next delivery to finish wakes the processor).
+   */
+  private async fill(): Promise<number | null> {
+    const free = this.freeSlots();
+    if (free === 0) return null;
+    if (this.options.ingressBusy?.() && this.yields < MAX_YIELDS) {
       this.yields++;
-      await new Promise((r) => setTimeout(r, YIELD_MS));
-      return 1; // come back at once: there is work
+      return YIELD_MS;
     }
     this.yields = 0;
-    const claimed = await claimDue(this.options.db, this.options.concurrency);
-    await Promise.all(claimed.map((d) => this.process(d)));
+    const started = await this.claimInto(free);
+    return started < free ? this.options.pollIntervalMs : null;
+  }
+
+  private async claimInto(slots: number): Promise<number> {
+    if (slots === 0) return 0;
+    const claimed = await claimDue(this.options.db, slots);
+    for (const delivery of claimed) this.occupySlot(delivery);
     return claimed.length;
   }
 
+  /** Runs one delivery in a slot; the slot frees, and is refilled, when it is done. */
+  private occupySlot(delivery: Delivery): void {
+    const slot: Promise<void> = this.process(delivery)
+      .catch((error: unknown) =>
+        // Recording the outcome failed (the store is unreachable): the delivery stays
+        // `processing` and the next start requeues it.
+        this.options.log.error({ err: error, deliveryId: delivery.delivery_id }, 'could not record the outcome of a delivery'),
+      )
+      .finally(() => {
+        this.inFlight.delete(slot);
+        this.wake();
+      });
+    this.inFlight.add(slot);
+  }
+
   private async process(delivery: Delivery): Promise<void> {
-    const { db, log, maxAttempts, retryBaseMs } = this.options;
     try {
       await this.options.handle(delivery);
-      await markDone(db, delivery.id);
     } catch (error) {
-      if (!this.storeReachable()) {
-        // Not the delivery's fault, and nothing can be written now: it stays claimed, and is
-        // requeued when the store is back.
-        log.warn({ deliveryId: delivery.delivery_id, forge: delivery.forge }, 'delivery interrupted: the store is unreachable');
+      await this.settleFailure(delivery, error);
+      return;
+    }
+    await markDone(this.options.db, delivery.id);
+  }
+
+  private async settleFailure(delivery: Delivery, error: unknown): Promise<void> {
+    const { db, log, maxAttempts, retryBaseMs } = this.options;
+    if (!this.storeReachable()) {
+      // Not the delivery's fault, and nothing can be written now: it stays claimed, and is
+      // requeued when the store is back.
+      log.warn({ deliveryId: delivery.delivery_id, forge: delivery.forge }, 'delivery interrupted: the store is unreachable');
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const decision = decideAfterFailure({
+      attempts: delivery.attempts,
+      maxAttempts,
+      retryBaseMs,
+      permanent: this.options.isPermanent?.(error) ?? false,
+      retryAfterMs: this.options.retryAfterMs?.(error) ?? null,
+    });
+    const context = { deliveryId: delivery.delivery_id, forge: delivery.forge, event: delivery.event, attempt: delivery.attempts };
+    switch (decision.kind) {
+      case 'postpone':
+        await postpone(db, delivery.id, decision.delayMs, message);
+        log.warn({ ...context, err: error, retryInMs: decision.delayMs }, 'delivery postponed: the forge asked us to wait');
         return;
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      const permanent = this.options.isPermanent?.(error) ?? false;
-      const last = permanent || delivery.attempts >= maxAttempts;
-      const delay = retryBaseMs * 2 ** (delivery.attempts - 1);
-      await markFailed(db, delivery.id, message, last ? null : delay);
-      const context = { deliveryId: delivery.delivery_id, forge: delivery.forge, event: delivery.event, attempt: delivery.attempts };
-      if (last) log.error({ ...context, err: error }, 'delivery failed for good');
-      else log.warn({ ...context, err: error, retryInMs: delay }, 'delivery failed, will retry');
+      case 'retry':
+        await markFailed(db, delivery.id, message, decision.delayMs);
+        log.warn({ ...context, err: error, retryInMs: decision.delayMs }, 'delivery failed, will retry');
+        return;
+      case 'give-up':
+        await markFailed(db, delivery.id, message, null);
+        log.error({ ...context, err: error }, 'delivery failed for good');
     }
   }
 }

@@ -104,6 +104,20 @@ export async function markFailed(
     .execute();
 }
 
+/**
+ * Puts a claimed delivery back for `delayMs` without counting the try: the forge asked us to
+ * come back later (a rate limit), which says nothing about the delivery itself. Undoes the
+ * claim's `attempts + 1`, so `max_attempts` counts only real failures.
+ */
+export async function postpone(db: Kysely<Database>, id: number, delayMs: number, reason: string): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', attempts: sql`attempts - 1`, last_error: reason, next_attempt_at: isoAfter(delayMs) })
+    .where('id', '=', id)
+    .where('status', '=', 'processing')
+    .execute();
+}
+
 export async function deliveryCounts(db: Kysely<Database>): Promise<Record<string, number>> {
   const rows = await db
     .selectFrom('webhook_deliveries')

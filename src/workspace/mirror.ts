@@ -43,7 +43,17 @@ export interface MirrorCacheOptions {
   lockTimeoutMs?: number;
   /** For metrics and logs: clone/fetch durations, evictions. */
   onEvent?: (event: MirrorEvent) => void;
+  /** Upper bound of one clone or fetch from the forge. Default GIT_NETWORK_TIMEOUT_MS. */
+  networkTimeoutMs?: number;
 }
+
+/**
+ * Every git command that talks to a forge ends: a hard bound (the evaluator fetches inside an
+ * inbox slot, with no other deadline), and a stall cut-off well before it, so a connection
+ * that stopped moving fails in a minute however large the repository.
+ */
+export const GIT_NETWORK_TIMEOUT_MS = 10 * 60_000;
+export const GIT_STALL_CONFIG: Readonly<Record<string, string>> = { 'http.lowSpeedLimit': '1000', 'http.lowSpeedTime': '60' };
 
 export type MirrorEvent =
   | { type: 'clone' | 'fetch'; key: string; ms: number }
@@ -122,6 +132,11 @@ export class MirrorCache {
     return join(this.options.root, `${key}.git`);
   }
 
+  /** The time limits of a git step that talks to the remote, plus that step's own `config`. */
+  private networkBounds(config: Record<string, string> = {}): { timeoutMs: number; config: Record<string, string> } {
+    return { timeoutMs: this.options.networkTimeoutMs ?? GIT_NETWORK_TIMEOUT_MS, config: { ...GIT_STALL_CONFIG, ...config } };
+  }
+
   private lockPath(key: string): string {
     return join(this.options.root, `${key}.lock`);
   }
@@ -188,7 +203,7 @@ export class MirrorCache {
     await git(['--git-dir', path, 'fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', 'origin'], {
       credential,
       signal,
-      config: { 'gc.auto': GC_AUTO },
+      ...this.networkBounds({ 'gc.auto': GC_AUTO }),
     });
   }
 
@@ -210,6 +225,7 @@ export class MirrorCache {
       await git(['--git-dir', tmp, 'fetch', '--quiet', '--no-recurse-submodules', '--no-write-fetch-head', 'origin'], {
         credential,
         signal,
+        ...this.networkBounds(),
       });
       const marker: MirrorMarker = { key, url: redact(url), id: randomBytes(8).toString('hex'), createdAt: new Date().toISOString() };
       await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);

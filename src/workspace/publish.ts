@@ -5,7 +5,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { assertNoCredentialInUrl, git, type GitCredential } from './git.js';
-import { checkMirrorConfig } from './mirror.js';
+import { checkMirrorConfig, GIT_NETWORK_TIMEOUT_MS, GIT_STALL_CONFIG } from './mirror.js';
 import type { Workspace } from './worktree.js';
 
 /**
@@ -94,6 +94,8 @@ export interface PushOptions {
    */
   expectedRemoteSha?: string | null;
   signal?: AbortSignal;
+  /** Upper bound of the push. Default GIT_NETWORK_TIMEOUT_MS. */
+  timeoutMs?: number;
 }
 
 /**
@@ -124,7 +126,12 @@ export async function push(workspace: Workspace, options: PushOptions): Promise<
   }
   await git(
     ['--git-dir', mirror, 'push', '--quiet', '--no-verify', `--force-with-lease=${ref}:${expected ?? ''}`, options.remoteUrl, `${sha}:${ref}`],
-    { credential: options.credential, signal: options.signal },
+    {
+      credential: options.credential,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? GIT_NETWORK_TIMEOUT_MS,
+      config: { ...GIT_STALL_CONFIG },
+    },
   );
   // Pushing to a URL updates no tracking ref; record it so a second push in the same run
   // (after a repair phase) leases against what we just pushed.

@@ -286,9 +286,11 @@ describe('GitHub webhooks', () => {
       // A 500 to a POST is not resent by the HTTP layer (it may have been applied)...
       .post(`${ISSUE_PATH}/comments`)
       .reply(500, { message: 'Server Error' })
-      // ...so the delivery fails; on its next try the comment is searched for again first.
+      // ...it is looked for at once (not there), so the delivery fails; on its next try the
+      // comment is searched for again first.
       .get(`${ISSUE_PATH}/comments`)
       .query(true)
+      .times(2)
       .reply(200, [])
       .post(`${ISSUE_PATH}/comments`)
       .reply(201, commentResponse(1004, 'x'))

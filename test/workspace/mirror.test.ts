@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +122,21 @@ describe('MirrorCache.ensure', () => {
     await expect(mirrors.ensure('missing', join(dir.path, 'nope.git'))).rejects.toThrow();
     expect(await mirrors.usage()).toEqual([]);
     await expect(stat(mirrors.pathOf('missing'))).rejects.toThrow();
+  });
+
+  it('gives up on a forge that never answers after networkTimeoutMs, leaving nothing behind', async () => {
+    // Accepts the connection and says nothing: a hung forge, or a proxy that lost it.
+    const server = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const mirrors = cache({ networkTimeoutMs: 300 });
+      await expect(mirrors.ensure('hung', `http://127.0.0.1:${port}/hung.git`)).rejects.toThrow(/was killed/);
+      expect(await mirrors.usage()).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

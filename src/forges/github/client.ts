@@ -21,7 +21,7 @@ import type {
   UserRef,
 } from '../forge.js';
 import { readAtMost, withMarker } from '../bodies.js';
-import { ForgeApiError } from '../errors.js';
+import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import { readZipEntry, ZipError } from './zip.js';
 
 type Octokit = ProbotOctokit;
@@ -134,13 +134,29 @@ export class GitHubForge implements Forge {
       if (existing.body !== text) await this.editComment(owner, repo, existing.id, text);
       return existing.id;
     }
-    const created = await this.call(comment, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
-      owner,
-      repo,
-      issue_number: thread.number,
-      body: text,
-    });
-    return created.id;
+    try {
+      const created = await this.call(comment, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+        owner,
+        repo,
+        issue_number: thread.number,
+        body: text,
+      });
+      return created.id;
+    } catch (error) {
+      return this.adoptPostedComment(owner, repo, thread.number, marker, error);
+    }
+  }
+
+  /**
+   * After a POST that may have been performed (a 502, a dropped connection, a timeout), the
+   * comment is looked for by its marker before anything writes again. Not found: the error
+   * stands, and the delivery's next try (which looks again) is the second POST.
+   */
+  private async adoptPostedComment(owner: string, repo: string, issueNumber: number, marker: string, error: unknown): Promise<number> {
+    if (!mayHaveBeenApplied(error)) throw error;
+    const posted = await this.findComment(owner, repo, issueNumber, marker);
+    if (!posted) throw error;
+    return posted.id;
   }
 
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {
@@ -199,9 +215,10 @@ export class GitHubForge implements Forge {
         }),
       );
     } catch (error) {
-      // 422 "A pull request already exists": a retry after a crash. Adopt the open one.
+      // 422 "A pull request already exists": a retry after a crash. A 5xx, dropped connection
+      // or timeout: the POST may have opened it. Either way, adopt the open one by its branch.
       const existing =
-        error instanceof ForgeApiError && error.status === 422
+        (error instanceof ForgeApiError && error.status === 422) || mayHaveBeenApplied(error)
           ? await this.findMergeRequestByBranch(repoRef, request.sourceBranch)
           : null;
       if (!existing) throw error;
@@ -514,6 +531,9 @@ const octokitError = z.object({
 /** Octokit's RequestError keeps request headers (redacted); we keep status, method and URL. */
 function toForgeApiError(error: unknown): unknown {
   if (error instanceof ForgeApiError) return error;
+  // What retryingFetch throws (a rate limit to wait out, a timeout) reaches us wrapped by
+  // Octokit as a RequestError with status 500; the original says what happened.
+  if (error instanceof Error && error.cause instanceof ForgeApiError) return error.cause;
   const parsed = octokitError.safeParse(error);
   if (!parsed.success) return error;
   const { status, message, request } = parsed.data;

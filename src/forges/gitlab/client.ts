@@ -28,7 +28,7 @@ import type {
   UserRef,
 } from '../forge.js';
 import { readAtMost, withMarker } from '../bodies.js';
-import { ForgeApiError } from '../errors.js';
+import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
 import { isGitLabBot, toCoverage } from './normalize.js';
 
@@ -145,8 +145,24 @@ export class GitLabForge implements Forge {
       if (existing.body !== text) await this.call(note, 'PUT', `${notesPath}/${existing.id}`, { body: { body: text } });
       return existing.id;
     }
-    const created = await this.call(note, 'POST', notesPath, { body: { body: text } });
-    return created.id;
+    try {
+      const created = await this.call(note, 'POST', notesPath, { body: { body: text } });
+      return created.id;
+    } catch (error) {
+      return this.adoptPostedNote(notesPath, marker, error);
+    }
+  }
+
+  /**
+   * After a POST that may have been performed (a 502, a dropped connection, a timeout), the
+   * note is looked for by its marker before anything writes again. Not found: the error
+   * stands, and the delivery's next try (which looks again) is the second POST.
+   */
+  private async adoptPostedNote(notesPath: string, marker: string, error: unknown): Promise<number> {
+    if (!mayHaveBeenApplied(error)) throw error;
+    const posted = await this.findNote(notesPath, marker);
+    if (!posted) throw error;
+    return posted.id;
   }
 
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {
@@ -194,9 +210,10 @@ export class GitLabForge implements Forge {
       return toSummary(created);
     } catch (error) {
       // 409 "Another open merge request already exists for this source branch": a retry after
-      // a crash. Adopt the open one and make sure it carries the labels.
+      // a crash. A 5xx, dropped connection or timeout: the POST may have opened it. Either way,
+      // adopt the open one by its branch and make sure it carries the labels.
       const existing =
-        error instanceof ForgeApiError && error.status === 409
+        (error instanceof ForgeApiError && error.status === 409) || mayHaveBeenApplied(error)
           ? await this.findMergeRequestByBranch(repo, request.sourceBranch)
           : null;
       if (!existing) throw error;
@@ -394,12 +411,11 @@ export class GitLabForge implements Forge {
     const headers: Record<string, string> = { 'PRIVATE-TOKEN': this.#token, accept: 'application/json' };
     if (options.body) headers['content-type'] = 'application/json';
 
-    const response = await this.#fetch(url, {
+    const { response, text } = await this.exchange(url, method, {
       method,
       headers,
       ...(options.body ? { body: JSON.stringify(options.body) } : {}),
     });
-    const text = await response.text();
     if (!response.ok) throw new ForgeApiError(response.status, method, url.toString(), this.scrub(errorDetail(text)));
 
     let json: unknown;
@@ -415,6 +431,22 @@ export class GitLabForge implements Forge {
     }
     const next = response.headers.get('x-next-page');
     return { data: result.data, nextPage: next ? Number.parseInt(next, 10) : null };
+  }
+
+  /**
+   * Sends one request and reads its answer. No answer, or one cut off, becomes a
+   * ForgeApiError with status 0 (the forge may have acted on it); what retryingFetch throws
+   * (a rate limit, a timeout) passes as it is.
+   */
+  private async exchange(url: URL, method: string, init: RequestInit): Promise<{ response: Response; text: string }> {
+    try {
+      const response = await this.#fetch(url, init);
+      return { response, text: await response.text() };
+    } catch (error) {
+      if (error instanceof ForgeApiError) throw error;
+      const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+      throw Object.assign(new ForgeApiError(0, method, url.toString(), `no complete answer: ${this.scrub(reason)}`), { cause: error });
+    }
   }
 
   private scrub(text: string): string {

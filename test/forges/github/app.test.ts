@@ -43,7 +43,7 @@ describe('createProbot', () => {
     expect(data.full_name).toBe('octo/hello');
   });
 
-  it('leaves retrying to retryingFetch: with retries 0 a 500 or a 429 is tried exactly once', async () => {
+  it('leaves retrying to retryingFetch: with retries 0 a 500 or a 429 is tried exactly once (the 429 as a RateLimitedError)', async () => {
     const sleeps: number[] = [];
     const probot = createProbot({
       appId: '1',
@@ -61,7 +61,7 @@ describe('createProbot', () => {
       .reply(429, { message: 'API rate limit exceeded' }, { 'retry-after': '1', 'x-ratelimit-remaining': '0' });
     const octokit = await probot.auth(7);
     await expect(octokit.request('GET /repos/{owner}/{repo}', { owner: 'octo', repo: 'hello' })).rejects.toMatchObject({ status: 500 });
-    await expect(octokit.request('GET /repos/{owner}/{repo}/pulls', { owner: 'octo', repo: 'hello' })).rejects.toMatchObject({ status: 429 });
+    await expect(octokit.request('GET /repos/{owner}/{repo}/pulls', { owner: 'octo', repo: 'hello' })).rejects.toMatchObject({ cause: { name: 'RateLimitedError', status: 429, retryAfterMs: 1000 } });
     expect(sleeps).toEqual([]);
   });
 });

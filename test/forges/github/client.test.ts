@@ -1,7 +1,7 @@
 import nock from 'nock';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ForgeApiError } from '../../../src/forges/errors.js';
+import { ForgeApiError, RateLimitedError } from '../../../src/forges/errors.js';
 import { createProbot } from '../../../src/forges/github/app.js';
 import { GitHubForge } from '../../../src/forges/github/client.js';
 import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
@@ -147,12 +147,73 @@ describe('GitHubForge retries (through retryingFetch)', () => {
 
   it('does not resend a POST answered 500, and reports it without the token', async () => {
     github.post('/repos/Codertocat/Hello-World/issues/1/comments').reply(500, { message: 'Server Error' });
-    github.get('/repos/Codertocat/Hello-World/issues/1/comments').query(true).reply(200, []);
+    // Looked for before the POST, and again after it failed: still not there.
+    github.get('/repos/Codertocat/Hello-World/issues/1/comments').query(true).times(2).reply(200, []);
     const error = await forge.upsertComment(issue, MARKER, 'hello').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ForgeApiError);
     expect(error).toMatchObject({ status: 500, method: 'POST', url: `${API}/repos/Codertocat/Hello-World/issues/1/comments` });
     expect(String((error as Error).message)).not.toContain(TOKEN);
     expect(sleeps).toEqual([]);
+  });
+});
+
+describe('GitHubForge after a write that may have been applied', () => {
+  it('adopts the comment a 502 POST created, found by its marker: one POST, one comment', async () => {
+    const comments: ReturnType<typeof commentBody>[] = [];
+    let posts = 0;
+    github
+      .get('/repos/Codertocat/Hello-World/issues/1/comments')
+      .query(true)
+      .times(2)
+      .reply(200, () => comments)
+      .post('/repos/Codertocat/Hello-World/issues/1/comments')
+      .reply(502, (_uri, body) => {
+        posts++;
+        comments.push(commentBody(1077, (body as { body: string }).body)); // GitHub did it, the proxy lost the answer
+        return 'Bad Gateway';
+      });
+    expect(await forge.upsertComment(issue, MARKER, 'hello')).toBe(1077);
+    expect(posts).toBe(1);
+    expect(comments).toHaveLength(1);
+  });
+
+  it('does not look again after a 422 on a comment: nothing was created', async () => {
+    github
+      .get('/repos/Codertocat/Hello-World/issues/1/comments')
+      .query(true)
+      .reply(200, [])
+      .post('/repos/Codertocat/Hello-World/issues/1/comments')
+      .reply(422, { message: 'Validation Failed' });
+    await expect(forge.upsertComment(issue, MARKER, 'hello')).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('adopts the pull request a 504 POST opened, found by its branch, and labels it', async () => {
+    github
+      .post('/repos/Codertocat/Hello-World/pulls')
+      .reply(504, 'Gateway Timeout')
+      .get('/repos/Codertocat/Hello-World/pulls')
+      .query({ head: 'Codertocat:doom/7-health-check', state: 'open', per_page: 1 })
+      .reply(200, [pullBody()])
+      .post('/repos/Codertocat/Hello-World/issues/12/labels', { labels: ['doom:bot-authored'] })
+      .reply(200, []);
+    const opened = await forge.openMergeRequest(repo, {
+      sourceBranch: 'doom/7-health-check',
+      targetBranch: 'master',
+      title: 't',
+      body: 'b',
+      labels: ['doom:bot-authored'],
+    });
+    expect(opened).toMatchObject({ number: 12 });
+  });
+
+  it('surfaces a rate limit the wait of which is too long to sleep, as RateLimitedError', async () => {
+    github
+      .get('/repos/Codertocat/Hello-World/issues/1/comments')
+      .query(true)
+      .reply(403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' });
+    const error = await forge.upsertComment(issue, MARKER, 'hello').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toMatchObject({ status: 403, retryAfterMs: 60_000 });
   });
 });
 

@@ -154,6 +154,8 @@ describe('GitLabForge retries and errors', () => {
 
   it('does not resend a POST answered 500; the error names the call but not the token', async () => {
     gitlab.post('/api/v4/projects/30/merge_requests').reply(500, { message: `500 Internal Server Error (token ${TOKEN})` });
+    // It may have been opened: looked for by its branch; not there, so the 500 stands.
+    gitlab.get('/api/v4/projects/30/merge_requests').query(true).reply(200, []);
     const error = await forge
       .openMergeRequest(repo, { sourceBranch: 'doom/23-x', targetBranch: 'master', title: 't', body: 'b', labels: [] })
       .catch((e: unknown) => e);
@@ -163,6 +165,38 @@ describe('GitLabForge retries and errors', () => {
     expect((error as Error).message).not.toContain(TOKEN);
     expect(JSON.stringify(forge)).not.toContain(TOKEN);
     expect(sleeps).toEqual([]);
+  });
+});
+
+describe('GitLabForge after a write that may have been applied', () => {
+  it('adopts the note a 502 POST created, found by its marker: one POST, one note', async () => {
+    const notes: ReturnType<typeof noteBody>[] = [];
+    let posts = 0;
+    gitlab
+      .get('/api/v4/projects/30/issues/23/notes')
+      .query({ ...notesQuery, page: 1 })
+      .times(2)
+      .reply(200, () => notes, { 'x-next-page': '' })
+      .post('/api/v4/projects/30/issues/23/notes')
+      .reply(502, (_uri, body) => {
+        posts++;
+        notes.push(noteBody(1300, (body as { body: string }).body));
+        return '<html>502 Bad Gateway</html>';
+      });
+    expect(await forge.upsertComment(issue, MARKER, 'Queued.')).toBe(1300);
+    expect(posts).toBe(1);
+    expect(notes).toHaveLength(1);
+  });
+
+  it('adopts the MR a dropped connection opened, found by its branch', async () => {
+    gitlab
+      .post('/api/v4/projects/30/merge_requests')
+      .replyWithError('socket hang up')
+      .get('/api/v4/projects/30/merge_requests')
+      .query({ source_branch: 'doom/23-x', state: 'opened', per_page: 1 })
+      .reply(200, [mrBody({ source_branch: 'doom/23-x' })]);
+    const opened = await forge.openMergeRequest(repo, { sourceBranch: 'doom/23-x', targetBranch: 'master', title: 't', body: 'b', labels: [] });
+    expect(opened).toMatchObject({ number: 1, sourceBranch: 'doom/23-x' });
   });
 });
 
