@@ -3,6 +3,7 @@
  * summary, the issue it closes, who wrote it and what it cost, the review app once deployed.
  */
 import type { AssignmentRow, TaskRow } from '../store/schema.js';
+import { sanitizeName } from '../util/sanitize.js';
 import { reviewAppSection } from './review-app.js';
 
 export const mergeRequestMarker = (taskId: number): string => `<!-- doom-rlvr:mr:${taskId} -->`;
@@ -17,9 +18,9 @@ export interface MergeRequestView {
 
 const MAX_FILES = 30;
 
+/** The issue's title as a reader saw it: sanitized (no hidden comments, bidi or zero-width characters), one line. */
 export function mergeRequestTitle(task: Pick<TaskRow, 'title' | 'type'>): string {
-  const title = task.title.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return title || `doom ${task.type} task`;
+  return sanitizeName(task.title, 200) || `doom ${task.type} task`;
 }
 
 const seconds = (ms: number): string => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);

@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { assertNoCredentialInUrl, git, type GitCredential } from './git.js';
 import { checkMirrorConfig } from './mirror.js';
 import type { Workspace } from './worktree.js';
+import { sanitizeName } from '../util/sanitize.js';
 
 /**
  * The worktree's git dir names its repository in `commondir`; whoever can run git in the
@@ -25,15 +26,18 @@ export interface BotIdentity {
   email: string;
 }
 
-/** One line, at most `max` characters. */
-const oneLine = (text: string, max: number): string => {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`;
-};
-
-/** A commit message naming the task and the agent, with trailers tools can grep for. */
+/**
+ * A commit message naming the task and the agent, with trailers tools can grep for. The
+ * subject comes from the issue title, sanitized (no hidden comments, bidi or zero-width
+ * characters): what `git log` shows is what the issue showed.
+ */
 export function commitMessage(input: { taskId: number | string; title: string; agent: string; issueUrl?: string }): string {
-  const lines = [`doom: ${oneLine(input.title, 64) || 'task'} (task ${input.taskId})`, '', `Doom-Task: ${input.taskId}`, `Doom-Agent: ${oneLine(input.agent, 100)}`];
+  const lines = [
+    `doom: ${sanitizeName(input.title, 64) || 'task'} (task ${input.taskId})`,
+    '',
+    `Doom-Task: ${input.taskId}`,
+    `Doom-Agent: ${sanitizeName(input.agent, 100)}`,
+  ];
   if (input.issueUrl) lines.push(`Doom-Issue: ${input.issueUrl}`);
   return `${lines.join('\n')}\n`;
 }
