@@ -43,22 +43,27 @@ export function commitMessage(input: { taskId: number | string; title: string; a
 }
 
 /**
- * Commits everything in the worktree as one commit on top of the base, authored and committed
- * by the bot. Whatever the agent did with git itself (commits, staging, switching branches) is
- * folded in: the branch is put back on the base and the files on disk are what gets committed.
- * Returns the new commit's sha, or null when the files equal the base (nothing to publish).
+ * Stages everything in the worktree on top of the base, for one commit. Whatever the agent
+ * did with git itself (commits, staging, switching branches) is folded in: the branch is put
+ * back on the base and the files on disk are what gets staged. Returns false when the files
+ * equal the base (nothing to publish). The staged change is what the guards inspect
+ * (workspace/changes.ts) before {@link commitStaged} records it.
  */
-export async function commitAll(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string | null> {
-  if (options.message.trim() === '') throw new Error('commit message is empty');
+export async function stageAll(workspace: Workspace): Promise<boolean> {
   await checkWorkspace(workspace);
-  const env = { GIT_DIR: workspace.gitDir, GIT_WORK_TREE: workspace.path };
-  const run = (args: string[], extra: Record<string, string> = {}) => git(args, { cwd: workspace.path, env: { ...env, ...extra } });
+  const run = workspaceGit(workspace);
   const ref = `refs/heads/${workspace.branch}`;
   await run(['update-ref', ref, workspace.baseSha]);
   await run(['symbolic-ref', 'HEAD', ref]);
   await run(['add', '--all']);
-  const staged = await run(['diff', '--cached', '--name-only', '-z']);
-  if (staged === '') return null;
+  return (await run(['diff', '--cached', '--name-only', '-z'])) !== '';
+}
+
+/** Commits what {@link stageAll} staged, authored and committed by the bot; returns the sha. */
+export async function commitStaged(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string> {
+  if (options.message.trim() === '') throw new Error('commit message is empty');
+  await checkWorkspace(workspace);
+  const run = workspaceGit(workspace);
   const { name, email } = options.author;
   await run(['commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', options.message], {
     GIT_AUTHOR_NAME: name,
@@ -67,6 +72,21 @@ export async function commitAll(workspace: Workspace, options: { author: BotIden
     GIT_COMMITTER_EMAIL: email,
   });
   return run(['rev-parse', 'HEAD']);
+}
+
+const workspaceGit =
+  (workspace: Workspace) =>
+  (args: string[], extra: Record<string, string> = {}): Promise<string> =>
+    git(args, { cwd: workspace.path, env: { GIT_DIR: workspace.gitDir, GIT_WORK_TREE: workspace.path, ...extra } });
+
+/**
+ * Commits everything in the worktree as one commit on top of the base ({@link stageAll},
+ * then {@link commitStaged}). Returns the new commit's sha, or null when the files equal the
+ * base (nothing to publish).
+ */
+export async function commitAll(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string | null> {
+  if (options.message.trim() === '') throw new Error('commit message is empty');
+  return (await stageAll(workspace)) ? commitStaged(workspace, options) : null;
 }
 
 export interface PushOptions {
