@@ -170,3 +170,17 @@ describe('decideGuards', () => {
     expect(decideGuards(inspection, mode)).toEqual(expected);
   });
 });
+
+describe('[policy] config', () => {
+  it('ships the defaults, refuse by default, and takes a repository\'s additions', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseConfigText } = await import('../../src/config/load.js');
+    const shipped = parseConfigText(readFileSync(new URL('../../config/doom-rlvr.toml', import.meta.url), 'utf8'), 'doom-rlvr.toml');
+    expect(shipped.policy.protected_paths).toEqual(defaultProtectedPaths);
+    expect(shipped.policy.on_protected_change).toBe('refuse');
+    const parsed = parseConfigText('[policy]\non_protected_change = "flag"\n[policy.repositories."acme/shop"]\nprotected_paths = ["ci/**"]\n', 'x.toml');
+    expect(parsed.policy.protected_paths).toEqual(defaultProtectedPaths);
+    expect(protectedPatterns(parsed.policy, 'acme/shop')).toContain('ci/**');
+    expect(() => parseConfigText('[policy]\non_protected_change = "ignore"\n', 'x.toml')).toThrow(/policy\.on_protected_change/);
+  });
+});
