@@ -13,9 +13,11 @@ import { emptyUsage, type Runner } from '../runners/runner.js';
 import type { RunnerConfig, PermissionsConfig } from '../runners/config.js';
 import { git } from '../workspace/git.js';
 import { MirrorCache, mirrorKey } from '../workspace/mirror.js';
-import { commitAll, commitMessage, push } from '../workspace/publish.js';
+import { decideGuards, inspectChange, type GuardFinding } from '../policy/guards.js';
+import { readChangeSet } from '../workspace/changes.js';
+import { commitMessage, commitStaged, push, stageAll } from '../workspace/publish.js';
 import { createWorkspace, type Workspace } from '../workspace/worktree.js';
-import type { Executor, RunRequest, RunResult } from './contract.js';
+import type { Executor, RunFailure, RunRequest, RunResult } from './contract.js';
 
 export interface LocalExecutorOptions {
   mirrorDir: string;
@@ -40,6 +42,7 @@ export class LocalExecutor implements Executor {
   async run(request: RunRequest, cancel: AbortSignal): Promise<RunResult> {
     const started = performance.now();
     const signal = AbortSignal.any([cancel, timeoutSignal(request.task.timeoutMs)]);
+    let stage: 'workspace' | 'agent' | 'publish' = 'workspace';
     const failed = (error: unknown): RunResult => ({
       outcome: signal.aborted ? outcomeOf(signal) : 'failed',
       usage: emptyUsage(),
@@ -47,6 +50,8 @@ export class LocalExecutor implements Executor {
       error: error instanceof Error ? error.message : String(error),
       commitSha: null,
       changedFiles: [],
+      guards: [],
+      failure: { stage },
       durationMs: performance.now() - started,
     });
 
@@ -65,6 +70,7 @@ export class LocalExecutor implements Executor {
         signal,
       });
 
+      stage = 'agent';
       const runner = (this.options.runnerFor ?? createRunner)(request.agent.runner, request.agent.permissions);
       const prompt = buildPrompt({
         task: {
@@ -91,11 +97,29 @@ export class LocalExecutor implements Executor {
         signal,
       });
       const base = { usage: result.usage, transcript: result.transcript, error: result.error, summary: result.summary };
-      if (result.outcome !== 'success') {
-        return { ...base, outcome: result.outcome, commitSha: null, changedFiles: [], durationMs: performance.now() - started };
-      }
+      const end = (rest: Pick<RunResult, 'outcome' | 'commitSha' | 'changedFiles'> & { guards?: GuardFinding[]; failure?: RunFailure; error?: string }): RunResult => ({
+        ...base,
+        guards: [],
+        ...rest,
+        durationMs: performance.now() - started,
+      });
+      if (result.outcome !== 'success') return end({ outcome: result.outcome, commitSha: null, changedFiles: [], failure: { stage: 'agent' } });
 
-      const sha = await commitAll(workspace, {
+      stage = 'publish';
+      if (!(await stageAll(workspace))) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
+      // The guards look at the change before it is committed: a refused change is never pushed.
+      const change = await readChangeSet({ kind: 'index', gitDir: workspace.gitDir, workTree: workspace.path, base: workspace.baseSha });
+      const decision = decideGuards(inspectChange(change, request.policy.protectedPaths), request.policy.onProtectedChange);
+      if (decision.kind === 'refuse') {
+        return end({
+          outcome: 'failed',
+          commitSha: null,
+          changedFiles: [],
+          failure: { stage: 'guard', files: decision.files },
+          error: `the agent changed protected paths (${decision.files.join(', ')}); on_protected_change is refuse, nothing was pushed`,
+        });
+      }
+      const sha = await commitStaged(workspace, {
         author: request.author,
         message: commitMessage({
           taskId: request.task.id,
@@ -104,15 +128,10 @@ export class LocalExecutor implements Executor {
           issueUrl: request.task.issueUrl,
         }),
       });
-      let changedFiles: string[] = [];
-      if (sha) {
-        changedFiles = (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', workspace.baseSha, sha]))
-          .split('\n')
-          .filter(Boolean);
-        // A fresh credential: the run may have outlived the first one's lifetime.
-        await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
-      }
-      return { ...base, outcome: 'success', commitSha: sha, changedFiles, durationMs: performance.now() - started };
+      const changedFiles = (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', workspace.baseSha, sha])).split('\n').filter(Boolean);
+      // A fresh credential: the run may have outlived the first one's lifetime.
+      await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
+      return end({ outcome: 'success', commitSha: sha, changedFiles, guards: decision.kind === 'flag' ? decision.findings : [] });
     } catch (error) {
       return failed(error);
     } finally {

@@ -21,6 +21,8 @@ import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { branchName } from '../workspace/branch.js';
 import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
+import { protectedPatterns } from '../policy/guards.js';
+import { publicFailureReason } from './failure.js';
 import { decideRecovery } from './recovery.js';
 import type { TaskService } from './service.js';
 
@@ -174,6 +176,7 @@ export class RunCoordinator {
       branch,
       credential: () => forge.gitCredential(repo),
       author: { name: config.executor.bot_name, email: config.executor.bot_email },
+      policy: { protectedPaths: protectedPatterns(config.policy, task.repo), onProtectedChange: config.policy.on_protected_change },
     };
     const result = await executor.run(request, signal);
     if (this.stopped && result.outcome === 'cancelled') {
@@ -224,8 +227,11 @@ export class RunCoordinator {
         agentTier: tier,
         summary: result.summary ?? null,
         changedFiles: result.changedFiles,
+        guards: result.guards ?? [],
       });
       const title = mergeRequestTitle(task);
+      const flagged = (result.guards ?? []).length > 0;
+      const labels = [config.labels.bot_authored, ...(flagged ? [config.labels.protected_change] : [])];
       // A retry of the same task pushed to the same branch: update its MR, never open a second.
       const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
       const mr = existing
@@ -235,8 +241,9 @@ export class RunCoordinator {
             targetBranch: task.default_branch,
             title,
             body,
-            labels: [config.labels.bot_authored],
+            labels,
           });
+      if (existing && flagged) await forge.addLabels({ repo, number: existing.number, on: 'merge_request' }, [config.labels.protected_change]);
       const done = await updateTask(db, task.id, {
         ...spent,
         status: 'completed',
@@ -256,7 +263,14 @@ export class RunCoordinator {
         actor: 'executor',
         taskId: task.id,
         agentName: run.agent_name,
-        data: { url: mr.url, number: mr.number, sha: result.commitSha, tokens: tokensUsed(result.usage), cost_usd: result.usage.costUsd },
+        data: {
+          url: mr.url,
+          number: mr.number,
+          sha: result.commitSha,
+          tokens: tokensUsed(result.usage),
+          cost_usd: result.usage.costUsd,
+          guards: result.guards ?? [],
+        },
       });
       await this.syncIssue(done);
       await tasks.routePending('executor');
@@ -291,10 +305,13 @@ export class RunCoordinator {
       await tasks.routePending('executor');
       return;
     }
+    // The issue gets a short reason; the raw error (command lines, paths, hosts) stays in the
+    // run's row and the audit log, for `doom logs --task N`.
+    const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided: recovery.error });
     const failed = await updateTask(db, task.id, {
       ...spent,
       status: 'failed',
-      error_message: recovery.error,
+      error_message: reason,
       completed_at: now,
     });
     await audit(db, {
@@ -302,7 +319,7 @@ export class RunCoordinator {
       actor: 'executor',
       taskId: task.id,
       agentName: run.agent_name,
-      data: { outcome: result.outcome, error: recovery.error },
+      data: { outcome: result.outcome, reason, error: recovery.error, stage: result.failure?.stage ?? null, files: result.failure?.stage === 'guard' ? result.failure.files : undefined },
     });
     await this.syncIssue(failed);
     await tasks.routePending('executor');
