@@ -15,7 +15,7 @@ import { git } from '../workspace/git.js';
 import { MirrorCache, mirrorKey } from '../workspace/mirror.js';
 import { decideGuards, inspectChange, type GuardFinding } from '../policy/guards.js';
 import { readChangeSet } from '../workspace/changes.js';
-import { commitMessage, commitStaged, push, stageAll } from '../workspace/publish.js';
+import { commitMessage, commitTree, push, stageAll } from '../workspace/publish.js';
 import { createWorkspace, type Workspace } from '../workspace/worktree.js';
 import type { Executor, RunFailure, RunRequest, RunResult } from './contract.js';
 
@@ -106,9 +106,10 @@ export class LocalExecutor implements Executor {
       if (result.outcome !== 'success') return end({ outcome: result.outcome, commitSha: null, changedFiles: [], failure: { stage: 'agent' } });
 
       stage = 'publish';
-      if (!(await stageAll(workspace))) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
+      const tree = await stageAll(workspace);
+      if (!tree) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
       // The guards look at the change before it is committed: a refused change is never pushed.
-      const change = await readChangeSet({ kind: 'index', gitDir: workspace.gitDir, workTree: workspace.path, base: workspace.baseSha });
+      const change = await readChangeSet({ kind: 'commits', gitDir: workspace.mirror, base: workspace.baseSha, head: tree });
       const decision = decideGuards(inspectChange(change, request.policy.protectedPaths), request.policy.onProtectedChange);
       if (decision.kind === 'refuse') {
         return end({
@@ -119,7 +120,7 @@ export class LocalExecutor implements Executor {
           error: `the agent changed protected paths (${decision.files.join(', ')}); on_protected_change is refuse, nothing was pushed`,
         });
       }
-      const sha = await commitStaged(workspace, {
+      const sha = await commitTree(workspace, tree, {
         author: request.author,
         message: commitMessage({
           taskId: request.task.id,

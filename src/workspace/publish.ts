@@ -43,35 +43,40 @@ export function commitMessage(input: { taskId: number | string; title: string; a
 }
 
 /**
- * Stages everything in the worktree on top of the base, for one commit. Whatever the agent
- * did with git itself (commits, staging, switching branches) is folded in: the branch is put
- * back on the base and the files on disk are what gets staged. Returns false when the files
- * equal the base (nothing to publish). The staged change is what the guards inspect
- * (workspace/changes.ts) before {@link commitStaged} records it.
+ * Stages everything in the worktree on top of the base and writes it as a tree. Whatever the
+ * agent did with git itself (commits, staging, switching branches) is folded in: the branch
+ * is put back on the base and the files on disk are what gets staged. Returns the tree's id,
+ * or null when it equals the base's (nothing to publish). A tree is immutable: the guards
+ * inspect it (workspace/changes.ts) and {@link commitTree} commits that very tree, so nothing
+ * the agent left running can slip a file in between the check and the commit.
  */
-export async function stageAll(workspace: Workspace): Promise<boolean> {
+export async function stageAll(workspace: Workspace): Promise<string | null> {
   await checkWorkspace(workspace);
   const run = workspaceGit(workspace);
   const ref = `refs/heads/${workspace.branch}`;
   await run(['update-ref', ref, workspace.baseSha]);
   await run(['symbolic-ref', 'HEAD', ref]);
   await run(['add', '--all']);
-  return (await run(['diff', '--cached', '--name-only', '-z'])) !== '';
+  const tree = await run(['write-tree']);
+  const baseTree = await run(['rev-parse', `${workspace.baseSha}^{tree}`]);
+  return tree === baseTree ? null : tree;
 }
 
-/** Commits what {@link stageAll} staged, authored and committed by the bot; returns the sha. */
-export async function commitStaged(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string> {
+/** Commits `tree` (from {@link stageAll}) on the base, authored and committed by the bot; returns the sha. */
+export async function commitTree(workspace: Workspace, tree: string, options: { author: BotIdentity; message: string }): Promise<string> {
   if (options.message.trim() === '') throw new Error('commit message is empty');
-  await checkWorkspace(workspace);
-  const run = workspaceGit(workspace);
+  // The mirror itself, not the worktree's git dir: whatever a leftover process did to the
+  // worktree's pointers after stageAll does not decide where the commit goes.
+  const run = (args: string[], env: Record<string, string> = {}) => git(['--git-dir', workspace.mirror, ...args], { env });
   const { name, email } = options.author;
-  await run(['commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', options.message], {
+  const sha = await run(['commit-tree', '--no-gpg-sign', tree, '-p', workspace.baseSha, '-m', options.message.replace(/\n$/, '')], {
     GIT_AUTHOR_NAME: name,
     GIT_AUTHOR_EMAIL: email,
     GIT_COMMITTER_NAME: name,
     GIT_COMMITTER_EMAIL: email,
   });
-  return run(['rev-parse', 'HEAD']);
+  await run(['update-ref', `refs/heads/${workspace.branch}`, sha]);
+  return sha;
 }
 
 const workspaceGit =
@@ -81,12 +86,13 @@ const workspaceGit =
 
 /**
  * Commits everything in the worktree as one commit on top of the base ({@link stageAll},
- * then {@link commitStaged}). Returns the new commit's sha, or null when the files equal the
+ * then {@link commitTree}). Returns the new commit's sha, or null when the files equal the
  * base (nothing to publish).
  */
 export async function commitAll(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string | null> {
   if (options.message.trim() === '') throw new Error('commit message is empty');
-  return (await stageAll(workspace)) ? commitStaged(workspace, options) : null;
+  const tree = await stageAll(workspace);
+  return tree ? commitTree(workspace, tree, options) : null;
 }
 
 export interface PushOptions {

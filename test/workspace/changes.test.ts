@@ -5,7 +5,7 @@ import { decideGuards, defaultProtectedPaths, inspectChange } from '../../src/po
 import { addedLines, parseNameStatus, readChangeSet } from '../../src/workspace/changes.js';
 import { git } from '../../src/workspace/git.js';
 import { MirrorCache, mirrorKey } from '../../src/workspace/mirror.js';
-import { commitStaged, stageAll } from '../../src/workspace/publish.js';
+import { commitTree, stageAll } from '../../src/workspace/publish.js';
 import { createWorkspace, type Workspace } from '../../src/workspace/worktree.js';
 import { createRemote, tempDir, type Remote } from './helpers.js';
 
@@ -44,7 +44,8 @@ describe('readChangeSet on a real worktree', () => {
     await git(['mv', 'README.md', 'docs/README.md'], { cwd: ws.path });
     await put('src/index.ts', 'export const x = 1;\n// @ts-ignore\nexport const y: number = "2";\n');
     await put('pyproject.toml', '[project]\nname = "shop"\nversion = "1.1"\n\n[tool.coverage.run]\nbranch = true\n');
-    expect(await stageAll(ws)).toBe(true);
+    const tree = await stageAll(ws);
+    expect(tree).toMatch(/^[0-9a-f]{40}$/);
 
     const change = await readChangeSet({ kind: 'index', gitDir: ws.gitDir, workTree: ws.path, base: ws.baseSha });
     expect(change.files).toEqual(
@@ -74,8 +75,12 @@ describe('readChangeSet on a real worktree', () => {
     expect(inspection.suppressions).toEqual([{ file: 'src/index.ts', line: 2, marker: '@ts-ignore' }]);
     expect(decideGuards(inspection, 'refuse')).toEqual({ kind: 'refuse', files: ['.github/workflows/ci.yml'] });
 
-    // The evaluator reads the same change from the pushed commits.
-    const sha = await commitStaged(ws, { author: { name: 'bot', email: 'bot@example.com' }, message: 'x' });
+    // The executor reads the written tree, the evaluator the pushed commit: the same change.
+    const fromTree = await readChangeSet({ kind: 'commits', gitDir: ws.mirror, base: ws.baseSha, head: tree! });
+    expect(inspectChange(fromTree, defaultProtectedPaths)).toEqual(inspection);
+    const sha = await commitTree(ws, tree!, { author: { name: 'bot', email: 'bot@example.com' }, message: 'x\n' });
+    expect(await git(['--git-dir', ws.mirror, 'rev-parse', `refs/heads/${ws.branch}`])).toBe(sha);
+    expect(await git(['--git-dir', ws.mirror, 'log', '-1', '--format=%an|%B', sha])).toBe('bot|x');
     const fromCommits = await readChangeSet({ kind: 'commits', gitDir: ws.mirror, base: ws.baseSha, head: sha });
     expect(inspectChange(fromCommits, defaultProtectedPaths)).toEqual(inspection);
   });
