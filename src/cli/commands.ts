@@ -8,11 +8,12 @@ import type { Tier } from '../config/schema.js';
 import { exportAgentTiers, exportRlvrJsonl } from '../rewards/export.js';
 import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
 import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
+import { runsOfTask } from '../store/assignments.js';
 import { auditEntries } from '../store/audit.js';
 import { deliveryCounts } from '../store/deliveries.js';
 import { rewardsOf } from '../store/rewards.js';
 import type { AgentRow, AuditRow } from '../store/schema.js';
-import { listTasks, taskCounts } from '../store/tasks.js';
+import { getTask, listTasks, taskCounts } from '../store/tasks.js';
 import { recomputeAllTiers } from '../tiers/recompute.js';
 import { followUp } from '../tiers/schedule.js';
 import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
@@ -215,20 +216,36 @@ const formatEntry = (e: AuditRow): string => {
 
 export async function logs(
   ctx: CliContext,
-  opts: { tail?: boolean; agent?: string; lines: number },
+  opts: { tail?: boolean; agent?: string; task?: number; lines: number },
   out: (text: string) => void,
   stop: AbortSignal = new AbortController().signal,
 ): Promise<void> {
   const db = ctx.store.db;
-  let entries = await auditEntries(db, { agent: opts.agent, limit: opts.lines });
+  if (opts.task !== undefined) await taskDetails(ctx, opts.task, out);
+  const filter = { agent: opts.agent, taskId: opts.task };
+  let entries = await auditEntries(db, { ...filter, limit: opts.lines });
   entries.forEach((e) => out(formatEntry(e)));
   if (!opts.tail) return;
   let last = entries.at(-1)?.id ?? 0;
   while (!stop.aborted) {
     await new Promise((r) => setTimeout(r, 500));
-    entries = await auditEntries(db, { agent: opts.agent, afterId: last, limit: 500 });
+    entries = await auditEntries(db, { ...filter, afterId: last, limit: 500 });
     entries.forEach((e) => out(formatEntry(e)));
     last = entries.at(-1)?.id ?? last;
+  }
+}
+
+/**
+ * `doom logs --task N`, first part: the task and each of its runs with the raw error. This is
+ * where a failure's details live; the issue only shows a short reason.
+ */
+async function taskDetails(ctx: CliContext, taskId: number, out: (text: string) => void): Promise<void> {
+  const task = await getTask(ctx.store.db, taskId);
+  if (!task) throw new CliError(`task ${taskId} does not exist`);
+  out(`task ${task.id}  ${task.status}  ${task.repo}#${task.issue_number}${task.error_message ? `  ${task.error_message}` : ''}`);
+  for (const r of await runsOfTask(ctx.store.db, taskId)) {
+    const when = r.finished_at ?? r.started_at ?? r.assigned_at;
+    out(`run ${r.id}  ${r.agent_name}  ${r.status}${r.outcome ? ` (${r.outcome})` : ''}  ${when}${r.error ? `\n  error: ${r.error.replace(/\n/g, '\n  ')}` : ''}`);
   }
 }
 

@@ -154,8 +154,9 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     .description('the audit log: every decision the bot made')
     .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
     .option('--agent <name>', 'only entries about this agent')
+    .option('--task <id>', "only this task: its runs with their errors, then its entries", positiveInt)
     .option('-n, --lines <n>', 'how many recent entries to show first', positiveInt, 20)
-    .action((opts: { tail?: boolean; agent?: string; lines: number }) => run((ctx) => commands.logs(ctx, opts, out)));
+    .action((opts: { tail?: boolean; agent?: string; task?: number; lines: number }) => run((ctx) => commands.logs(ctx, opts, out)));
 
   return program;
 }

@@ -4,6 +4,7 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { defaultProtectedPaths } from '../policy/guards.js';
 
 export const taskTypes = ['bugfix', 'feature', 'refactor', 'security'] as const;
 export const taskType = z.enum(taskTypes);
@@ -116,6 +117,8 @@ export const configSchema = z
             lint_score: z.number().min(0).max(1).default(0.5),
             security_scan_score: z.number().min(0).max(1).default(0.5),
             code_complexity_delta: z.number().min(-1).max(1).default(0),
+            /** Used only when a guard flags the change (see `[policy]`): CI cannot be trusted then. */
+            ci_pipeline_status: z.number().min(0).max(1).default(0),
           })
           .strict()
           .prefault({}),
@@ -158,6 +161,8 @@ export const configSchema = z
         trigger: z.string().min(1).default('doom'),
         assigned: z.string().min(1).default('doom:assigned'),
         bot_authored: z.string().min(1).default('doom:bot-authored'),
+        /** On a merge request whose change a guard flagged (see `[policy]`). */
+        protected_change: z.string().min(1).default('doom:protected-change'),
         /** Issue label → task type. */
         types: z.record(z.string(), taskType).default({
           bugfix: 'bugfix',
@@ -239,6 +244,21 @@ export const configSchema = z
         /** The identity of the bot's commits. */
         bot_name: z.string().min(1).default('doom-rlvr[bot]'),
         bot_email: z.email().default('doom-rlvr@users.noreply.github.com'),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Reward-hacking guards (policy/guards.ts): what an agent may not change unnoticed.
+     * `protected_paths` are globs (no slash: any depth); a repository adds its own under
+     * `[policy.repositories."<path>"]`.
+     */
+    policy: z
+      .object({
+        protected_paths: z.array(z.string().min(1)).default([...defaultProtectedPaths]),
+        on_protected_change: z.enum(['refuse', 'flag']).default('refuse'),
+        repositories: z
+          .record(z.string(), z.object({ protected_paths: z.array(z.string().min(1)).default([]) }).strict())
+          .default({}),
       })
       .strict()
       .prefault({}),

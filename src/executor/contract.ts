@@ -5,6 +5,7 @@
  */
 import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
 import type { BudgetStop, RunOutcome, Usage } from '../runners/runner.js';
+import type { GuardFinding, ProtectedChangeMode } from '../policy/guards.js';
 import type { GitCredential } from '../workspace/git.js';
 
 export interface RunRequest {
@@ -45,7 +46,19 @@ export interface RunRequest {
   /** For the bot's own fetch and push; never given to the agent. */
   credential: () => Promise<GitCredential>;
   author: { name: string; email: string };
+  /** The reward-hacking guards for this repository: checked on the agent's change before anything is committed. */
+  policy: { protectedPaths: string[]; onProtectedChange: ProtectedChangeMode };
 }
+
+/**
+ * Where a failed run failed, for the short public reason (tasks/failure.ts); the raw error
+ * (command lines, paths, hosts) stays in the run's row and the audit log.
+ */
+export type RunFailure =
+  | { stage: 'workspace' }
+  | { stage: 'agent' }
+  | { stage: 'publish' }
+  | { stage: 'guard'; files: string[] };
 
 export interface RunResult {
   outcome: RunOutcome;
@@ -61,6 +74,10 @@ export interface RunResult {
   commitSha: string | null;
   /** Files the commit changed, for the MR description. */
   changedFiles: string[];
+  /** What the guards flagged in the pushed change (absent or empty: nothing); the MR is labeled and says so. */
+  guards?: GuardFinding[];
+  /** Set when the outcome is not success and the executor knows where the run failed. */
+  failure?: RunFailure;
   durationMs: number;
 }
 

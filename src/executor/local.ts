@@ -14,9 +14,11 @@ import type { RunnerConfig, PermissionsConfig } from '../runners/config.js';
 import type { SandboxContext } from '../runners/sandbox.js';
 import { git } from '../workspace/git.js';
 import { MirrorCache, mirrorKey } from '../workspace/mirror.js';
-import { commitAll, commitMessage, keptWorkMessage, push } from '../workspace/publish.js';
+import { decideGuards, inspectChange, type GuardDecision, type GuardFinding } from '../policy/guards.js';
+import { readChangeSet } from '../workspace/changes.js';
+import { commitMessage, commitTree, keptWorkMessage, push, stageAll } from '../workspace/publish.js';
 import { createWorkspace, type Workspace } from '../workspace/worktree.js';
-import type { Executor, RunRequest, RunResult } from './contract.js';
+import type { Executor, RunFailure, RunRequest, RunResult } from './contract.js';
 
 export interface LocalExecutorOptions {
   mirrorDir: string;
@@ -43,6 +45,7 @@ export class LocalExecutor implements Executor {
   async run(request: RunRequest, cancel: AbortSignal): Promise<RunResult> {
     const started = performance.now();
     const signal = AbortSignal.any([cancel, timeoutSignal(request.task.timeoutMs)]);
+    let stage: 'workspace' | 'agent' | 'publish' = 'workspace';
     const failed = (error: unknown): RunResult => ({
       outcome: signal.aborted ? outcomeOf(signal) : 'failed',
       usage: emptyUsage(),
@@ -50,6 +53,8 @@ export class LocalExecutor implements Executor {
       error: error instanceof Error ? error.message : String(error),
       commitSha: null,
       changedFiles: [],
+      guards: [],
+      failure: { stage },
       durationMs: performance.now() - started,
     });
 
@@ -71,6 +76,7 @@ export class LocalExecutor implements Executor {
         signal,
       });
 
+      stage = 'agent';
       const runner = (this.options.runnerFor ?? createRunner)(request.agent.runner, request.agent.permissions, {
         ...this.options.sandbox,
         // The mirror cache is the bot's, even where the caller did not list it.
@@ -102,42 +108,38 @@ export class LocalExecutor implements Executor {
         signal,
       });
       const base = { usage: result.usage, transcript: result.transcript, error: result.error, summary: result.summary };
-      const ended = (outcome: RunResult['outcome'], commitSha: string | null, changedFiles: string[] = [], error = base.error): RunResult => ({
+      const end = (rest: Pick<RunResult, 'outcome' | 'commitSha' | 'changedFiles'> & { guards?: GuardFinding[]; failure?: RunFailure; error?: string }): RunResult => ({
         ...base,
-        error,
-        outcome,
-        commitSha,
-        changedFiles,
+        guards: [],
+        ...rest,
         durationMs: performance.now() - started,
       });
+      stage = 'publish';
+      // Kept work is measured from where the task's branch left the default branch, so the
+      // guards see what earlier, budget-stopped agents committed too.
+      const from = resumed ? await forkPoint(workspace, request.repository.defaultBranch) : workspace.baseSha;
       if (isBudgetStop(result.outcome)) {
         // The run's own signal has fired on a timeout: keeping the work gets a deadline of its own.
-        const kept = await keepWork(workspace, request, result.outcome, resumed !== null, AbortSignal.any([cancel, AbortSignal.timeout(KEEP_TIMEOUT_MS)]));
+        const keepSignal = AbortSignal.any([cancel, AbortSignal.timeout(KEEP_TIMEOUT_MS)]);
+        const kept = await keepWork(workspace, request, result.outcome, { resumed: resumed !== null, from }, keepSignal);
         return 'error' in kept
-          ? ended(result.outcome, null, [], `${base.error ?? result.outcome}; its work could not be kept: ${kept.error}`)
-          : ended(result.outcome, kept.sha);
+          ? end({ outcome: result.outcome, commitSha: null, changedFiles: [], failure: { stage: 'agent' }, error: `${base.error ?? result.outcome}; its work could not be kept: ${kept.error}` })
+          : end({ outcome: result.outcome, commitSha: kept.sha, changedFiles: [], failure: { stage: 'agent' } });
       }
-      if (result.outcome !== 'success') return ended(result.outcome, null);
+      if (result.outcome !== 'success') return end({ outcome: result.outcome, commitSha: null, changedFiles: [], failure: { stage: 'agent' } });
 
-      const made = await commitAll(workspace, {
-        author: request.author,
-        message: commitMessage({
-          taskId: request.task.id,
-          title: request.task.title,
-          agent: request.agent.name,
-          issueUrl: request.task.issueUrl,
-        }),
-      });
+      const tree = await stageAll(workspace);
       // A resumed agent that only confirmed the kept work publishes it as it stands.
-      const sha = made ?? (resumed ? workspace.baseSha : null);
-      let changedFiles: string[] = [];
-      if (sha) {
-        const from = resumed ? await forkPoint(workspace, request.repository.defaultBranch) : workspace.baseSha;
-        changedFiles = (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', from, sha])).split('\n').filter(Boolean);
-        // A fresh credential: the run may have outlived the first one's lifetime.
-        if (made) await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
-      }
-      return ended('success', sha, changedFiles);
+      if (!tree && !resumed) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
+      // The guards look at the change before it is committed: a refused change is never pushed.
+      const decision = await guardChange(workspace, request, from, tree ?? workspace.baseSha);
+      if (decision.kind === 'refuse') return end(refused(decision.files));
+      const message = commitMessage({ taskId: request.task.id, title: request.task.title, agent: request.agent.name, issueUrl: request.task.issueUrl });
+      const sha = tree ? await commitTree(workspace, tree, { author: request.author, message }) : workspace.baseSha;
+      const changedFiles = (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', from, sha])).split('\n').filter(Boolean);
+      // A fresh credential: the run may have outlived the first one's lifetime.
+      if (tree) await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
+      return end({ outcome: 'success', commitSha: sha, changedFiles, guards: decision.kind === 'flag' ? decision.findings : [] });
     } catch (error) {
       return failed(error);
     } finally {
@@ -170,24 +172,45 @@ async function resumable(mirror: string, request: RunRequest): Promise<BudgetSto
 /**
  * Commits what a budget-stopped agent left in the worktree to the task's branch and pushes it
  * (no merge request): the escalated run starts from there. With nothing new to commit, a run
- * that had itself resumed keeps the work it started from.
+ * that had itself resumed keeps the work it started from. The guards apply as to a published
+ * change: a branch push can run CI, so protected paths a refusing policy forbids are not kept.
  */
 async function keepWork(
   workspace: Workspace,
   request: RunRequest,
   stop: BudgetStop,
-  resumed: boolean,
+  at: { resumed: boolean; from: string },
   signal: AbortSignal,
 ): Promise<{ sha: string | null } | { error: string }> {
   try {
+    const tree = await stageAll(workspace);
+    if (!tree) return { sha: at.resumed ? workspace.baseSha : null };
+    const decision = await guardChange(workspace, request, at.from, tree);
+    if (decision.kind === 'refuse') return { error: refused(decision.files).error };
     const message = keptWorkMessage({ taskId: request.task.id, title: request.task.title, agent: request.agent.name, stop });
-    const sha = await commitAll(workspace, { author: request.author, message });
-    if (!sha) return { sha: resumed ? workspace.baseSha : null };
+    await commitTree(workspace, tree, { author: request.author, message });
     await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
-    return { sha };
+    return { sha: await git(['--git-dir', workspace.mirror, 'rev-parse', `refs/heads/${workspace.branch}`]) };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/** The guards' verdict on the change from `from` (the default branch's fork point) to `head`. */
+async function guardChange(workspace: Workspace, request: RunRequest, from: string, head: string): Promise<GuardDecision> {
+  const change = await readChangeSet({ kind: 'commits', gitDir: workspace.mirror, base: from, head });
+  return decideGuards(inspectChange(change, request.policy.protectedPaths), request.policy.onProtectedChange);
+}
+
+/** A run whose change touches protected paths under `on_protected_change = refuse`. */
+function refused(files: string[]): Pick<RunResult, 'outcome' | 'commitSha' | 'changedFiles'> & { failure: RunFailure; error: string } {
+  return {
+    outcome: 'failed',
+    commitSha: null,
+    changedFiles: [],
+    failure: { stage: 'guard', files },
+    error: `the agent changed protected paths (${files.join(', ')}); on_protected_change is refuse, nothing was pushed`,
+  };
 }
 
 /** Where the task's work leaves the default branch: the changed files of its MR start here. */

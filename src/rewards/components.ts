@@ -4,6 +4,7 @@
  * `degraded`. Pure: the evaluator gathers the signals, this decides.
  */
 import type { Config } from '../config/schema.js';
+import type { GuardFinding } from '../policy/guards.js';
 import { coverageDelta } from './signals/coverage.js';
 import type { RewardComponents } from './formula.js';
 
@@ -18,12 +19,43 @@ export interface PipelineSignals {
   complexityDelta: number | null;
   /** Why a signal is missing, by signal. */
   missing: Record<string, string>;
+  /**
+   * What the reward-hacking guards flagged in the change (policy/guards.ts); absent in
+   * signals stored before the guards existed, which counts as nothing flagged.
+   */
+  guards?: GuardFinding[];
 }
 
 export interface Assembled {
   components: RewardComponents;
   /** Components that used their default, with why. */
   degraded: Record<string, string>;
+  /** Components that were read but not trusted (a guard flagged the change), with why. */
+  guarded: Record<string, string>;
+}
+
+/** The components a flagged change could have moved by editing their configuration or its tests. */
+const untrusted = ['ci_pipeline_status', 'test_coverage_delta', 'lint_score'] as const;
+
+/**
+ * A flagged change's CI, coverage and lint take their configured defaults: the agent changed
+ * what produces them (a workflow, a coverage or lint configuration, the tests themselves).
+ */
+function guard(
+  components: RewardComponents,
+  findings: readonly GuardFinding[],
+  defaults: Config['evaluator']['defaults'],
+): { components: RewardComponents; guarded: Record<string, string> } {
+  if (findings.length === 0) return { components, guarded: {} };
+  const kinds = [...new Set(findings.map((f) => f.kind.replace('_', ' ')))].join(', ');
+  const why = `the change has a ${kinds} (${findings.length} finding${findings.length === 1 ? '' : 's'})`;
+  const guarded: Record<string, string> = {};
+  const out = { ...components };
+  for (const name of untrusted) {
+    out[name] = defaults[name];
+    guarded[name] = why;
+  }
+  return { components: out, guarded };
 }
 
 export function assembleComponents(
@@ -43,31 +75,31 @@ export function assembleComponents(
     pipeline && pipeline.coverageHead !== null && pipeline.coverageBase !== null
       ? coverageDelta(pipeline.coverageHead, pipeline.coverageBase, { fullScaleDelta: evaluator.coverage_full_scale_points })
       : null;
-  return {
-    components: {
-      test_coverage_delta: pick(
-        'test_coverage_delta',
-        coverage,
-        d.test_coverage_delta,
-        pipeline ? (pipeline.missing.coverage ?? 'no coverage figure for the head or the target branch') : noPipeline,
-      ),
-      lint_score: pick('lint_score', pipeline?.lintScore, d.lint_score, pipeline ? (pipeline.missing.lint ?? 'no lint report') : noPipeline),
-      security_scan_score: pick(
-        'security_scan_score',
-        pipeline?.securityScore,
-        d.security_scan_score,
-        pipeline ? (pipeline.missing.security ?? 'no security report') : noPipeline,
-      ),
-      code_complexity_delta: pick(
-        'code_complexity_delta',
-        pipeline?.complexityDelta,
-        d.code_complexity_delta,
-        pipeline?.missing.complexity ?? 'complexity was not measured',
-      ),
-      // No finished pipeline is not a pass.
-      ci_pipeline_status: pipeline?.status === 'success' ? 1 : 0,
-      review_feedback_score: pick('review_feedback_score', reviewScore, 0, 'reviews could not be read'),
-    },
-    degraded,
+  const read: RewardComponents = {
+    test_coverage_delta: pick(
+      'test_coverage_delta',
+      coverage,
+      d.test_coverage_delta,
+      pipeline ? (pipeline.missing.coverage ?? 'no coverage figure for the head or the target branch') : noPipeline,
+    ),
+    lint_score: pick('lint_score', pipeline?.lintScore, d.lint_score, pipeline ? (pipeline.missing.lint ?? 'no lint report') : noPipeline),
+    security_scan_score: pick(
+      'security_scan_score',
+      pipeline?.securityScore,
+      d.security_scan_score,
+      pipeline ? (pipeline.missing.security ?? 'no security report') : noPipeline,
+    ),
+    code_complexity_delta: pick(
+      'code_complexity_delta',
+      pipeline?.complexityDelta,
+      d.code_complexity_delta,
+      pipeline?.missing.complexity ?? 'complexity was not measured',
+    ),
+    // No finished pipeline is not a pass.
+    ci_pipeline_status: pipeline?.status === 'success' ? 1 : 0,
+    review_feedback_score: pick('review_feedback_score', reviewScore, 0, 'reviews could not be read'),
   };
+  const { components, guarded } = guard(read, pipeline?.guards ?? [], d);
+  for (const name of Object.keys(guarded)) delete degraded[name];
+  return { components, degraded, guarded };
 }

@@ -28,6 +28,17 @@ import { newFindings } from './signals/findings.js';
 import { lintScore, parseLintReport } from './signals/lint.js';
 import { parseGitlabSast, parseSarifSecurity, securityScore } from './signals/security.js';
 import { changedSources, type ChangedSources } from './sources.js';
+import { inspectChange, protectedPatterns, type Inspection, type Suppression } from '../policy/guards.js';
+import type { Finding } from './signals/lint.js';
+
+/** An added suppression comment is a lint finding of the change's own, whatever the linter reported. */
+export const suppressionFinding = (s: Suppression): Finding => ({
+  file: s.file,
+  line: s.line,
+  rule: `doom:suppression`,
+  severity: 'major',
+  message: `a new \`${s.marker}\` comment silences a check`,
+});
 
 export interface EvaluatorDeps {
   db: Kysely<Database>;
@@ -210,7 +221,7 @@ export class Evaluator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }
 
-    const { components, degraded } = assembleComponents(pipeline, reviewScore, config.evaluator);
+    const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
     const reward = computeReward(components, config.evaluator.weights);
     const kind = mr.state === 'open' ? 'provisional' : 'final';
     const previous = await this.rewardOf(task);
@@ -224,6 +235,7 @@ export class Evaluator {
       hookDurationMs: performance.now() - started,
       kind,
       degraded: Object.keys(degraded).length > 0,
+      guarded: Object.keys(guarded).length > 0,
     });
     const changed = !previous || previous.reward !== reward || previous.kind !== kind;
     if (changed) {
@@ -232,7 +244,7 @@ export class Evaluator {
         actor: 'evaluator',
         taskId: task.id,
         agentName,
-        data: { reward, trigger, components, degraded, previous: previous ? { reward: previous.reward, kind: previous.kind } : null },
+        data: { reward, trigger, components, degraded, guarded, previous: previous ? { reward: previous.reward, kind: previous.kind } : null },
       });
     }
 
@@ -259,6 +271,7 @@ export class Evaluator {
       components,
       weights: config.evaluator.weights,
       degraded,
+      guarded,
       rollingAvg: tier.agent.rolling_avg,
       tier: tier.agent.tier,
       tierChange: tierChange ? { from: tierChange.from_tier, to: tierChange.to_tier, reason: tierChange.reason } : null,
@@ -314,9 +327,10 @@ export class Evaluator {
         return score(head, baseText, sources);
       }, `no ${name} report in the pipeline`);
     };
+    const inspection: Inspection | null = sources ? inspectChange(sources.change, protectedPatterns(this.deps.config.policy, task.repo)) : null;
     const lint = await scored('lint', (head, baseText, s) => {
       const found = newFindings(toRepoPaths(parseLintReport(head), s.files), baseText ? toRepoPaths(parseLintReport(baseText), s.files) : [], s.files);
-      return lintScore(found, s.changedLines);
+      return lintScore([...found, ...(inspection?.suppressions ?? []).map(suppressionFinding)], s.changedLines);
     });
     const security = await scored('security', (head, baseText, s) =>
       securityScore(newFindings(toRepoPaths(parseSecurity(head), s.files), baseText ? toRepoPaths(parseSecurity(baseText), s.files) : [], s.files)),
@@ -337,6 +351,7 @@ export class Evaluator {
       securityScore: security,
       complexityDelta: complexity,
       missing,
+      guards: inspection?.findings ?? [],
     };
   }
 

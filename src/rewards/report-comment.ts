@@ -12,6 +12,8 @@ export interface ReportView {
   components: RewardComponents;
   weights: Weights;
   degraded: Record<string, string>;
+  /** Components a guard made take their defaults (a flagged change), with why; absent: none. */
+  guarded?: Record<string, string>;
   rollingAvg: number;
   tier: string;
   /** Set when this reward moved the agent to another tier. */
@@ -34,7 +36,8 @@ export function renderRewardReport(view: ReportView): string {
   const rows = componentNames.map((name) => {
     const weight = view.weights[componentSpec[name].weight];
     const value = view.components[name];
-    const note = view.degraded[name] ? ` (default: ${view.degraded[name]})` : '';
+    const guardedWhy = view.guarded?.[name];
+    const note = guardedWhy ? ` (guarded, default: ${guardedWhy})` : view.degraded[name] ? ` (default: ${view.degraded[name]})` : '';
     return `| ${labels[name]} | ${signed(value)}${note} | ${weight.toFixed(2)} | ${signed(5 * weight * value)} |`;
   });
   const lines = [
@@ -49,6 +52,12 @@ export function renderRewardReport(view: ReportView): string {
   ];
   if (Object.keys(view.degraded).length > 0) {
     lines.push('Some signals could not be read; their components used configured defaults (the reward is marked degraded).', '');
+  }
+  if (Object.keys(view.guarded ?? {}).length > 0) {
+    lines.push(
+      'The change touches what CI, coverage or lint are computed from (see the top of the merge request): those components used configured defaults (the reward is marked guarded).',
+      '',
+    );
   }
   lines.push(
     `Agent \`${view.agent}\`: rolling average ${view.rollingAvg.toFixed(2)}, tier **${view.tier}**.` +

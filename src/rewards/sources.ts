@@ -3,6 +3,8 @@
  * repository's cached mirror: what the complexity signal measures and what decides which
  * lint and security findings are the change's own.
  */
+import type { ChangeSet } from '../policy/guards.js';
+import { readChangeSet } from '../workspace/changes.js';
 import type { GitCredential } from '../workspace/git.js';
 import { git } from '../workspace/git.js';
 import { mirrorKey, type MirrorCache } from '../workspace/mirror.js';
@@ -14,6 +16,8 @@ export interface ChangedSources {
   /** Source of each changed file the complexity analyzer reads, before and after (null: absent). */
   before: Record<string, string | null>;
   after: Record<string, string | null>;
+  /** The change as the reward-hacking guards read it (the same reading the executor made before pushing). */
+  change: ChangeSet;
 }
 
 const MAX_FILES = 200;
@@ -52,5 +56,6 @@ export async function changedSources(
     before[path] = await show(mirror, base, path);
     after[path] = await show(mirror, headSha, path);
   }
-  return { files, changedLines, before, after };
+  const change = await readChangeSet({ kind: 'commits', gitDir: mirror, base, head: headSha });
+  return { files, changedLines, before, after, change };
 }

@@ -1,6 +1,6 @@
 /** Assignments (runs): one row each time a task is given to an agent. */
-import type { Insertable } from 'kysely';
-import type { AssignmentsTable } from './schema.js';
+import type { Insertable, Kysely } from 'kysely';
+import type { AssignmentRow, AssignmentsTable, Database } from './schema.js';
 import { nowIso } from './time.js';
 
 /** A fresh assignment of `taskId` to `agent`, not started, nothing spent yet. */
@@ -22,4 +22,9 @@ export function newAssignment(taskId: number, agent: string, reasons: string): I
     turns: 0,
     transcript: null,
   };
+}
+
+/** A task's runs, oldest first. */
+export function runsOfTask(db: Kysely<Database>, taskId: number): Promise<AssignmentRow[]> {
+  return db.selectFrom('assignments').selectAll().where('task_id', '=', taskId).orderBy('id', 'asc').execute();
 }

@@ -16,6 +16,8 @@ export interface RewardInput {
   hookDurationMs: number;
   kind: RewardKind;
   degraded: boolean;
+  /** A guard flagged the change (policy/guards.ts); absent: no. */
+  guarded?: boolean;
 }
 
 export async function upsertReward(db: Kysely<Database>, r: RewardInput): Promise<RewardRow> {
@@ -28,6 +30,7 @@ export async function upsertReward(db: Kysely<Database>, r: RewardInput): Promis
     hook_duration_ms: Math.round(r.hookDurationMs),
     kind: r.kind,
     degraded: r.degraded ? 1 : 0,
+    guarded: r.guarded ? 1 : 0,
     updated_at: now,
   };
   return db

@@ -130,6 +130,8 @@ export interface RewardsTable {
   hook_duration_ms: number;
   kind: RewardKind;
   degraded: number;
+  /** 1 when a guard flagged the change: CI, coverage and lint took their defaults. */
+  guarded: Generated<number>;
   created_at: string;
   updated_at: string;
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { whoMay } from '../permissions/roles.js';
 import type { AgentRow, TaskRow } from '../store/schema.js';
 import type { RefusedTrigger } from './issue-change.js';
+import { detailsHint } from './failure.js';
 
 export const taskMarker = (taskId: number): string => `<!-- doom-rlvr:task:${taskId} -->`;
 
@@ -31,7 +32,7 @@ export function renderTaskComment({ task, agent, reasons }: CommentView): string
   if (task.pr_url) lines.push(`| Merge request | ${task.pr_url} |`);
   lines.push(`| Budget | ${task.max_tokens.toLocaleString('en-US')} tokens, ${Math.round(task.timeout_ms / 1000)} s |`);
   if (task.status === 'pending' && task.pending_reason) lines.push('', `Waiting: ${task.pending_reason}.`);
-  if (task.status === 'failed' && task.error_message) lines.push('', `Failed: ${task.error_message}`);
+  if (task.status === 'failed' && task.error_message) lines.push('', `Failed: ${task.error_message.replace(/([^.!?])$/, '$1.')}`, '', detailsHint(task.id));
   if (agent && reasons && reasons.length > 0) {
     lines.push('', '<details><summary>Why this agent</summary>', '', ...reasons.map((r) => `- ${r}`), '', '</details>');
   }

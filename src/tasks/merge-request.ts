@@ -2,7 +2,9 @@
  * The pull/merge request the bot opens for a task, rendered from stored state only: the
  * summary, the issue it closes, who wrote it and what it cost, the review app once deployed.
  */
+import { describeFinding, type GuardFinding } from '../policy/guards.js';
 import type { AssignmentRow, TaskRow } from '../store/schema.js';
+import { sanitizeName } from '../util/sanitize.js';
 import { reviewAppSection } from './review-app.js';
 
 export const mergeRequestMarker = (taskId: number): string => `<!-- doom-rlvr:mr:${taskId} -->`;
@@ -13,24 +15,42 @@ export interface MergeRequestView {
   agentTier: string;
   summary: string | null;
   changedFiles: string[];
+  /** What the guards flagged; said at the top, before anything else. */
+  guards?: GuardFinding[];
 }
 
 const MAX_FILES = 30;
 
+/** The issue's title as a reader saw it: sanitized (no hidden comments, bidi or zero-width characters), one line. */
 export function mergeRequestTitle(task: Pick<TaskRow, 'title' | 'type'>): string {
-  const title = task.title.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return title || `doom ${task.type} task`;
+  return sanitizeName(task.title, 200) || `doom ${task.type} task`;
 }
 
 const seconds = (ms: number): string => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
+
+const MAX_FINDINGS = 20;
+
+/** The warning a flagged change opens with: a reviewer reads it before the summary. */
+function guardNote(findings: readonly GuardFinding[]): string[] {
+  if (findings.length === 0) return [];
+  const listed = findings.slice(0, MAX_FINDINGS).map((f) => `> - ${describeFinding(f)}`);
+  if (findings.length > MAX_FINDINGS) listed.push(`> - … and ${findings.length - MAX_FINDINGS} more`);
+  return [
+    '> [!WARNING]',
+    '> **Protected change.** The agent changed what its reward is computed from. Review these',
+    "> first; until then this merge request's CI, coverage and lint do not count toward its",
+    '> reward (they take their configured defaults, and the reward is marked guarded).',
+    '>',
+    ...listed,
+    '',
+  ];
+}
 
 export function renderMergeRequestBody(view: MergeRequestView): string {
   const { task, run } = view;
   const files = view.changedFiles.slice(0, MAX_FILES).map((f) => `- \`${f.replace(/`/g, "'")}\``);
   if (view.changedFiles.length > MAX_FILES) files.push(`- … and ${view.changedFiles.length - MAX_FILES} more`);
-  const lines = [
-    mergeRequestMarker(task.id),
-    `Closes #${task.issue_number}`,
+  const lines = [mergeRequestMarker(task.id), ...guardNote(view.guards ?? []), `Closes #${task.issue_number}`,
     '',
     '## Summary',
     '',

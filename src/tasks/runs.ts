@@ -26,6 +26,8 @@ import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { branchName } from '../workspace/branch.js';
 import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
+import { protectedPatterns } from '../policy/guards.js';
+import { publicFailureReason } from './failure.js';
 import { decideRecovery } from './recovery.js';
 import type { TaskService } from './service.js';
 
@@ -225,6 +227,7 @@ export class RunCoordinator {
       resume: task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
       credential: () => forge.gitCredential(repo),
       author: { name: config.executor.bot_name, email: config.executor.bot_email },
+      policy: { protectedPaths: protectedPatterns(config.policy, task.repo), onProtectedChange: config.policy.on_protected_change },
     };
     const result = await executor.run(request, signal);
     if (this.stopped && result.outcome === 'cancelled') {
@@ -278,8 +281,11 @@ export class RunCoordinator {
         agentTier: tier,
         summary: result.summary ?? null,
         changedFiles: result.changedFiles,
+        guards: result.guards ?? [],
       });
       const title = mergeRequestTitle(task);
+      const flagged = (result.guards ?? []).length > 0;
+      const labels = [config.labels.bot_authored, ...(flagged ? [config.labels.protected_change] : [])];
       // A retry of the same task pushed to the same branch: update its MR, never open a second.
       const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
       const mr = existing
@@ -289,8 +295,9 @@ export class RunCoordinator {
             targetBranch: task.default_branch,
             title,
             body,
-            labels: [config.labels.bot_authored],
+            labels,
           });
+      if (existing && flagged) await forge.addLabels({ repo, number: existing.number, on: 'merge_request' }, [config.labels.protected_change]);
       const done = await updateTask(db, task.id, {
         ...spent,
         status: 'completed',
@@ -312,7 +319,14 @@ export class RunCoordinator {
         actor: 'executor',
         taskId: task.id,
         agentName: run.agent_name,
-        data: { url: mr.url, number: mr.number, sha: result.commitSha, tokens: tokensUsed(result.usage), cost_usd: result.usage.costUsd },
+        data: {
+          url: mr.url,
+          number: mr.number,
+          sha: result.commitSha,
+          tokens: tokensUsed(result.usage),
+          cost_usd: result.usage.costUsd,
+          guards: result.guards ?? [],
+        },
       });
       await this.syncIssue(done);
       await tasks.routePending('executor');
@@ -350,10 +364,13 @@ export class RunCoordinator {
       await tasks.routePending('executor');
       return;
     }
+    // The issue gets a short reason; the raw error (command lines, paths, hosts) stays in the
+    // run's row and the audit log, for `doom logs --task N`.
+    const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided: recovery.error });
     const failed = await updateTask(db, task.id, {
       ...spent,
       status: 'failed',
-      error_message: recovery.error,
+      error_message: reason,
       completed_at: now,
       kept_sha: null,
       kept_outcome: null,
@@ -363,7 +380,7 @@ export class RunCoordinator {
       actor: 'executor',
       taskId: task.id,
       agentName: run.agent_name,
-      data: { outcome: result.outcome, error: recovery.error },
+      data: { outcome: result.outcome, reason, error: recovery.error, stage: result.failure?.stage ?? null, files: result.failure?.stage === 'guard' ? result.failure.files : undefined },
     });
     await this.syncIssue(failed);
     await tasks.routePending('executor');

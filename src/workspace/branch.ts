@@ -1,3 +1,5 @@
+import { sanitizeName } from '../util/sanitize.js';
+
 /**
  * Deterministic branch names: the same task always maps to the same branch, so a retry finds
  * (and rewrites) its own branch and the forge finds the existing MR by source branch.
@@ -25,7 +27,11 @@ export function slugify(text: string, max = MAX_SLUG): string {
   return atWord.replace(/-+$/, '');
 }
 
-/** `doom/<task-id>-<slug>`, e.g. `doom/42-fix-login-redirect-loop`. */
+/**
+ * `doom/<task-id>-<slug>`, e.g. `doom/42-fix-login-redirect-loop`. The slug is made from the
+ * sanitized title: the text of a hidden HTML comment or a zero-width character must not
+ * shape a name nobody saw written.
+ */
 export function branchName(taskId: number | string, title: string): string {
   let id: string;
   if (typeof taskId === 'number') {
@@ -35,6 +41,6 @@ export function branchName(taskId: number | string, title: string): string {
     id = slugify(taskId, 64);
     if (id === '') throw new RangeError(`task id ${JSON.stringify(taskId)} has no usable characters`);
   }
-  const slug = slugify(title) || 'task';
+  const slug = slugify(sanitizeName(title, 200)) || 'task';
   return `doom/${id}-${slug}`;
 }

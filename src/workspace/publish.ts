@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { assertNoCredentialInUrl, git, type GitCredential } from './git.js';
 import { checkMirrorConfig, GIT_NETWORK_TIMEOUT_MS, GIT_STALL_CONFIG } from './mirror.js';
 import type { Workspace } from './worktree.js';
+import { sanitizeName } from '../util/sanitize.js';
 
 /**
  * The worktree's git dir names its repository in `commondir`; whoever can run git in the
@@ -25,15 +26,18 @@ export interface BotIdentity {
   email: string;
 }
 
-/** One line, at most `max` characters. */
-const oneLine = (text: string, max: number): string => {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`;
-};
-
-/** A commit message naming the task and the agent, with trailers tools can grep for. */
+/**
+ * A commit message naming the task and the agent, with trailers tools can grep for. The
+ * subject comes from the issue title, sanitized (no hidden comments, bidi or zero-width
+ * characters): what `git log` shows is what the issue showed.
+ */
 export function commitMessage(input: { taskId: number | string; title: string; agent: string; issueUrl?: string }): string {
-  const lines = [`doom: ${oneLine(input.title, 64) || 'task'} (task ${input.taskId})`, '', `Doom-Task: ${input.taskId}`, `Doom-Agent: ${oneLine(input.agent, 100)}`];
+  const lines = [
+    `doom: ${sanitizeName(input.title, 64) || 'task'} (task ${input.taskId})`,
+    '',
+    `Doom-Task: ${input.taskId}`,
+    `Doom-Agent: ${sanitizeName(input.agent, 100)}`,
+  ];
   if (input.issueUrl) lines.push(`Doom-Issue: ${input.issueUrl}`);
   return `${lines.join('\n')}\n`;
 }
@@ -45,42 +49,68 @@ export function commitMessage(input: { taskId: number | string; title: string; a
 export function keptWorkMessage(input: { taskId: number | string; title: string; agent: string; stop: 'timeout' | 'token_limit' }): string {
   const why = input.stop === 'timeout' ? 'ran out of time' : 'ran out of tokens';
   return [
-    `doom: work in progress, ${oneLine(input.title, 48) || 'task'} (task ${input.taskId})`,
+    `doom: work in progress, ${sanitizeName(input.title, 48) || 'task'} (task ${input.taskId})`,
     '',
     `The agent ${why}; this is its work so far, kept for the agent the task was escalated to.`,
     '',
     `Doom-Task: ${input.taskId}`,
-    `Doom-Agent: ${oneLine(input.agent, 100)}`,
+    `Doom-Agent: ${sanitizeName(input.agent, 100)}`,
     `Doom-Stopped: ${input.stop}`,
     '',
   ].join('\n');
 }
 
 /**
- * Commits everything in the worktree as one commit on top of the base, authored and committed
- * by the bot. Whatever the agent did with git itself (commits, staging, switching branches) is
- * folded in: the branch is put back on the base and the files on disk are what gets committed.
- * Returns the new commit's sha, or null when the files equal the base (nothing to publish).
+ * Stages everything in the worktree on top of the base and writes it as a tree. Whatever the
+ * agent did with git itself (commits, staging, switching branches) is folded in: the branch
+ * is put back on the base and the files on disk are what gets staged. Returns the tree's id,
+ * or null when it equals the base's (nothing to publish). A tree is immutable: the guards
+ * inspect it (workspace/changes.ts) and {@link commitTree} commits that very tree, so nothing
+ * the agent left running can slip a file in between the check and the commit.
  */
-export async function commitAll(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string | null> {
-  if (options.message.trim() === '') throw new Error('commit message is empty');
+export async function stageAll(workspace: Workspace): Promise<string | null> {
   await checkWorkspace(workspace);
-  const env = { GIT_DIR: workspace.gitDir, GIT_WORK_TREE: workspace.path };
-  const run = (args: string[], extra: Record<string, string> = {}) => git(args, { cwd: workspace.path, env: { ...env, ...extra } });
+  const run = workspaceGit(workspace);
   const ref = `refs/heads/${workspace.branch}`;
   await run(['update-ref', ref, workspace.baseSha]);
   await run(['symbolic-ref', 'HEAD', ref]);
   await run(['add', '--all']);
-  const staged = await run(['diff', '--cached', '--name-only', '-z']);
-  if (staged === '') return null;
+  const tree = await run(['write-tree']);
+  const baseTree = await run(['rev-parse', `${workspace.baseSha}^{tree}`]);
+  return tree === baseTree ? null : tree;
+}
+
+/** Commits `tree` (from {@link stageAll}) on the base, authored and committed by the bot; returns the sha. */
+export async function commitTree(workspace: Workspace, tree: string, options: { author: BotIdentity; message: string }): Promise<string> {
+  if (options.message.trim() === '') throw new Error('commit message is empty');
+  // The mirror itself, not the worktree's git dir: whatever a leftover process did to the
+  // worktree's pointers after stageAll does not decide where the commit goes.
+  const run = (args: string[], env: Record<string, string> = {}) => git(['--git-dir', workspace.mirror, ...args], { env });
   const { name, email } = options.author;
-  await run(['commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', options.message], {
+  const sha = await run(['commit-tree', '--no-gpg-sign', tree, '-p', workspace.baseSha, '-m', options.message.replace(/\n$/, '')], {
     GIT_AUTHOR_NAME: name,
     GIT_AUTHOR_EMAIL: email,
     GIT_COMMITTER_NAME: name,
     GIT_COMMITTER_EMAIL: email,
   });
-  return run(['rev-parse', 'HEAD']);
+  await run(['update-ref', `refs/heads/${workspace.branch}`, sha]);
+  return sha;
+}
+
+const workspaceGit =
+  (workspace: Workspace) =>
+  (args: string[], extra: Record<string, string> = {}): Promise<string> =>
+    git(args, { cwd: workspace.path, env: { GIT_DIR: workspace.gitDir, GIT_WORK_TREE: workspace.path, ...extra } });
+
+/**
+ * Commits everything in the worktree as one commit on top of the base ({@link stageAll},
+ * then {@link commitTree}). Returns the new commit's sha, or null when the files equal the
+ * base (nothing to publish).
+ */
+export async function commitAll(workspace: Workspace, options: { author: BotIdentity; message: string }): Promise<string | null> {
+  if (options.message.trim() === '') throw new Error('commit message is empty');
+  const tree = await stageAll(workspace);
+  return tree ? commitTree(workspace, tree, options) : null;
 }
 
 export interface PushOptions {

@@ -407,6 +407,24 @@ describe('logs', () => {
     expect(await ok('logs', '--agent', 'agent-principal')).toBe('');
   });
 
+  it('--task shows the task, its runs with their raw errors, then its entries', async () => {
+    const t = await task({ status: 'failed', error_message: 'the change could not be committed or pushed' });
+    const other = await task();
+    await db
+      .insertInto('assignments')
+      .values({ ...newAssignment(t.id, 'agent-bugfix-junior', '[]'), status: 'failed', outcome: 'failed', error: 'git push failed: fatal: unable to access https://git.internal/x.git\nsecond line' })
+      .execute();
+    await audit(db, { event: 'task.failed', actor: 'executor', taskId: t.id, data: { stage: 'publish' } });
+    await audit(db, { event: 'task.created', actor: 'test', taskId: other.id });
+    const lines = (await ok('logs', '--task', String(t.id))).trimEnd().split('\n');
+    expect(lines[0]).toBe(`task ${t.id}  failed  ${t.repo}#${t.issue_number}  the change could not be committed or pushed`);
+    expect(lines[1]).toMatch(new RegExp(`^run \\d+  agent-bugfix-junior  failed \\(failed\\)  `));
+    expect(lines[2]).toBe('  error: git push failed: fatal: unable to access https://git.internal/x.git');
+    expect(lines[3]).toBe('  second line');
+    expect(lines.slice(4).map((l) => l.split(/\s+/)[1])).toEqual(['task.failed']);
+    expect(await fails('logs', '--task', '999')).toBe('doom: task 999 does not exist\n');
+  });
+
   it('--tail prints new entries as they come until stopped', async () => {
     await audit(db, { event: 'test.before', actor: 'test', agentName: 'agent-principal' });
     const printed: string[] = [];

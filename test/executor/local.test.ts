@@ -40,6 +40,7 @@ function request(runner: RunnerConfig, options: { maxTokens?: number; resume?: R
     resume: options.resume,
     credential: async () => ({ username: 'x', password: 'unused' }),
     author: { name: 'doom-rlvr[bot]', email: 'bot@doom.example' },
+    policy: { protectedPaths: ['.github/workflows/**'], onProtectedChange: 'refuse' },
   };
 }
 
@@ -82,6 +83,23 @@ describe('LocalExecutor: work kept on a budget stop', () => {
     const idle: RunnerConfig = { kind: 'scripted', script: ['node', '-e', ''] };
     const done = await run(request(idle, { resume: { sha: stopped.commitSha!, stop: 'token_limit' } }));
     expect(done).toMatchObject({ outcome: 'success', commitSha: stopped.commitSha, changedFiles: ['notes.txt'] });
+  });
+
+  it('keeps no work that touches a protected path, and guards what resumed work carries', async () => {
+    const editsCi: RunnerConfig = {
+      kind: 'scripted',
+      script: ['node', '-e', `const fs = require('fs'); fs.mkdirSync('.github/workflows', { recursive: true }); fs.writeFileSync('.github/workflows/ci.yml', 'on: push')`],
+    };
+    const stopped = await run(request(editsCi, { maxTokens: 1000 }));
+    expect(stopped).toMatchObject({ outcome: 'token_limit', commitSha: null });
+    expect(stopped.error).toContain('its work could not be kept: the agent changed protected paths (.github/workflows/ci.yml)');
+    await expect(git(['--git-dir', remote.bare, 'rev-parse', '--verify', '--quiet', branch])).rejects.toThrow();
+
+    // Kept work is judged again with the next agent's: a protected file in the kept commit is
+    // refused at publish even when the resumed agent itself only touches allowed files.
+    const kept = await run({ ...request(editsCi, { maxTokens: 1000 }), policy: { protectedPaths: [], onProtectedChange: 'refuse' } });
+    const done = await run(request(appendNote('fine\n'), { resume: { sha: kept.commitSha!, stop: 'token_limit' } }));
+    expect(done).toMatchObject({ outcome: 'failed', commitSha: null, failure: { stage: 'guard', files: ['.github/workflows/ci.yml'] } });
   });
 
   it('starts from the default branch when the branch no longer holds the kept commit', async () => {

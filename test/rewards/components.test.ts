@@ -84,3 +84,29 @@ describe('renderRewardReport', () => {
     expect(body).toContain('the reward is marked degraded');
   });
 });
+
+describe('assembleComponents: guarded changes', () => {
+  it.each([
+    ['a protected path', [{ kind: 'protected_path', file: '.gitlab-ci.yml' }], 'the change has a protected path (1 finding)'],
+    ['a deleted test and a skip marker', [{ kind: 'deleted_test', file: 'a.test.ts' }, { kind: 'skip_marker', file: 'b.test.ts', line: 3, marker: '.skip(' }], 'the change has a deleted test, skip marker (2 findings)'],
+  ] as const)('%s: CI, coverage and lint take their defaults', (_, guards, why) => {
+    const { components, degraded, guarded } = assembleComponents(pipeline({ guards: [...guards], lintScore: null, missing: { lint: 'no lint report' } }), 0.5, config.evaluator);
+    expect(components).toEqual({
+      test_coverage_delta: config.evaluator.defaults.test_coverage_delta,
+      lint_score: config.evaluator.defaults.lint_score,
+      security_scan_score: 1,
+      code_complexity_delta: -0.1,
+      ci_pipeline_status: config.evaluator.defaults.ci_pipeline_status,
+      review_feedback_score: 0.5,
+    });
+    expect(guarded).toEqual({ ci_pipeline_status: why, test_coverage_delta: why, lint_score: why });
+    // A guarded component is not also degraded.
+    expect(degraded).toEqual({});
+  });
+
+  it('nothing flagged, or signals stored before the guards existed: nothing guarded', () => {
+    expect(assembleComponents(pipeline({ guards: [] }), 0.5, config.evaluator).guarded).toEqual({});
+    expect(assembleComponents(pipeline(), 0.5, config.evaluator).guarded).toEqual({});
+    expect(assembleComponents(null, 0.5, config.evaluator).guarded).toEqual({});
+  });
+});

@@ -75,8 +75,8 @@ describe('the RLVR loop on GitLab', () => {
   });
 
   /** Runs the task to its merge request; returns the task. */
-  async function openMergeRequest(labels: string[] = []) {
-    app = await startTestApp({ executor: 'local', tweak: writeGreeting });
+  async function openMergeRequest(labels: string[] = [], tweak: (loaded: LoadedConfig) => void = writeGreeting) {
+    app = await startTestApp({ executor: 'local', tweak });
     const issue = labeledIssue(`file://${remote.bare}`);
     if (labels.length > 0) {
       const extra = labels.map((title, i) => ({ ...issue.labels[0], id: 990 + i, title }));
@@ -132,6 +132,66 @@ describe('the RLVR loop on GitLab', () => {
   const reward = () => app!.store.db.selectFrom('rewards').selectAll().executeTakeFirst();
   const agent = (name: string) => app!.store.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
   const reportNote = () => gitlab.notes.get('/api/v4/projects/1/merge_requests/1/notes')?.[0]?.body ?? '';
+
+  /** An agent that writes the function with a suppression comment, and (when `workflow`) adds a CI workflow. */
+  const cheat = (workflow: boolean) => (loaded: LoadedConfig) => {
+    loaded.config.policy.on_protected_change = 'flag';
+    const source = '// eslint-disable-next-line no-unused-vars\nexport function greet(name) {\n  return "hello " + name;\n}\n';
+    const steps = [
+      "const fs = require('fs');",
+      "fs.mkdirSync('src', { recursive: true });",
+      `fs.writeFileSync('src/greet.js', ${JSON.stringify(source)});`,
+      ...(workflow ? ["fs.mkdirSync('.github/workflows', { recursive: true });", "fs.writeFileSync('.github/workflows/ci.yml', 'on: push\\n');"] : []),
+    ];
+    for (const a of loaded.agents as AgentFile[]) a.runner = { kind: 'scripted', script: ['node', '-e', steps.join(' ')] };
+  };
+  const greenPipelines = (headSha: string, mainSha: string): FakePipeline[] => [
+    { id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80.0', jobs: [{ id: 1001, name: 'code_quality', files: { 'gl-code-quality-report.json': '[]' } }] },
+    {
+      id: 200,
+      sha: headSha,
+      ref: 'refs/merge-requests/1/head',
+      status: 'success',
+      coverage: '90.0',
+      jobs: [
+        { id: 2001, name: 'code_quality', files: { 'gl-code-quality-report.json': '[]' } },
+        { id: 2002, name: 'semgrep-sast', files: { 'gl-sast-report.json': sast([]) } },
+      ],
+    },
+  ];
+
+  it('a flagged change (a new CI workflow) gets a guarded reward: CI, coverage and lint take their defaults', async () => {
+    const { task, issue, mainSha } = await openMergeRequest([], cheat(true));
+    expect(gitlab.mergeRequests[0]!.labels).toContain('doom:protected-change');
+    gitlab.pipelines.push(...greenPipelines(task.head_sha!, mainSha));
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await settled(app!);
+    const provisional = (await reward())!;
+    expect(provisional).toMatchObject({ kind: 'provisional', guarded: 1, degraded: 0 });
+    // The pipeline was green with +10 points of coverage and a clean lint report: none of it counts.
+    expect(JSON.parse(provisional.components)).toMatchObject({
+      ci_pipeline_status: 0,
+      test_coverage_delta: 0,
+      lint_score: 0.5,
+      security_scan_score: 1,
+    });
+    expect(reportNote()).toContain('the reward is marked guarded');
+    expect(reportNote()).toMatch(/CI pipeline \| \+?0\.00 \(guarded, default: the change has a protected path/);
+  });
+
+  it('an added suppression comment counts as a lint finding although the linter reported none', async () => {
+    const { task, issue, mainSha } = await openMergeRequest([], cheat(false));
+    expect(gitlab.mergeRequests[0]!.labels).not.toContain('doom:protected-change');
+    gitlab.pipelines.push(...greenPipelines(task.head_sha!, mainSha));
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await settled(app!);
+    const provisional = (await reward())!;
+    expect(provisional).toMatchObject({ guarded: 0, degraded: 0 });
+    const components = JSON.parse(provisional.components);
+    expect(components).toMatchObject({ ci_pipeline_status: 1, test_coverage_delta: 1 });
+    // One major finding in a 4-line change (floored to 20 lines): 0.5 ^ ((1 × 100 / 20) / 3).
+    expect(components.lint_score).toBeCloseTo(0.5 ** (5 / 3), 6);
+  });
 
   it('pipeline success, approval and merge give a final reward that promotes the agent', async () => {
     const { task, issue, mainSha } = await openMergeRequest();

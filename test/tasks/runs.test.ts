@@ -244,7 +244,7 @@ describe('runs: issue to merge request', () => {
     expect(gitlab.notes.get('/api/v4/projects/1/issues/23/notes')![0]!.body).toContain('Failed: the agent ran out of tokens');
   });
 
-  it('fails a task whose agent fails, showing the error on the issue', async () => {
+  it('fails a task whose agent fails: a short reason on the issue, the error in the log', async () => {
     app = await startTestApp({
       executor: 'local',
       tweak: withRunners(() => ({ kind: 'scripted', script: ['node', '-e', 'console.error("cannot reproduce"); process.exit(3)'] })),
@@ -253,9 +253,18 @@ describe('runs: issue to merge request', () => {
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const failed = await task();
-    expect(failed.error_message).toContain('exited with 3');
-    expect(failed.error_message).toContain('cannot reproduce');
-    expect(gitlab.notes.get('/api/v4/projects/1/issues/23/notes')![0]!.body).toContain('cannot reproduce');
+    expect(failed.error_message).toBe('the agent failed');
+    const note = gitlab.notes.get('/api/v4/projects/1/issues/23/notes')![0]!.body;
+    expect(note).toContain('Failed: the agent failed.');
+    expect(note).toContain(`\`doom logs --task ${failed.id}\``);
+    expect(note).not.toContain('cannot reproduce');
+    expect(note).not.toContain(dir.path);
+    // The details stay with the run and in the audit log.
+    const [run] = await app.store.db.selectFrom('assignments').select('error').execute();
+    expect(run!.error).toContain('exited with 3');
+    expect(run!.error).toContain('cannot reproduce');
+    const [entry] = await app.store.db.selectFrom('audit_log').select('data').where('event', '=', 'task.failed').execute();
+    expect(JSON.parse(entry!.data)).toMatchObject({ outcome: 'failed', stage: 'agent', reason: 'the agent failed' });
   });
 
   it('cancels a running task when its issue is closed', async () => {
