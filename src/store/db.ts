@@ -12,6 +12,7 @@ import type { Dialect } from './migrations/columns.js';
 import { sqliteDialect } from './sqlite.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_rewards_recent.js';
+import * as m0003 from './migrations/0003_reward_attempts.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -35,6 +36,7 @@ function migrations(dialect: Dialect): MigrationProvider {
   const all: Record<string, Migration> = {
     '0001_init': { up: (db) => m0001.up(db, dialect) },
     '0002_rewards_recent': { up: (db) => m0002.up(db, dialect) },
+    '0003_reward_attempts': { up: (db) => m0003.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }
