@@ -10,13 +10,16 @@ import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
-import { newAssignment } from '../store/assignments.js';
+import { branchesOfTask, newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AgentRow, Database, TaskRow } from '../store/schema.js';
 import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask } from '../store/tasks.js';
 import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { ForgeApiError } from '../forges/errors.js';
+import { nextBranchName } from '../workspace/branch.js';
 import { hashComment, renderTaskComment, taskMarker } from './comment.js';
+import { nextMergeRequest } from './merge-request.js';
 import { taskSpecFromIssue, type TaskSpec } from './intake.js';
 import { ExpectedError } from '../errors.js';
 
@@ -147,8 +150,10 @@ export class TaskService {
       (task.status === 'completed' && relabeled) ||
       (task.status === 'failed' && (relabeled || event.action === 'reopened' || changed));
     if (retry) {
+      const publishTo = await this.nextAttemptBranch(task, event.sender.login);
       task = await updateTask(db, task.id, {
         ...fields,
+        ...publishTo,
         status: 'pending',
         error_message: null,
         assigned_agent: null,
@@ -166,6 +171,29 @@ export class TaskService {
       await audit(db, { event: 'task.updated', actor: event.sender.login, taskId: task.id, data: { ...intake.spec, rerouted: reroute } });
     }
     await this.afterChange(task);
+  }
+
+  /**
+   * Where the next attempt of a finished or failed task publishes, from the forge's word on the
+   * task's merge request: while it is open, the same branch and MR (nothing to change); once it
+   * is merged or closed, the next branch, and no MR until the attempt opens one. The old
+   * attempt keeps its merge request and its reward.
+   */
+  private async nextAttemptBranch(task: TaskRow, actor: string): Promise<Partial<TaskRow>> {
+    if (task.pr_number === null) return {};
+    const forge = await this.deps.forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+    const state = await forge
+      .getMergeRequest({ id: task.repo_id, fullName: task.repo }, task.pr_number)
+      .then((mr) => mr.state)
+      .catch((error: unknown) => {
+        if (error instanceof ForgeApiError && error.status === 404) return 'missing' as const;
+        throw error;
+      });
+    const next = nextMergeRequest(task, state);
+    if (next.kind === 'same') return {};
+    const branch = nextBranchName(task.id, task.title, await branchesOfTask(this.deps.db, task.id));
+    await audit(this.deps.db, { event: 'task.new_branch', actor, taskId: task.id, data: { from: task.branch, to: branch, reason: next.reason } });
+    return { branch, pr_number: null, pr_url: null, head_sha: null };
   }
 
   private async afterChange(task: TaskRow): Promise<void> {
