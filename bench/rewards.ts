@@ -252,8 +252,8 @@ function load(path: string, config: Config): { ms: number; rewards: number } {
   );
   const insertReward = db.prepare(
     `insert into rewards (task_id, agent_name, reward, components, weights, evaluator_version, hook_duration_ms, kind, degraded,
-       created_at, updated_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       created_at, updated_at, settled_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   let rewards = 0;
   db.transaction(() => {
@@ -265,7 +265,7 @@ function load(path: string, config: Config): { ms: number; rewards: number } {
         const k = rnd();
         const kind = k < 0.01 ? 'provisional' : k < 0.03 ? 'manual' : 'final';
         const p = pool[rewards & 1023]!;
-        insertReward.run(++rewards, agentName(a), p.reward, p.json, weights, EVALUATOR_VERSION, 40, kind, k > 0.98 ? 1 : 0, at, at);
+        insertReward.run(++rewards, agentName(a), p.reward, p.json, weights, EVALUATOR_VERSION, 40, kind, k > 0.98 ? 1 : 0, at, at, kind === 'provisional' ? null : at);
       }
     }
   })();
@@ -342,10 +342,10 @@ export async function run(): Promise<void> {
 
     // Reference: the plain window over every settled reward, query only.
     const plainWindow = await timed(() =>
-      sql`select agent_name, reward, updated_at, rn from (
-            select agent_name, reward, updated_at,
-              row_number() over (partition by agent_name order by updated_at desc, id desc) as rn
-            from rewards where kind in ('final', 'manual')) as ranked
+      sql`select agent_name, reward, settled_at, rn from (
+            select agent_name, reward, settled_at,
+              row_number() over (partition by agent_name order by settled_at desc, id desc) as rn
+            from rewards where kind in ('final', 'manual') and settled_at is not null) as ranked
           where rn <= ${config.tiers.evaluation_window}`.execute(db),
     );
 

@@ -11,7 +11,7 @@ import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/age
 import { runsOfTask } from '../store/assignments.js';
 import { auditEntries } from '../store/audit.js';
 import { deliveryCounts } from '../store/deliveries.js';
-import { rewardsOf } from '../store/rewards.js';
+import { rewardsOf, successRates } from '../store/rewards.js';
 import type { AgentRow, AuditRow } from '../store/schema.js';
 import { getTask, listTasks, taskCounts } from '../store/tasks.js';
 import { recomputeAllTiers } from '../tiers/recompute.js';
@@ -26,10 +26,6 @@ export class CliError extends ExpectedError {}
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
-const successRate = (a: Pick<AgentRow, 'completed_tasks' | 'failed_tasks'>): number | null => {
-  const finished = a.completed_tasks + a.failed_tasks;
-  return finished === 0 ? null : a.completed_tasks / finished;
-};
 
 export async function status(ctx: CliContext, format: string): Promise<string> {
   const db = ctx.store.db;
@@ -87,7 +83,8 @@ export async function assign(ctx: CliContext, opts: { task: number; forceAgent?:
 }
 
 export async function agentsList(ctx: CliContext, opts: { tier?: string; format: string }): Promise<string> {
-  const [agents, load] = await Promise.all([listAgents(ctx.store.db, { tier: opts.tier }), activeLoad(ctx.store.db)]);
+  const [agents, load, rates] = await Promise.all([listAgents(ctx.store.db, { tier: opts.tier }), activeLoad(ctx.store.db), successRates(ctx.store.db)]);
+  const successRate = (a: AgentRow) => rates.get(a.name)?.rate ?? null;
   const rows = agents.map((a) => ({
     name: a.name,
     tier: a.tier,
@@ -145,7 +142,9 @@ export async function scores(ctx: CliContext, opts: { agent: string; last: numbe
   if (!agent) throw new TierError(`agent "${opts.agent}" does not exist`);
   const rows = await rewardsOf(ctx.store.db, opts.agent, opts.last);
   const data = rows.map((r) => ({
-    timestamp: r.updated_at,
+    // Stamped once (created, then settled): re-evaluating a reward does not move it.
+    timestamp: r.settled_at ?? r.created_at,
+    attempt: r.assignment_id,
     task_id: r.task_id,
     reward: r.reward,
     kind: r.kind,
@@ -170,7 +169,8 @@ export async function scores(ctx: CliContext, opts: { agent: string; last: numbe
 }
 
 export async function leaderboard(ctx: CliContext, opts: { metric: 'reward' | 'tasks' | 'success-rate'; format: string }): Promise<string> {
-  const agents = await listAgents(ctx.store.db);
+  const [agents, rates] = await Promise.all([listAgents(ctx.store.db), successRates(ctx.store.db)]);
+  const successRate = (a: AgentRow) => rates.get(a.name)?.rate ?? null;
   const key = (a: AgentRow): number =>
     opts.metric === 'reward' ? a.rolling_avg : opts.metric === 'tasks' ? a.total_tasks : (successRate(a) ?? -1);
   const ranked = [...agents].sort((a, b) => key(b) - key(a) || a.name.localeCompare(b.name));

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import { Gauge, Registry } from 'prom-client';
+import { successRates } from '../store/rewards.js';
 import type { Database } from '../store/schema.js';
 
 export function createMetrics(db: Kysely<Database>): Registry {
@@ -63,6 +64,16 @@ export function createMetrics(db: Kysely<Database>): Registry {
     async collect() {
       this.reset();
       for (const a of await agents()) this.set({ agent: a.name, tier: a.tier }, 1);
+    },
+  });
+  new Gauge({
+    name: 'doom_agent_success_rate',
+    help: "Share of the agent's final rewards whose merge request was merged (merged / final, see README Rewards).",
+    labelNames: ['agent'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [agent, s] of await successRates(db)) if (s.rate !== null) this.set({ agent }, s.rate);
     },
   });
   new Gauge({

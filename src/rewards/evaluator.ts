@@ -2,8 +2,9 @@
  * The RLVR evaluator: what CI and people say about a bot merge request becomes the agent's
  * reward. A finished pipeline for the MR's head commit gives a provisional reward; merging
  * or closing the MR makes it final and moves the agent's tier. Every evaluation reads the
- * merge request's current state from the forge and recomputes the task's one reward row,
- * so redelivered or reordered events can change nothing twice.
+ * merge request's current state from the forge and recomputes the reward of the attempt that
+ * published it; a final reward is never rewritten, and an evaluation that changes nothing
+ * writes nothing, so redelivered or late events can change nothing twice.
  */
 import type { Kysely } from 'kysely';
 import type { Config, ReportsConfig } from '../config/schema.js';
@@ -11,14 +12,15 @@ import type { MergeRequestEvent, PipelineEvent, ReviewEvent } from '../forges/ev
 import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
-import { upsertReward } from '../store/rewards.js';
+import { publishedAttempt } from '../store/assignments.js';
+import { rewardOfAttempt, saveAttemptReward, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import { recomputeAgent } from '../tiers/service.js';
 import { KeyedMutex } from '../util/mutex.js';
 import type { MirrorCache } from '../workspace/mirror.js';
 import { assembleComponents, type PipelineSignals } from './components.js';
-import { computeReward, EVALUATOR_VERSION } from './formula.js';
+import { computeReward, EVALUATOR_VERSION, type RewardComponents } from './formula.js';
 import { renderRewardReport, rewardMarker } from './report-comment.js';
 import { combinedStatus, matchPipeline, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
 import { peopleToCheck, reviewFeedback } from './review.js';
@@ -203,8 +205,11 @@ export class Evaluator {
     const { db, config } = this.deps;
     const started = performance.now();
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
-    const agentName = task.assigned_agent;
-    if (!agentName || task.pr_number === null) return;
+    if (task.pr_number === null) return;
+    // The attempt that published this merge request is the one scored.
+    const attempt = await publishedAttempt(db, task.id, task.pr_number);
+    if (!attempt) return;
+    const agentName = attempt.agent_name;
 
     const mr = await forge.getMergeRequest(repo, task.pr_number);
     const evaluation = await this.evaluation(task.id);
@@ -224,35 +229,81 @@ export class Evaluator {
     const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
     const reward = computeReward(components, config.evaluator.weights);
     const kind = mr.state === 'open' ? 'provisional' : 'final';
-    const previous = await this.rewardOf(task);
-    await upsertReward(db, {
-      taskId: task.id,
-      agentName,
-      reward,
-      components: { ...components },
-      weights: { ...config.evaluator.weights },
-      evaluatorVersion: EVALUATOR_VERSION,
-      hookDurationMs: performance.now() - started,
-      kind,
-      degraded: Object.keys(degraded).length > 0,
-      guarded: Object.keys(guarded).length > 0,
-    });
-    const changed = !previous || previous.reward !== reward || previous.kind !== kind;
-    if (changed) {
+    const saved = await saveAttemptReward(
+      db,
+      { taskId: task.id, assignmentId: attempt.id, agentName },
+      {
+        reward,
+        components: { ...components },
+        weights: { ...config.evaluator.weights },
+        evaluatorVersion: EVALUATOR_VERSION,
+        hookDurationMs: performance.now() - started,
+        kind,
+        degraded: Object.keys(degraded).length > 0,
+        guarded: Object.keys(guarded).length > 0,
+        mrNumber: task.pr_number,
+        mrState: mr.state,
+      },
+    );
+    await this.afterSave(task, forge, saved, { trigger, components, degraded, guarded, pipelineUrl: pipeline?.url ?? null });
+  }
+
+  /**
+   * What a saved evaluation leads to. A settled reward stands: a later event that disagrees with
+   * it is kept as evidence in the audit log, and nothing else moves. An unchanged reward moves
+   * nothing. A written one is audited, recomputes the tier when it settles, and updates the report.
+   */
+  private async afterSave(
+    task: TaskRow,
+    forge: Forge,
+    saved: SavedReward,
+    context: {
+      trigger: string;
+      components: RewardComponents;
+      degraded: Record<string, string>;
+      guarded: Record<string, string>;
+      pipelineUrl: string | null;
+    },
+  ): Promise<void> {
+    const { db, config } = this.deps;
+    const { decision, previous, row } = saved;
+    if (decision.kind === 'unchanged' || !row) return;
+    if (decision.kind === 'settled') {
+      if (decision.differs) {
+        await audit(db, {
+          event: 'reward.late_evidence',
+          actor: 'evaluator',
+          taskId: task.id,
+          agentName: row.agent_name,
+          data: { trigger: context.trigger, components: context.components, degraded: context.degraded, guarded: context.guarded, standing: { id: row.id, reward: row.reward, kind: row.kind } },
+        });
+      }
+      return;
+    }
+    const agentName = row.agent_name;
+    const { reward, kind } = row;
+    if (!previous || previous.reward !== reward || previous.kind !== kind) {
       await audit(db, {
         event: `reward.${kind}`,
         actor: 'evaluator',
         taskId: task.id,
         agentName,
-        data: { reward, trigger, components, degraded, guarded, previous: previous ? { reward: previous.reward, kind: previous.kind } : null },
+        data: {
+          reward,
+          trigger: context.trigger,
+          components: context.components,
+          degraded: context.degraded,
+          guarded: context.guarded,
+          attempt: row.assignment_id,
+          previous: previous ? { reward: previous.reward, kind: previous.kind } : null,
+        },
       });
     }
 
-    // Tiers move on settled rewards only; a change to or from final recomputes them.
-    const settledChanged = kind === 'final' || previous?.kind === 'final';
-    const tier = settledChanged
+    // Tiers move on settled rewards only, once: when this one settles.
+    const tier = decision.settles
       ? await recomputeAgent(db, config, agentName, 'rewards')
-      : { agent: (await db.selectFrom('agents').selectAll().where('name', '=', agentName).executeTakeFirstOrThrow()), changed: false };
+      : { agent: await db.selectFrom('agents').selectAll().where('name', '=', agentName).executeTakeFirstOrThrow(), changed: false };
     const tierChange = tier.changed
       ? await db
           .selectFrom('tier_history')
@@ -266,20 +317,21 @@ export class Evaluator {
     const body = renderRewardReport({
       taskId: task.id,
       agent: agentName,
-      kind,
+      kind: kind === 'provisional' ? 'provisional' : 'final',
       reward,
-      components,
+      components: context.components,
       weights: config.evaluator.weights,
-      degraded,
-      guarded,
+      degraded: context.degraded,
+      guarded: context.guarded,
       rollingAvg: tier.agent.rolling_avg,
       tier: tier.agent.tier,
       tierChange: tierChange ? { from: tierChange.from_tier, to: tierChange.to_tier, reason: tierChange.reason } : null,
-      pipelineUrl: pipeline?.url ?? null,
+      pipelineUrl: context.pipelineUrl,
     });
-    // An unchanged reward keeps its report (and a tier change once shown stays shown).
-    if (changed || tier.changed) {
-      await forge.upsertComment({ repo, number: task.pr_number, on: 'merge_request' }, rewardMarker(task.id), body);
+    // A reward whose value and kind did not move keeps its report (a tier change once shown stays shown).
+    const changed = !previous || previous.reward !== reward || previous.kind !== kind;
+    if ((changed || tier.changed) && task.pr_number !== null) {
+      await forge.upsertComment({ repo: { id: task.repo_id, fullName: task.repo }, number: task.pr_number, on: 'merge_request' }, rewardMarker(task.id), body);
     }
   }
 
@@ -403,13 +455,10 @@ export class Evaluator {
     return this.deps.db.selectFrom('evaluations').selectAll().where('task_id', '=', taskId).executeTakeFirst();
   }
 
-  private rewardOf(task: TaskRow) {
-    return this.deps.db
-      .selectFrom('rewards')
-      .selectAll()
-      .where('task_id', '=', task.id)
-      .where('agent_name', '=', task.assigned_agent ?? '')
-      .executeTakeFirst();
+  /** The reward of the attempt that published the task's merge request, if it has one. */
+  private async rewardOf(task: TaskRow) {
+    const attempt = task.pr_number === null ? undefined : await publishedAttempt(this.deps.db, task.id, task.pr_number);
+    return attempt ? rewardOfAttempt(this.deps.db, { taskId: task.id, assignmentId: attempt.id, agentName: attempt.agent_name }) : undefined;
   }
 
   private taskOfMergeRequest(forge: string, repoId: number, number: number): Promise<TaskRow | undefined> {

@@ -90,7 +90,7 @@ export async function exportAgentTiers(db: Kysely<Database>): Promise<AgentTiers
     db.selectFrom('agents').select(['name', 'tier', 'rolling_avg', 'created_at']).orderBy('name').execute(),
     db
       .selectFrom('rewards')
-      .select((eb) => ['agent_name', eb.fn.max('updated_at').as('at')])
+      .select((eb) => ['agent_name', eb.fn.max('settled_at').as('at')])
       .where('kind', 'in', settledKinds)
       .groupBy('agent_name')
       .execute(),

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/schema.js';
 import { getAgent } from '../store/agents.js';
 import { audit } from '../store/audit.js';
-import { upsertReward } from '../store/rewards.js';
+import { latestAttemptOf } from '../store/assignments.js';
+import { saveAttemptReward } from '../store/rewards.js';
 import type { Database, RewardRow } from '../store/schema.js';
 import { getTask } from '../store/tasks.js';
 import { recomputeAgent } from '../tiers/service.js';
@@ -46,17 +47,31 @@ export async function recordManualReward(
   } catch (error) {
     throw new RewardError((error as Error).message);
   }
-  const reward = await upsertReward(db, {
-    taskId: input.taskId,
-    agentName: input.agent,
-    reward: value,
-    components: { ...input.components },
-    weights: { ...config.evaluator.weights },
-    evaluatorVersion: EVALUATOR_VERSION,
-    hookDurationMs: performance.now() - started,
-    kind: 'manual',
-    degraded: false,
-  });
+  // The operator scores the agent's newest attempt of the task (or the task itself, when the
+  // agent never attempted it). A settled reward is final: it is not replaced.
+  const attempt = await latestAttemptOf(db, input.taskId, input.agent);
+  const saved = await saveAttemptReward(
+    db,
+    { taskId: input.taskId, assignmentId: attempt?.id ?? null, agentName: input.agent },
+    {
+      reward: value,
+      components: { ...input.components },
+      weights: { ...config.evaluator.weights },
+      evaluatorVersion: EVALUATOR_VERSION,
+      hookDurationMs: performance.now() - started,
+      kind: 'manual',
+      degraded: false,
+      mrNumber: null,
+      mrState: null,
+    },
+  );
+  if (saved.decision.kind === 'settled' || !saved.row) {
+    const standing = saved.previous!;
+    throw new RewardError(
+      `task ${input.taskId} already has a ${standing.kind} reward ${standing.reward.toFixed(2)} for ${input.agent}${attempt ? ` (attempt ${attempt.id})` : ''}; a settled reward is not replaced`,
+    );
+  }
+  const reward = saved.row;
   await audit(db, {
     event: 'reward.recorded',
     actor: input.actor,

@@ -1,4 +1,8 @@
-/** Assignments (runs): one row each time a task is given to an agent. */
+/**
+ * Assignments: one row each time a task is given to an agent. An assignment is the task's
+ * *attempt* (the first routing, an escalation, a re-queue after an interruption, a relabel):
+ * it records what it published, and the evaluator scores it with its own reward row.
+ */
 import type { Insertable, Kysely } from 'kysely';
 import type { AssignmentRow, AssignmentsTable, Database } from './schema.js';
 import { nowIso } from './time.js';
@@ -21,10 +25,64 @@ export function newAssignment(taskId: number, agent: string, reasons: string): I
     cost_usd: 0,
     turns: 0,
     transcript: null,
+    branch: null,
+    head_sha: null,
+    mr_number: null,
+    mr_url: null,
   };
 }
 
 /** A task's runs, oldest first. */
 export function runsOfTask(db: Kysely<Database>, taskId: number): Promise<AssignmentRow[]> {
   return db.selectFrom('assignments').selectAll().where('task_id', '=', taskId).orderBy('id', 'asc').execute();
+}
+
+/** The newest attempt of the task that published merge request `mrNumber`: the one its events score. */
+export async function publishedAttempt(db: Kysely<Database>, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
+  return db
+    .selectFrom('assignments')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('mr_number', '=', mrNumber)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** The agent's newest attempt of the task, if it had one. */
+export async function latestAttemptOf(db: Kysely<Database>, taskId: number, agent: string): Promise<AssignmentRow | undefined> {
+  return db
+    .selectFrom('assignments')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('agent_name', '=', agent)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** The branches the task's attempts have worked on, oldest first. */
+export async function branchesOfTask(db: Kysely<Database>, taskId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('assignments')
+    .select((eb) => ['branch', eb.fn.min('id').as('first')])
+    .where('task_id', '=', taskId)
+    .where('branch', 'is not', null)
+    .groupBy('branch')
+    .orderBy('first')
+    .execute();
+  return rows.map((r) => r.branch!);
+}
+
+/** What an attempt published: the commit it pushed and its merge request. */
+export async function recordPublication(
+  db: Kysely<Database>,
+  assignmentId: number,
+  published: { headSha: string | null; mrNumber: number; mrUrl: string },
+): Promise<void> {
+  await db
+    .updateTable('assignments')
+    .set({ head_sha: published.headSha, mr_number: published.mrNumber, mr_url: published.mrUrl })
+    .where('id', '=', assignmentId)
+    .execute();
 }

@@ -18,6 +18,7 @@ import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_rewards_recent.js';
 import * as m0003 from './migrations/0003_issue-notices.js';
 import * as m0004 from './migrations/0004_kept_work.js';
+import * as m0005 from './migrations/0005_reward_attempts.js';
 import * as m0006 from './migrations/0006_reward_guards.js';
 
 export interface Store {
@@ -52,6 +53,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0002_rewards_recent': { up: (db) => m0002.up(db, dialect) },
     '0003_issue_notices': { up: (db) => m0003.up(db, dialect) },
     '0004_kept_work': { up: (db) => m0004.up(db, dialect) },
+    '0005_reward_attempts': { up: (db) => m0005.up(db, dialect) },
     '0006_reward_guards': { up: (db) => m0006.up(db, dialect) },
   };
   return { getMigrations: async () => all };

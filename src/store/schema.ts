@@ -9,6 +9,8 @@ export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'failed';
 export type TaskStatus = 'pending' | 'assigned' | 'in_progress' | 'completed' | 'failed';
 export type AssignmentStatus = 'assigned' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
 export type RewardKind = 'manual' | 'provisional' | 'final';
+/** A merge request's state as the forge last said when the reward was computed. */
+export type MergeRequestState = 'open' | 'merged' | 'closed';
 
 export interface WebhookDeliveriesTable {
   id: Generated<number>;
@@ -97,6 +99,11 @@ export interface AgentsTable {
   updated_at: string;
 }
 
+/**
+ * An assignment is an attempt: one time a task is given to an agent (the first routing, an
+ * escalation, a re-queue after an interruption, a relabel). An attempt that publishes records
+ * the branch, commit and merge request it published, and gets its own reward row.
+ */
 export interface AssignmentsTable {
   id: Generated<number>;
   task_id: number;
@@ -115,11 +122,24 @@ export interface AssignmentsTable {
   cost_usd: number;
   turns: number;
   transcript: string | null;
+  /** The branch the attempt's run worked on. */
+  branch: string | null;
+  /** What the attempt published: the commit pushed and its merge request. */
+  head_sha: string | null;
+  mr_number: number | null;
+  mr_url: string | null;
 }
 
+/**
+ * One reward per attempt: provisional while its merge request is open, then final (or an
+ * operator's manual reward) and never rewritten. `settled_at` is stamped once, when the reward
+ * becomes final or manual; the rolling window reads settled rewards by (`settled_at`, `id`).
+ */
 export interface RewardsTable {
   id: Generated<number>;
   task_id: number;
+  /** The attempt scored; null only for a manual reward on a task the agent never attempted. */
+  assignment_id: number | null;
   agent_name: string;
   reward: number;
   /** JSON object: component → value. */
@@ -132,8 +152,12 @@ export interface RewardsTable {
   degraded: number;
   /** 1 when a guard flagged the change: CI, coverage and lint took their defaults. */
   guarded: Generated<number>;
+  /** The merge request scored and its state at the evaluation; null for a manual reward. */
+  mr_number: number | null;
+  mr_state: MergeRequestState | null;
   created_at: string;
   updated_at: string;
+  settled_at: string | null;
 }
 
 /** What the evaluator knows of a task's merge request, kept between the events that feed it. */

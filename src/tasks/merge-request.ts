@@ -3,9 +3,26 @@
  * summary, the issue it closes, who wrote it and what it cost, the review app once deployed.
  */
 import { describeFinding, type GuardFinding } from '../policy/guards.js';
-import type { AssignmentRow, TaskRow } from '../store/schema.js';
+import type { AssignmentRow, MergeRequestState, TaskRow } from '../store/schema.js';
 import { sanitizeName } from '../util/sanitize.js';
 import { reviewAppSection } from './review-app.js';
+
+/** Where a task asked for again (relabeled, reopened) publishes its next attempt. */
+export type NextMergeRequest =
+  /** On the task's branch: the open merge request (or the first one) is updated or opened there. */
+  | { kind: 'same' }
+  /** The task's merge request ended: a new branch and a new merge request; the old attempt's reward stays. */
+  | { kind: 'new'; reason: string };
+
+/**
+ * A relabel reuses the task's branch and merge request while that merge request is open;
+ * once it is merged or closed (or gone), the next attempt opens a new one. `state` is what the
+ * forge says now of the task's merge request, null when it has none.
+ */
+export function nextMergeRequest(task: Pick<TaskRow, 'pr_number'>, state: MergeRequestState | 'missing' | null): NextMergeRequest {
+  if (task.pr_number === null || state === null || state === 'open') return { kind: 'same' };
+  return { kind: 'new', reason: state === 'missing' ? `merge request !${task.pr_number} no longer exists` : `merge request !${task.pr_number} was ${state}` };
+}
 
 export const mergeRequestMarker = (taskId: number): string => `<!-- doom-rlvr:mr:${taskId} -->`;
 

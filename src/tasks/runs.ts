@@ -18,7 +18,7 @@ import { isStoreUnreachableError, type StoreAvailability } from '../store/health
 import { renderSystemPrompt } from '../pipeline/prompt.js';
 import { isBudgetStop, tokensUsed } from '../runners/runner.js';
 import { getAgent } from '../store/agents.js';
-import { newAssignment } from '../store/assignments.js';
+import { newAssignment, recordPublication } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AssignmentRow, Database, TaskRow } from '../store/schema.js';
 import { getTask, updateTask } from '../store/tasks.js';
@@ -189,7 +189,7 @@ export class RunCoordinator {
     const file = JSON.parse(agent.config) as AgentFile;
     const branch = task.branch ?? branchName(task.id, task.title);
     const started = nowIso();
-    await db.updateTable('assignments').set({ status: 'in_progress', started_at: started }).where('id', '=', run.id).execute();
+    await db.updateTable('assignments').set({ status: 'in_progress', started_at: started, branch }).where('id', '=', run.id).execute();
     task = await updateTask(db, task.id, { status: 'in_progress', branch });
     await audit(db, { event: 'run.started', actor: 'executor', taskId: task.id, agentName: agent.name, data: { run: run.id, branch } });
     await this.syncIssue(task);
@@ -309,6 +309,7 @@ export class RunCoordinator {
         kept_sha: null,
         kept_outcome: null,
       });
+      await recordPublication(db, run.id, { headSha: result.commitSha, mrNumber: mr.number, mrUrl: mr.url });
       await db
         .updateTable('agents')
         .set((eb) => ({ completed_tasks: eb('completed_tasks', '+', 1), updated_at: now }))

@@ -12,7 +12,7 @@ import { PermissionGuard } from '../permissions/guard.js';
 import type { PermissionScope } from '../permissions/lookup.js';
 import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
-import { newAssignment } from '../store/assignments.js';
+import { branchesOfTask, newAssignment } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AgentRow, Database, TaskRow } from '../store/schema.js';
 import { noticePosted, recordNotice } from '../store/notices.js';
@@ -22,6 +22,9 @@ import { KeyedMutex } from '../util/mutex.js';
 import { hashComment, REFUSAL_MARKER, renderRefusalNotice, renderTaskComment, taskMarker } from './comment.js';
 import { taskSpecFromIssue, type IntakeResult, type TaskSpec } from './intake.js';
 import { decideIssueChange, gateIssueChange, needsPermittedSender, specFields, type IssueChange, type RefusedTrigger } from './issue-change.js';
+import { ForgeApiError } from '../forges/errors.js';
+import { nextBranchName } from '../workspace/branch.js';
+import { nextMergeRequest } from './merge-request.js';
 import { ExpectedError } from '../errors.js';
 
 export interface TaskServiceDeps {
@@ -113,8 +116,10 @@ export class TaskService {
         await audit(db, { event: 'task.rejected', actor, taskId: change.task.id, data: { error: change.error } });
         return this.syncIssue(change.task);
       case 'requeue': {
+        const publishTo = await this.nextAttemptBranch(change.task, actor);
         const task = await updateTask(db, change.task.id, {
           ...change.fields,
+          ...publishTo,
           status: 'pending',
           error_message: null,
           assigned_agent: null,
@@ -191,6 +196,29 @@ export class TaskService {
     const commentId = await client.upsertComment(thread, REFUSAL_MARKER, renderRefusalNotice(config.labels.trigger, refusal));
     await recordNotice(db, key, 'trigger_refused', commentId);
     await audit(db, { event: 'permission.notice_posted', actor: refusal.actor, data: { issue: event.issue.url, commentId } });
+  }
+
+  /**
+   * Where the next attempt of a finished or failed task publishes, from the forge's word on the
+   * task's merge request: while it is open, the same branch and MR (nothing to change); once it
+   * is merged or closed, the next branch, and no MR until the attempt opens one. The old
+   * attempt keeps its merge request and its reward.
+   */
+  private async nextAttemptBranch(task: TaskRow, actor: string): Promise<Partial<TaskRow>> {
+    if (task.pr_number === null) return {};
+    const forge = await this.deps.forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+    const state = await forge
+      .getMergeRequest({ id: task.repo_id, fullName: task.repo }, task.pr_number)
+      .then((mr) => mr.state)
+      .catch((error: unknown) => {
+        if (error instanceof ForgeApiError && error.status === 404) return 'missing' as const;
+        throw error;
+      });
+    const next = nextMergeRequest(task, state);
+    if (next.kind === 'same') return {};
+    const branch = nextBranchName(task.id, task.title, await branchesOfTask(this.deps.db, task.id));
+    await audit(this.deps.db, { event: 'task.new_branch', actor, taskId: task.id, data: { from: task.branch, to: branch, reason: next.reason } });
+    return { branch, pr_number: null, pr_url: null, head_sha: null };
   }
 
   private async afterChange(task: TaskRow): Promise<void> {

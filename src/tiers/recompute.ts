@@ -32,49 +32,51 @@ export interface RecomputeResult {
 
 export interface RecentReward {
   reward: number;
-  updated_at: string;
+  settled_at: string;
 }
 
 /**
  * The newest `window` settled rewards of every agent, oldest first, in one query that runs on
- * SQLite and Postgres alike. Ties on `updated_at` are broken by id, as `settledRewards` does.
+ * SQLite and Postgres alike: ordered by `settled_at` (stamped once, when the reward settled),
+ * ties broken by id, as `settledRewards` does.
  *
  * A `row_number()` window over all settled rewards would read an agent's whole history every
- * night (a second over a million rewards on SQLite). So each agent's cutoff, the `updated_at`
+ * night (a second over a million rewards on SQLite). So each agent's cutoff, the `settled_at`
  * of its window-th newest settled reward, is found first with one index seek per agent; the
  * window function then ranks only the rows at or after the cutoff (a tie at the cutoff can let
  * a few more through; `rn` drops them). The work grows with agents × window, not with history.
  * `cross join … where` keeps SQLite's planner walking agents first (Postgres plans it freely);
- * the index `rewards_agent_recent` (migration 0002) serves both the seek and the range.
+ * the index `rewards_agent_settled` (migration 0003) serves both the seek and the range.
  */
 export async function lastSettledRewards(db: Kysely<Database>, window: number): Promise<Map<string, RecentReward[]>> {
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`evaluation window must be a positive integer, got ${window}`);
   const kinds = sql.join(settledKinds.map((k) => sql.lit(k)));
-  const { rows } = await sql<{ agent_name: string; reward: number; updated_at: string; rn: number }>`
+  const { rows } = await sql<{ agent_name: string; reward: number; settled_at: string; rn: number }>`
     with cutoff as materialized (
       select a.name as agent_name,
-        (select x.updated_at from rewards x
-          where x.agent_name = a.name and x.kind in (${kinds})
-          order by x.updated_at desc, x.id desc
+        (select x.settled_at from rewards x
+          where x.agent_name = a.name and x.settled_at is not null and x.kind in (${kinds})
+          order by x.settled_at desc, x.id desc
           limit 1 offset ${sql.lit(window - 1)}) as since
       from agents a
     ),
     ranked as (
-      select r.agent_name, r.reward, r.updated_at,
-        row_number() over (partition by r.agent_name order by r.updated_at desc, r.id desc) as rn
+      select r.agent_name, r.reward, r.settled_at,
+        row_number() over (partition by r.agent_name order by r.settled_at desc, r.id desc) as rn
       from cutoff cross join rewards r
       where r.agent_name = cutoff.agent_name
+        and r.settled_at is not null
         and r.kind in (${kinds})
-        and r.updated_at >= coalesce(cutoff.since, '')
+        and r.settled_at >= coalesce(cutoff.since, '')
     )
-    select agent_name, reward, updated_at, rn from ranked where rn <= ${sql.lit(window)}`.execute(db);
+    select agent_name, reward, settled_at, rn from ranked where rn <= ${sql.lit(window)}`.execute(db);
 
   // Placed by rank (1 = newest), so the rows may come in any order.
   const byAgent = new Map<string, RecentReward[]>();
   for (const row of rows) {
     let list = byAgent.get(row.agent_name);
     if (!list) byAgent.set(row.agent_name, (list = []));
-    list[Number(row.rn) - 1] = { reward: row.reward, updated_at: row.updated_at };
+    list[Number(row.rn) - 1] = { reward: row.reward, settled_at: row.settled_at };
   }
   for (const list of byAgent.values()) list.reverse();
   return byAgent;

@@ -3,6 +3,12 @@
  * rewards, and how an operator's overrides interact with them:
  * - a manual suspension holds whatever the rewards say, until an operator lifts it;
  * - a manual promotion holds until the agent's next final reward, which decides again.
+ *
+ * "Next" is by the reward's `settled_at`, stamped once when it settled (never by a later
+ * re-evaluation), against the promotion's own stamp. A reward settled in the same millisecond
+ * as the promotion counts as before it: the order of the two cannot be told from the stamps,
+ * and an operator's decision is not undone by a reward that cannot be shown to come after it.
+ * The window itself is ordered by (`settled_at`, `id`), the same in the live and nightly reads.
  */
 import type { Tier } from '../config/schema.js';
 
@@ -33,7 +39,7 @@ export function rollingAverage(values: readonly number[], window: number): numbe
 export interface TierInput {
   current: Tier;
   override: Override;
-  /** Final rewards, oldest first, with when each became final. */
+  /** Settled rewards in the order they settled (oldest first), with when each settled. */
   rewards: readonly { value: number; at: string }[];
   thresholds: Thresholds;
 }
@@ -59,6 +65,7 @@ export function decideTier(input: TierInput): TierDecision {
   if (avg === null) {
     return { tier: current, rollingAvg, override, reason: 'no final rewards yet' };
   }
+  // Strictly after: a reward settled in the promotion's millisecond does not consume it (see above).
   if (override?.kind === 'promoted' && !rewards.some((r) => r.at > override.since)) {
     return { tier: current, rollingAvg, override, reason: `manual promotion since ${override.since} holds until the next reward` };
   }

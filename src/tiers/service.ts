@@ -50,16 +50,16 @@ async function requireAgent(db: Kysely<Database>, name: string): Promise<AgentRo
   return agent;
 }
 
-/** The pure decision for one agent, from its settled rewards (oldest first). */
+/** The pure decision for one agent, from its settled rewards in the order they settled (oldest first). */
 export function decideAgentTier(
   agent: TierState,
-  rewards: readonly { reward: number; updated_at: string }[],
+  rewards: readonly { reward: number; settled_at: string }[],
   config: Pick<Config, 'tiers'>,
 ): TierDecision {
   return decideTier({
     current: agent.tier as Tier,
     override: parseOverride(agent),
-    rewards: rewards.map((r) => ({ value: r.reward, at: r.updated_at })),
+    rewards: rewards.map((r) => ({ value: r.reward, at: r.settled_at })),
     thresholds: config.tiers,
   });
 }

@@ -32,6 +32,22 @@ afterEach(async () => {
 
 const task = (over: Partial<NewTask> = {}): Promise<TaskRow> => addTask(db, over);
 
+/** Final rewards of `agent` as the evaluator leaves them: one per merge request, merged or closed. */
+async function finals(agent: string, states: ('merged' | 'closed')[]): Promise<void> {
+  for (const state of states) {
+    const t = await task();
+    const at = new Date().toISOString();
+    await db
+      .insertInto('rewards')
+      .values({
+        task_id: t.id, assignment_id: null, agent_name: agent, reward: state === 'merged' ? 2 : -1, components: '{}', weights: '{}',
+        evaluator_version: '1.0.0', hook_duration_ms: 0, kind: 'final', degraded: 0, mr_number: t.id, mr_state: state,
+        created_at: at, updated_at: at, settled_at: at,
+      })
+      .execute();
+  }
+}
+
 const perfect = [
   'test_coverage_delta=1',
   'lint_score=1',
@@ -130,12 +146,18 @@ describe('agents list', () => {
   });
 
   it('shows success rate and overrides', async () => {
-    await db.updateTable('agents').set({ completed_tasks: 3, failed_tasks: 1, total_tasks: 4, rolling_avg: 2.345 }).where('name', '=', 'agent-feature-senior').execute();
+    // Success counts merged MRs over final rewards, not opened MRs (completed_tasks).
+    await db.updateTable('agents').set({ completed_tasks: 4, failed_tasks: 0, total_tasks: 4, rolling_avg: 2.345 }).where('name', '=', 'agent-feature-senior').execute();
+    await finals('agent-feature-senior', ['merged', 'closed', 'merged', 'merged']);
+    await finals('agent-bugfix-junior', ['closed']);
     await ok('agents', 'suspend', 'agent-feature-junior');
     const rows = JSON.parse(await ok('agents', 'list', '--format', 'json')) as Record<string, unknown>[];
     expect(rows.find((r) => r.name === 'agent-feature-senior')).toMatchObject({ success_rate: 0.75, rolling_avg: 2.345, total_tasks: 4, load: 0, capacity: 2 });
     expect(String(rows.find((r) => r.name === 'agent-feature-junior')!.override)).toMatch(/^suspended@\d{4}-/);
     expect(await ok('agents', 'list')).toMatch(/^agent-feature-senior\s+senior\s+feature\s+2\.35\s+4\s+75%/m);
+    // Its only MR closed unmerged: 0, not 100%.
+    expect(rows.find((r) => r.name === 'agent-bugfix-junior')).toMatchObject({ success_rate: 0 });
+    expect(rows.find((r) => r.name === 'agent-bugfix-senior')).toMatchObject({ success_rate: null });
   });
 
   it('rejects an unknown tier with a message and a non-zero exit', async () => {
@@ -251,6 +273,9 @@ describe('leaderboard', () => {
     await set('agent-bugfix-senior', { rolling_avg: 3.5, total_tasks: 4, completed_tasks: 1, failed_tasks: 3 });
     await set('agent-feature-junior', { rolling_avg: 1.0, total_tasks: 12, completed_tasks: 6, failed_tasks: 6 });
     await set('agent-principal', { rolling_avg: -0.5, total_tasks: 2, completed_tasks: 2, failed_tasks: 0 });
+    await finals('agent-bugfix-senior', ['merged', 'closed', 'closed', 'closed']);
+    await finals('agent-feature-junior', ['merged', 'closed']);
+    await finals('agent-principal', ['merged', 'merged']);
   });
 
   const top = async (metric?: string) => {

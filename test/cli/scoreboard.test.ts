@@ -42,6 +42,7 @@ async function reward(agent: string, value: number, minute: number, kind: Reward
       degraded: 0,
       created_at: at,
       updated_at: at,
+      settled_at: kind === 'provisional' ? null : at,
     })
     .execute();
 }

@@ -45,6 +45,7 @@ for (const backend of backends) {
           degraded,
           created_at: '2025-08-12T09:00:00.000Z',
           updated_at: updatedAt,
+          settled_at: kind === 'provisional' ? null : updatedAt,
         })
         .execute();
     }

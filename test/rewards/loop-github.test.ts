@@ -11,6 +11,9 @@ import { FakeGitHub } from '../helpers/github-api.js';
 import { buildZip } from '../forges/github/zip-writer.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
+import { getAgent } from '../../src/store/agents.js';
+import { rewardsOf } from '../../src/store/rewards.js';
+import { promoteAgent } from '../../src/tiers/service.js';
 
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
 const INSTALLATION = 4242;
@@ -129,5 +132,99 @@ describe('the RLVR loop on GitHub', () => {
     expect(report[0]!.body).toContain('**Tier change:** junior → senior');
     // Nothing secret in anything the bot wrote.
     expect(JSON.stringify(github.calls)).not.toContain('ghs_');
+  });
+
+  /** The published issues.labeled example, labeled `doom`, its repository a bare one on disk. */
+  function labeledPayload(): Payload {
+    const labeled = example('issues', (e) => e.action === 'labeled');
+    labeled.issue.labels.push({ ...labeled.label, id: 9001, name: 'doom' });
+    labeled.label = { ...labeled.label, name: 'doom' };
+    labeled.installation = { id: INSTALLATION };
+    labeled.repository = { ...labeled.repository, clone_url: `file://${remote.bare}`, default_branch: 'main' };
+    return labeled;
+  }
+
+  function closedPayload(labeled: Payload, pull: { number: number; merged_at: string | null; head: { ref: string; sha: string } }): Payload {
+    const closed = example('pull_request', (e) => e.action === 'closed');
+    closed.number = pull.number;
+    Object.assign(closed.pull_request, { number: pull.number, merged: pull.merged_at !== null, merged_at: pull.merged_at, state: 'closed' });
+    closed.pull_request.head = { ...closed.pull_request.head, ref: pull.head.ref, sha: pull.head.sha };
+    closed.repository = labeled.repository;
+    closed.installation = { id: INSTALLATION };
+    return closed;
+  }
+
+  async function startWithPull(): Promise<{ labeled: Payload; task: { id: number; head_sha: string | null; branch: string | null } }> {
+    app = await startTestApp({
+      executor: 'local',
+      tweak: (loaded) => {
+        for (const a of loaded.agents) a.runner = { kind: 'scripted', script: ['node', '-e', "require('fs').appendFileSync('README.md', 'fixed\\n')"] };
+      },
+    });
+    const labeled = labeledPayload();
+    await postGitHub(app.url, 'issues', labeled);
+    const task = await waitFor(async () => {
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'completed' ? t : undefined;
+    }, 'the pull request');
+    await app.runs.idle();
+    github.pulls[0]!.head.sha = task.head_sha!;
+    return { labeled, task };
+  }
+
+  it('a new-id copy of an old merge event writes nothing and does not undo a manual promotion', async () => {
+    const { labeled } = await startWithPull();
+    const pull = github.pulls[0]!;
+    Object.assign(pull, { state: 'closed', merged_at: '2026-11-21T11:00:00Z' });
+    const merge = closedPayload(labeled, pull);
+    await postGitHub(app!.url, 'pull_request', merge);
+    await settled(app!);
+    const final = await app!.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow();
+    expect(final).toMatchObject({ kind: 'final', mr_state: 'merged' });
+    expect(final.settled_at).not.toBeNull();
+
+    const promoted = await promoteAgent(app!.store.db, 'agent-bugfix-junior', { to: 'principal', actor: 'alice' });
+    const scores = () => rewardsOf(app!.store.db, 'agent-bugfix-junior', 10);
+    const before = { scores: await scores(), comments: github.calls.filter((c) => c.method !== 'GET').length };
+    const audits = async () => (await app!.store.db.selectFrom('audit_log').select('event').execute()).length;
+    const auditCount = await audits();
+
+    // The same merge event again under a new delivery id (GitHub's "redeliver" gives one).
+    await postGitHub(app!.url, 'pull_request', merge);
+    await settled(app!);
+    expect(await app!.store.db.selectFrom('rewards').selectAll().execute()).toEqual([final]);
+    expect(await scores()).toEqual(before.scores);
+    expect(await getAgent(app!.store.db, 'agent-bugfix-junior')).toMatchObject({ tier: 'principal', manual_override: promoted.manual_override });
+    expect(github.calls.filter((c) => c.method !== 'GET')).toHaveLength(before.comments);
+    expect(await audits()).toBe(auditCount);
+  });
+
+  it('a relabel while the pull request is open updates the same pull request in a new attempt', async () => {
+    const { labeled, task } = await startWithPull();
+    await postGitHub(app!.url, 'issues', labeled);
+    await waitFor(async () => {
+      const runs = await app!.store.db.selectFrom('assignments').selectAll().execute();
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow();
+      return runs.length === 2 && t.status === 'completed';
+    }, 'the second attempt');
+    await app!.runs.idle();
+    expect(github.pulls).toHaveLength(1);
+    expect(github.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls'))).toHaveLength(1);
+    expect(github.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/pulls/2'))).toHaveLength(1);
+    const attempts = await app!.store.db.selectFrom('assignments').selectAll().orderBy('id').execute();
+    expect(attempts.map((a) => [a.branch, a.mr_number])).toEqual([
+      [task.branch, 2],
+      [task.branch, 2],
+    ]);
+    const after = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow();
+    expect({ branch: after.branch, pr_number: after.pr_number }).toEqual({ branch: task.branch, pr_number: 2 });
+
+    // Merged: the newest attempt, the one whose commit the PR carries, gets the final reward.
+    Object.assign(github.pulls[0]!, { state: 'closed', merged_at: '2026-11-21T11:00:00Z' });
+    github.pulls[0]!.head.sha = after.head_sha!;
+    await postGitHub(app!.url, 'pull_request', closedPayload(labeled, github.pulls[0]!));
+    await settled(app!);
+    const rows = await app!.store.db.selectFrom('rewards').selectAll().execute();
+    expect(rows.map((r) => [r.assignment_id, r.kind, r.mr_state])).toEqual([[attempts[1]!.id, 'final', 'merged']]);
   });
 });

@@ -305,7 +305,7 @@ describe('the RLVR loop on GitLab', () => {
     expect(deliveries.every((d) => d.status === 'done')).toBe(true);
   });
 
-  it('a failed pipeline and a closed merge request give a negative reward and a demotion', async () => {
+  it('a closed merge request gives a final reward that a later pipeline cannot change', async () => {
     // P1: seniors and principals only; the senior bugfix agent takes it.
     const { task, issue, mainSha } = await openMergeRequest(['P1']);
     expect(task.assigned_agent).toBe('agent-bugfix-senior');
@@ -331,24 +331,65 @@ describe('the RLVR loop on GitLab', () => {
     expect(early.reward).toBe(0.55);
     expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
 
+    // Its failed pipeline, delivered after the close, is evidence for the audit log only: a
+    // final reward is final, and the agent's standing does not move again.
     await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
     await settled(app!);
     const final = (await reward())!;
-    const c = JSON.parse(final.components);
-    expect(c).toMatchObject({ ci_pipeline_status: 0, test_coverage_delta: -1, review_feedback_score: -0.9 });
-    expect(c.security_scan_score).toBeCloseTo(Math.exp(-4), 4);
-    expect(final.kind).toBe('final');
-    expect(final.reward).toBeLessThan(0);
-    const senior = await agent('agent-bugfix-senior');
-    expect(senior.tier).toBe('suspended');
-    expect(senior.rolling_avg).toBe(final.reward);
-    expect(reportNote()).toContain('**Tier change:** junior → suspended');
+    expect(final).toEqual(early);
+    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
+    const late = await app!.store.db.selectFrom('audit_log').selectAll().where('event', '=', 'reward.late_evidence').execute();
+    expect(late).toHaveLength(1);
+    const evidence = JSON.parse(late[0]!.data);
+    expect(evidence.components).toMatchObject({ ci_pipeline_status: 0, test_coverage_delta: -1, review_feedback_score: -0.9 });
+    expect(evidence.standing).toEqual({ id: early.id, reward: 0.55, kind: 'final' });
     const history = await app!.store.db.selectFrom('tier_history').selectAll().where('agent_name', '=', 'agent-bugfix-senior').orderBy('id').execute();
-    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([
-      ['senior', 'junior'],
-      ['junior', 'suspended'],
-    ]);
+    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([['senior', 'junior']]);
+    // Its only MR closed unmerged: a success rate of 0.
+    expect(await (await fetch(`${app!.url}/metrics`)).text()).toContain('doom_agent_success_rate{agent="agent-bugfix-senior"} 0');
     // The lint report was missing: its default, and the reward says so.
     expect(reportNote()).toContain('Lint | +0.50 (default');
+  });
+
+  it('a relabel after the merge request closed opens a new attempt on a new branch; the old final reward stays', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    gitlab.pipelines.push({ id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] });
+    gitlab.mergeRequests[0]!.state = 'closed';
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'close', 'closed'));
+    await settled(app!);
+    const closed = (await reward())!;
+    expect(closed).toMatchObject({ kind: 'final', mr_number: 1, mr_state: 'closed' });
+
+    // The maintainer labels the issue again: the forge says the MR is closed, so a new branch
+    // and a new MR, and the first attempt's final reward is left as it was.
+    await postGitLab(app!.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    const again = await waitFor(async () => {
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'completed' && t.pr_number === 2 ? t : undefined;
+    }, 'the second merge request');
+    await app!.runs.idle();
+    expect(again.branch).toBe(`${task.branch}-2`);
+    expect(gitlab.mergeRequests.map((m) => [m.iid, m.source_branch, m.state])).toEqual([
+      [1, task.branch, 'closed'],
+      [2, `${task.branch}-2`, 'opened'],
+    ]);
+    const attempts = await app!.store.db.selectFrom('assignments').selectAll().orderBy('id').execute();
+    expect(attempts.map((a) => [a.branch, a.mr_number])).toEqual([
+      [task.branch, 1],
+      [`${task.branch}-2`, 2],
+    ]);
+
+    // The new MR's pipeline scores the new attempt, in a row of its own.
+    gitlab.mergeRequests[1]!.sha = again.head_sha;
+    gitlab.pipelines.push({ id: 300, sha: again.head_sha!, ref: 'refs/merge-requests/2/head', status: 'success', coverage: '81', jobs: [] });
+    const hook = pipelineHook(issue, gitlab.pipelines[1]!);
+    hook.object_attributes.ref = 'refs/merge-requests/2/head';
+    hook.merge_request = { ...hook.merge_request, iid: 2 };
+    await postGitLab(app!.url, 'Pipeline Hook', hook);
+    await settled(app!);
+    const rows = await app!.store.db.selectFrom('rewards').selectAll().orderBy('id').execute();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toEqual(closed);
+    expect(rows[1]).toMatchObject({ assignment_id: attempts[1]!.id, kind: 'provisional', mr_number: 2, mr_state: 'open', settled_at: null });
   });
 });

@@ -10,7 +10,7 @@ import { activeLoad, getAgent, listAgents, syncAgents } from '../../src/store/ag
 import { audit, auditEntries } from '../../src/store/audit.js';
 import { claimDue, deliveryCounts, insertDeliveries, markDone, markFailed, pruneDeliveries, requeueInterrupted } from '../../src/store/deliveries.js';
 import { openStore } from '../../src/store/db.js';
-import { settledRewards, upsertReward } from '../../src/store/rewards.js';
+import { rewardOfAttempt, rewardsOf, saveAttemptReward, settledRewards, successRates } from '../../src/store/rewards.js';
 import { findTaskByIssue, insertTask, listTasks, taskCounts, updateTask } from '../../src/store/tasks.js';
 import { repoRoot } from '../helpers/app.js';
 import { backends } from '../helpers/stores.js';
@@ -97,7 +97,7 @@ for (const backend of backends) {
       expect(history).toHaveLength(9);
     });
 
-    it('counts load from open assignments and keeps one reward per task and agent', async () => {
+    it('counts load from open assignments', async () => {
       await syncAgents(store.db, agents);
       const { task } = await insertTask(store.db, newTask());
       const assignment = newAssignment(task.id, 'agent-principal', '[]');
@@ -107,24 +107,111 @@ for (const backend of backends) {
         { ...assignment, status: 'completed' },
       ]).execute();
       expect(await activeLoad(store.db)).toEqual(new Map([['agent-principal', 2]]));
+    });
 
-      const reward = {
-        taskId: task.id,
-        agentName: 'agent-principal',
-        reward: 1.5,
-        components: { ci_pipeline_status: 1 },
-        weights: { ci_status: 0.1 },
-        evaluatorVersion: '1.0.0',
-        hookDurationMs: 3.7,
-        kind: 'provisional' as const,
-        degraded: false,
-      };
-      await upsertReward(store.db, reward);
+    /** A task with `n` attempts by agent-principal, each published on its own MR. */
+    async function attempts(n: number, issueNumber = 1) {
+      await syncAgents(store.db, agents);
+      const { task } = await insertTask(store.db, newTask({ issue_number: issueNumber }));
+      const rows = [];
+      for (let i = 0; i < n; i++) {
+        const row = await store.db
+          .insertInto('assignments')
+          .values({ ...newAssignment(task.id, 'agent-principal', '[]'), status: 'completed', mr_number: 10 + i })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        rows.push(row);
+      }
+      return { task, attempts: rows };
+    }
+    const values = {
+      reward: 1.5,
+      components: { ci_pipeline_status: 1 },
+      weights: { ci_status: 0.1 },
+      evaluatorVersion: '1.0.0',
+      hookDurationMs: 3.7,
+      kind: 'provisional' as const,
+      degraded: false,
+      mrNumber: 10,
+      mrState: 'open' as const,
+    };
+
+    it('keeps one reward per attempt, settles it once and writes nothing for an unchanged evaluation', async () => {
+      const { task, attempts: [first, second] } = await attempts(2);
+      const ref = { taskId: task.id, assignmentId: first!.id, agentName: 'agent-principal' };
+      const inserted = await saveAttemptReward(store.db, ref, values);
+      expect(inserted.decision).toEqual({ kind: 'insert', settles: false });
+      expect(inserted.row).toMatchObject({ assignment_id: first!.id, kind: 'provisional', settled_at: null, hook_duration_ms: 4 });
+
+      // The same evaluation again (another hook duration): nothing written, not even updated_at.
+      const again = await saveAttemptReward(store.db, ref, { ...values, hookDurationMs: 99 });
+      expect(again.decision).toEqual({ kind: 'unchanged' });
+      expect(await rewardOfAttempt(store.db, ref)).toEqual(inserted.row);
       expect(await settledRewards(store.db, 'agent-principal')).toEqual([]);
-      const final = await upsertReward(store.db, { ...reward, reward: 3.25, kind: 'final', degraded: true });
-      expect(final).toMatchObject({ reward: 3.25, kind: 'final', degraded: 1, hook_duration_ms: 4 });
+
+      const final = await saveAttemptReward(store.db, ref, { ...values, reward: 3.25, kind: 'final', degraded: true, mrState: 'merged' });
+      expect(final.decision).toEqual({ kind: 'update', settles: true });
+      expect(final.row).toMatchObject({ reward: 3.25, kind: 'final', degraded: 1, mr_state: 'merged' });
+      expect(final.row!.settled_at).toBe(final.row!.updated_at);
+
+      // Later events on the merged MR: the final row stands, whatever they say.
+      for (const late of [{ ...values, reward: 3.25, kind: 'final' as const, degraded: true, mrState: 'merged' as const }, { ...values, reward: 1.85, kind: 'final' as const, mrState: 'merged' as const }]) {
+        const saved = await saveAttemptReward(store.db, ref, late);
+        expect(saved.decision).toEqual({ kind: 'settled', differs: late.reward !== 3.25 });
+        expect(await rewardOfAttempt(store.db, ref)).toEqual(final.row);
+      }
+
+      // The task's next attempt by the same agent gets its own row; the first stays.
+      const next = await saveAttemptReward(store.db, { ...ref, assignmentId: second!.id }, { ...values, mrNumber: 11, kind: 'final', reward: -1.06, mrState: 'closed' });
+      expect(next.decision.kind).toBe('insert');
       const rows = await settledRewards(store.db, 'agent-principal');
-      expect(rows.map((r) => r.reward)).toEqual([3.25]);
+      expect(rows.map((r) => [r.assignment_id, r.reward])).toEqual([
+        [first!.id, 3.25],
+        [second!.id, -1.06],
+      ]);
+    });
+
+    it('orders the window by settled_at then id, never by updated_at', async () => {
+      const { task, attempts: list } = await attempts(3);
+      for (const [i, a] of list.entries()) {
+        await store.db
+          .insertInto('rewards')
+          .values({
+            task_id: task.id,
+            assignment_id: a.id,
+            agent_name: 'agent-principal',
+            reward: i + 1,
+            components: '{}',
+            weights: '{}',
+            evaluator_version: '1.0.0',
+            hook_duration_ms: 0,
+            kind: 'final',
+            degraded: 0,
+            mr_number: a.mr_number,
+            mr_state: 'merged',
+            created_at: '2025-08-12T10:00:00.000Z',
+            // The oldest-settled reward was touched last: that must not move it.
+            updated_at: i === 0 ? '2025-08-12T12:00:00.000Z' : '2025-08-12T10:00:00.000Z',
+            settled_at: i === 2 ? '2025-08-12T10:00:00.000Z' : '2025-08-12T10:00:01.000Z',
+          })
+          .execute();
+      }
+      // Settled: #3 first; #1 and #2 in the same millisecond, then by id.
+      expect((await settledRewards(store.db, 'agent-principal')).map((r) => r.reward)).toEqual([3, 1, 2]);
+      expect((await settledRewards(store.db, 'agent-principal', 2)).map((r) => r.reward)).toEqual([1, 2]);
+      expect((await rewardsOf(store.db, 'agent-principal', 10)).map((r) => r.reward)).toEqual([3, 1, 2]);
+    });
+
+    it('counts success as merged final rewards over final rewards', async () => {
+      const one = await attempts(1, 1);
+      const two = await attempts(2, 2);
+      const save = (t: typeof one, i: number, mrState: 'merged' | 'closed' | 'open', kind: 'final' | 'provisional') =>
+        saveAttemptReward(store.db, { taskId: t.task.id, assignmentId: t.attempts[i]!.id, agentName: 'agent-principal' }, { ...values, kind, mrState });
+      await save(one, 0, 'closed', 'final');
+      expect(await successRates(store.db)).toEqual(new Map([['agent-principal', { merged: 0, settled: 1, rate: 0 }]]));
+      await save(two, 0, 'merged', 'final');
+      await save(two, 1, 'open', 'provisional');
+      expect(await successRates(store.db)).toEqual(new Map([['agent-principal', { merged: 1, settled: 2, rate: 0.5 }]]));
     });
 
     it('appends to the audit log and reads it back in order, by agent and after an id', async () => {

@@ -110,7 +110,9 @@ describe('runs: issue to merge request', () => {
     expect(note.body).toContain(gitlab.mergeRequests[0]!.web_url);
     expect(await runsOf()).toEqual([{ agent_name: 'agent-bugfix-junior', status: 'completed', outcome: 'success', input_tokens: 1200, cost_usd: 0.0081 }]);
 
-    // The maintainer asks for another attempt: same branch, the same MR updated, no second one.
+    // The maintainer asks for another attempt while the MR is open (the forge says so, with the
+    // head the bot pushed): same branch, the same MR updated, no second one.
+    gitlab.mergeRequests[0]!.sha = done.head_sha;
     await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
     await waitFor(async () => (await runsOf()).length === 2 && (await task()).status === 'completed', 'the second run');
     await app.runs.idle();

@@ -46,6 +46,7 @@ for (const backend of backends) {
           degraded: 0,
           created_at: at(minute),
           updated_at: at(minute),
+          settled_at: kind === 'provisional' ? null : at(minute),
         })
         .execute();
     }
@@ -155,16 +156,16 @@ for (const backend of backends) {
 
     it('orders rewards with the same time by id, also at the edge of the window', async () => {
       config.tiers.evaluation_window = 2;
-      // Newest two by (updated_at, id): 3 and 2. The 1 shares their time but is older by id.
+      // Newest two by (settled_at, id): 3 and 2. The 1 shares their time but is older by id.
       for (const v of [0, 1, 2, 3]) await reward('agent-bugfix-junior', v, v === 0 ? 0 : 5);
       // One reward fewer than the window: all of it counts.
       await reward('agent-feature-junior', 4, 7);
       const recent = await lastSettledRewards(db, 2);
       expect(recent.get('agent-bugfix-junior')).toEqual([
-        { reward: 2, updated_at: at(5) },
-        { reward: 3, updated_at: at(5) },
+        { reward: 2, settled_at: at(5) },
+        { reward: 3, settled_at: at(5) },
       ]);
-      expect(recent.get('agent-feature-junior')).toEqual([{ reward: 4, updated_at: at(7) }]);
+      expect(recent.get('agent-feature-junior')).toEqual([{ reward: 4, settled_at: at(7) }]);
       expect(recent.has('agent-principal')).toBe(false);
       // The same rewards the per-agent query picks.
       expect((await settledRewards(db, 'agent-bugfix-junior', 2)).map((r) => r.reward)).toEqual([2, 3]);
@@ -273,6 +274,7 @@ for (const backend of backends) {
               degraded: 0,
               created_at: now,
               updated_at: now,
+              settled_at: now,
             })),
           )
           .execute();

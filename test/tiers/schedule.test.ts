@@ -135,6 +135,7 @@ describe('nightlyTierRecompute', () => {
           degraded: 0,
           created_at: now,
           updated_at: now,
+          settled_at: now,
         })),
       )
       .execute();

@@ -3,7 +3,10 @@ import type { Config } from '../../src/config/schema.js';
 import type { RewardComponents } from '../../src/rewards/formula.js';
 import { recordManualReward, RewardError } from '../../src/rewards/manual.js';
 import { getAgent } from '../../src/store/agents.js';
+import { newAssignment } from '../../src/store/assignments.js';
+import { saveAttemptReward } from '../../src/store/rewards.js';
 import type { Database } from '../../src/store/schema.js';
+import { recomputeAllTiers } from '../../src/tiers/recompute.js';
 import { parseOverride, promoteAgent, recomputeAgent, suspendAgent, TierError } from '../../src/tiers/service.js';
 import type { Kysely } from 'kysely';
 import { addTask, freshStore, shippedConfig, type TestStore } from './fixtures.js';
@@ -148,6 +151,28 @@ describe('suspendAgent', () => {
   });
 });
 
+describe('a promotion and a reward settled in the same millisecond', () => {
+  it('count the reward as before the promotion, the same in the live and the nightly recompute', async () => {
+    for (let i = 0; i < 3; i++) await reward('agent-bugfix-junior', worst);
+    expect((await getAgent(db, 'agent-bugfix-junior'))!.tier).toBe('suspended');
+    tick();
+    await promoteAgent(db, 'agent-bugfix-junior', { to: 'senior', actor: 'alice' });
+    // The clock does not move: this reward settles in the promotion's millisecond.
+    const task = await addTask(db);
+    const same = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' });
+    expect(same.reward.settled_at).toBe(new Date(clock).toISOString());
+    expect(same).toMatchObject({ tier: 'senior', tierChanged: false });
+    expect((await recomputeAllTiers(db, config, { source: 'nightly', actor: 'scheduler' })).changed).toEqual([]);
+    expect((await getAgent(db, 'agent-bugfix-junior'))!).toMatchObject({ tier: 'senior', rolling_avg: -2.5 });
+
+    // One millisecond later is after it: the rewards decide again.
+    clock += 1;
+    vi.setSystemTime(clock);
+    const later = await recordManualReward(db, config, { taskId: (await addTask(db)).id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' });
+    expect(later).toMatchObject({ tier: 'suspended', tierChanged: true });
+  });
+});
+
 describe('recomputeAgent with manual rewards', () => {
   it('moves an agent up and down as its rolling average changes', async () => {
     const name = 'agent-bugfix-junior';
@@ -260,14 +285,29 @@ describe('recordManualReward', () => {
     expect(JSON.parse(entry!.data)).toMatchObject({ reward: 2.5, kind: 'manual' });
   });
 
-  it('replaces the reward of the same task and agent', async () => {
+  it("settles the agent's attempt, and never replaces a settled reward", async () => {
     const task = await addTask(db);
-    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' });
+    const attempt = await db
+      .insertInto('assignments')
+      .values({ ...newAssignment(task.id, 'agent-principal', '[]'), status: 'completed', mr_number: 3 })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const provisional = await saveAttemptReward(
+      db,
+      { taskId: task.id, assignmentId: attempt.id, agentName: 'agent-principal' },
+      { reward: 1, components: {}, weights: {}, evaluatorVersion: 'test', hookDurationMs: 0, kind: 'provisional', degraded: false, mrNumber: 3, mrState: 'open' },
+    );
     tick();
-    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' });
+    const manual = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' });
+    expect(manual.reward).toMatchObject({ id: provisional.row!.id, assignment_id: attempt.id, kind: 'manual', reward: -2.5 });
+    expect(manual.reward.settled_at).not.toBeNull();
+    tick();
+    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' })).rejects.toThrow(
+      new RewardError(`task ${task.id} already has a manual reward -2.50 for agent-principal (attempt ${attempt.id}); a settled reward is not replaced`),
+    );
     const rows = await db.selectFrom('rewards').selectAll().where('agent_name', '=', 'agent-principal').execute();
-    expect(rows.map((r) => r.reward)).toEqual([5]);
-    expect((await getAgent(db, 'agent-principal'))!.rolling_avg).toBe(5);
+    expect(rows).toEqual([manual.reward]);
+    expect((await getAgent(db, 'agent-principal'))!.rolling_avg).toBe(-2.5);
   });
 
   it('refuses an unknown task or agent and an out-of-range component, writing nothing', async () => {

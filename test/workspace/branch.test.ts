@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { branchName, slugify } from '../../src/workspace/branch.js';
+import { branchName, nextBranchName, slugify } from '../../src/workspace/branch.js';
 import { git } from '../../src/workspace/git.js';
 
 const odd = [
@@ -63,5 +63,17 @@ describe('branchName', () => {
     expect(() => branchName(-1, 'x')).toThrow(RangeError);
     expect(() => branchName(1.5, 'x')).toThrow(RangeError);
     expect(() => branchName('🔥', 'x')).toThrow(RangeError);
+  });
+});
+
+describe('branch rounds', () => {
+  it('names the next merge request branch after the ones used, skipping a taken name', () => {
+    expect(branchName(7, 'Fix login', 1)).toBe('doom/7-fix-login');
+    expect(branchName(7, 'Fix login', 2)).toBe('doom/7-fix-login-2');
+    expect(() => branchName(7, 'Fix login', 0)).toThrow(RangeError);
+    expect(nextBranchName(7, 'Fix login', ['doom/7-fix-login'])).toBe('doom/7-fix-login-2');
+    expect(nextBranchName(7, 'Fix login', ['doom/7-fix-login', 'doom/7-fix-login-2'])).toBe('doom/7-fix-login-3');
+    // Retitled: round two's name was already taken by another title's first round.
+    expect(nextBranchName(7, 'Fix login', ['doom/7-fix-login-2'])).toBe('doom/7-fix-login-3');
   });
 });
