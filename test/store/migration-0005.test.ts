@@ -1,5 +1,5 @@
 /**
- * Migration 0003 on a store that already holds the old one-reward-per-(task, agent) rows: each
+ * Migration 0005 on a store that already holds the old one-reward-per-(task, agent) rows: each
  * reward goes to its attempt, settled ones get their settled_at, the window's order is kept.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ interface Target {
   dialect: Dialect;
   url: string;
   schema?: string;
-  old(): Promise<Kysely<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the pre-0003 schema has no type
+  old(): Promise<Kysely<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the pre-0005 schema has no type
   dispose(): Promise<void>;
 }
 
@@ -60,7 +60,7 @@ const targets = [sqliteTarget, ...(process.env.TEST_DATABASE_URL ? [() => postgr
 
 for (const make of targets) {
   const target = make();
-  describe(`migration 0003 on ${target.dialect}`, () => {
+  describe(`migration 0005 (reward attempts) on ${target.dialect}`, () => {
     it('gives each existing reward its attempt, merge request state and settled_at', async () => {
       const old = await target.old();
       const migrator = new Migrator({
