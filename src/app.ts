@@ -79,6 +79,7 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   const forges = createForgeDirectory({
     ...(github ? { github: { probot: github } } : {}),
     ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch, retry } } : {}),
+    local: { db: store.db },
   });
   // One guard for the app: its permission cache serves every handler that checks a sender.
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });

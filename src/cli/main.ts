@@ -8,6 +8,8 @@ import { isBusyError } from '../store/sqlite.js';
 import { loadSettings, withContext, type GlobalOptions } from './context.js';
 import * as commands from './commands.js';
 import { CliError } from './commands.js';
+import { runDemo } from './demo.js';
+import { createProgress } from './progress.js';
 
 export { CliError };
 
@@ -58,6 +60,16 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
       };
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  program
+    .command('demo')
+    .description('the whole loop on a sample repository in a temp directory: no account needed')
+    .option('--dir <dir>', 'an empty or new directory to work in (default: a new temp directory)', nonEmpty)
+    .option('--scripted', 'use the scripted agent even when ANTHROPIC_API_KEY is set')
+    .action(async (opts: { dir?: string; scripted?: boolean }) => {
+      const log = createLogger({ level: 'warn', destination: process.stderr });
+      await runDemo({ dir: opts.dir, log, progress: createProgress(process.stdout), claude: opts.scripted ? false : undefined });
     });
 
   program

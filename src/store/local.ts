@@ -172,3 +172,26 @@ export async function latestLocalPipeline(
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id', 'desc').executeTakeFirst();
 }
+
+/** The task's reward row, with its components decoded. */
+export async function rewardOfTask(db: Kysely<Database>, taskId: number) {
+  const row = await db.selectFrom('rewards').selectAll().where('task_id', '=', taskId).orderBy('id', 'desc').executeTakeFirst();
+  return row ? { ...row, components: JSON.parse(row.components) as Record<string, number> } : undefined;
+}
+
+/** What the task's evaluation could not read (signal → why), from its stored signals. */
+export async function missingSignalsOf(db: Kysely<Database>, taskId: number): Promise<Record<string, string>> {
+  const row = await db.selectFrom('evaluations').select('signals').where('task_id', '=', taskId).executeTakeFirst();
+  const signals = row ? (JSON.parse(row.signals) as { missing?: Record<string, string> } | null) : null;
+  return signals?.missing ?? {};
+}
+
+/** The agent's tier changes after `afterId` (0 for all), oldest first. */
+export async function tierChangesSince(db: Kysely<Database>, agent: string, afterId: number) {
+  return db.selectFrom('tier_history').selectAll().where('agent_name', '=', agent).where('id', '>', afterId).orderBy('id').execute();
+}
+
+export async function lastTierHistoryId(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('tier_history').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  return row?.id ?? 0;
+}
