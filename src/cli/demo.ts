@@ -13,6 +13,7 @@ import { botPlaces, openCore } from '../app.js';
 import { readEnvironment } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
 import { LocalExecutor } from '../executor/local.js';
+import { withHookEvents } from '../executor/hooks.js';
 import { LocalLoop, type LoopEvent } from '../forges/local/loop.js';
 import { createSampleRepository, sampleCommands } from '../forges/local/sample.js';
 import type { Logger } from '../log.js';
@@ -125,13 +126,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     await syncAgents(core.store.db, loaded.agents);
     const { config } = loaded;
-    const executor = new LocalExecutor({
+    const executor = withHookEvents(new LocalExecutor({
       mirrorDir: resolve(config.executor.mirror_dir),
       workspaceDir: resolve(config.executor.workspace_dir),
       mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
       capacity: 1,
       sandbox: { hidden: botPlaces(databaseUrl, loaded) },
-    });
+    }), core.store.db, log);
     const loop = new LocalLoop({ core, config, log, executor });
     const { task } = await loop.createTask({
       repo,

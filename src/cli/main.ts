@@ -1,7 +1,9 @@
 /** The `doom` command line: the server and the operator's view of the same store. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApp } from '../app.js';
-import { assignableTiers, tier as tierSchema } from '../config/schema.js';
+import { assignableTiers, taskType, tier as tierSchema, type TaskType } from '../config/schema.js';
+import type { ReviewAction } from '../forges/local/loop.js';
+import * as local from './local.js';
 import { createLogger } from '../log.js';
 import { ExpectedError } from '../errors.js';
 import { isBusyError } from '../store/sqlite.js';
@@ -80,10 +82,37 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
 
   program
     .command('assign')
-    .description('route a pending task now, or force it onto an agent')
-    .requiredOption('--task <id>', 'task id', positiveInt)
+    .description('route a pending task now or force it onto an agent; with --type, create a local task (e.g. test-001) and run it')
+    .requiredOption('--task <id>', 'task number, or a local task id such as test-001')
     .option('--force-agent <name>', 'assign to this agent whatever the router would choose')
-    .action((opts: { task: number; forceAgent?: string }) => run(async (ctx) => out(await commands.assign(ctx, opts))));
+    .addOption(new Option('--type <type>', 'create a local task of this type in --repo').choices(taskType.options))
+    .option('--description <text>', 'what the local task is about')
+    .option('--file <task.yml>', "the local task's task.yml (the seed's schema)")
+    .option('--repo <path>', 'the local repository (default: the current directory)', '.')
+    .option('--no-run', 'create and route the local task, but do not run it')
+    .action(
+      (opts: { task: string; forceAgent?: string; type?: TaskType; description?: string; file?: string; repo: string; run: boolean }) =>
+        run(async (ctx) => {
+          const existing = await local.resolveTask(ctx, opts.task);
+          if (existing !== null && opts.type === undefined && opts.file === undefined) {
+            return out(await commands.assign(ctx, { task: existing, forceAgent: opts.forceAgent }));
+          }
+          if (opts.type === undefined && opts.file === undefined) {
+            throw new CliError(`task ${opts.task} does not exist; to create a local task give --type <type> or --file <task.yml>`);
+          }
+          await local.assignLocal(ctx, cliLog, opts, out);
+        }),
+    );
+
+  program
+    .command('review')
+    .description("review a local task's branch: approve, request-changes, merge (into the branch it targets) or close")
+    .argument('<action>', 'approve | request-changes | merge | close', (v) => {
+      if (!['approve', 'request-changes', 'merge', 'close'].includes(v)) throw new InvalidArgumentError('expected approve, request-changes, merge or close');
+      return v as ReviewAction;
+    })
+    .argument('<task>', 'task number or local task id')
+    .action((action: ReviewAction, task: string) => run((ctx) => local.review(ctx, cliLog, action, task, out)));
 
   const agents = program.command('agents').description('the agent pool');
   agents
@@ -166,8 +195,16 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     .description('the audit log: every decision the bot made')
     .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
     .option('--agent <name>', 'only entries about this agent')
+    .option('--task <id>', "only this task: its audit entries and its runs' hook events (TaskStart, PostToolUse, SubagentStop, TaskComplete)")
     .option('-n, --lines <n>', 'how many recent entries to show first', positiveInt, 20)
-    .action((opts: { tail?: boolean; agent?: string; lines: number }) => run((ctx) => commands.logs(ctx, opts, out)));
+    .action((opts: { tail?: boolean; agent?: string; task?: string; lines: number }) =>
+      run(async (ctx) => {
+        if (opts.task === undefined) return commands.logs(ctx, opts, out);
+        const task = await local.resolveTask(ctx, opts.task);
+        if (task === null) throw new CliError(`task ${opts.task} does not exist`);
+        return commands.taskLogs(ctx, { ...opts, task }, out);
+      }),
+    );
 
   return program;
 }

@@ -28,10 +28,11 @@ export async function audit(db: Kysely<Database>, entry: AuditEntry): Promise<vo
 /** Audit entries after `afterId`, oldest first; the last `limit` when `afterId` is absent. */
 export async function auditEntries(
   db: Kysely<Database>,
-  options: { afterId?: number; agent?: string; limit: number },
+  options: { afterId?: number; agent?: string; taskId?: number; limit: number },
 ): Promise<AuditRow[]> {
   let q = db.selectFrom('audit_log').selectAll();
   if (options.agent) q = q.where('agent_name', '=', options.agent);
+  if (options.taskId !== undefined) q = q.where('task_id', '=', options.taskId);
   if (options.afterId !== undefined) {
     return q.where('id', '>', options.afterId).orderBy('id', 'asc').limit(options.limit).execute();
   }
