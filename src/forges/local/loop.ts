@@ -13,6 +13,7 @@
  * ```
  */
 import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { Kysely } from 'kysely';
 import type { openCore } from '../../app.js';
 import type { Config, TaskType } from '../../config/schema.js';
@@ -129,10 +130,11 @@ export class LocalLoop {
     const { root, defaultBranch } = await repositoryAt(input.repo);
     const { labels } = this.deps.config;
     const description = input.description?.trim() ?? '';
-    const title = input.title ?? (description.split('\n')[0]?.slice(0, 120) || input.key);
+    const fromYaml = input.taskYaml ? yamlDescription(input.taskYaml) : '';
+    const title = input.title ?? ((description || fromYaml).split('\n')[0]?.slice(0, 120) || input.key);
     const body = [description, input.taskYaml ? `\`\`\`yaml\n${input.taskYaml.trimEnd()}\n\`\`\`` : ''].filter(Boolean).join('\n\n');
     const issueLabels = [labels.trigger, ...(input.type ? [input.type] : [])];
-    const { issue, created } = await ensureLocalIssue(this.db, { repo: root, key: input.key, title, body, labels: issueLabels });
+    const { issue } = await ensureLocalIssue(this.db, { repo: root, key: input.key, title, body, labels: issueLabels });
     const repo = repoRef(root, defaultBranch);
     const existing = await findTaskByIssue(this.db, { forge: 'local', repoId: repo.id, issueNumber: issue.id });
     if (existing) return { task: existing, created: false };
@@ -291,6 +293,16 @@ export class LocalLoop {
   }
 }
 
+/** The `description` of a task.yml, for the title; the intake validates the whole block. */
+function yamlDescription(text: string): string {
+  try {
+    const data = parseYaml(text) as { task?: { description?: unknown } } | null;
+    return typeof data?.task?.description === 'string' ? data.task.description : '';
+  } catch {
+    return '';
+  }
+}
+
 /**
  * Merges the branch into the target: a merge commit when the target is checked out (git
  * refuses if that would touch uncommitted changes), else a fast-forward of the target ref.
@@ -301,7 +313,7 @@ async function mergeBranch(repo: string, branch: string, target: string): Promis
     ? { GIT_AUTHOR_NAME: localOperator().login, GIT_AUTHOR_EMAIL: `${localOperator().login}@localhost`, GIT_COMMITTER_NAME: localOperator().login, GIT_COMMITTER_EMAIL: `${localOperator().login}@localhost` }
     : undefined;
   if (current === target) {
-    await git(['merge', '--no-ff', '--no-edit', `refs/heads/${branch}`], { cwd: repo, env: identity }).catch((error: unknown) => {
+    await git(['merge', '--no-ff', '-m', `Merge branch '${branch}' (doom review merge)`, `refs/heads/${branch}`], { cwd: repo, env: identity }).catch((error: unknown) => {
       throw new LocalModeError(`could not merge ${branch} into ${target}: ${(error as Error).message}`);
     });
     return;
