@@ -98,7 +98,8 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
             return out(await commands.assign(ctx, { task: existing, forceAgent: opts.forceAgent }));
           }
           if (opts.type === undefined && opts.file === undefined) {
-            throw new CliError(`task ${opts.task} does not exist; to create a local task give --type <type> or --file <task.yml>`);
+            const numeric = local.parseTaskRef(opts.task).kind === 'number';
+            throw new CliError(`task ${opts.task} does not exist${numeric ? '' : '; to create a local task give --type <type> or --file <task.yml>'}`);
           }
           await local.assignLocal(ctx, cliLog, opts, out);
         }),
