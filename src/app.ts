@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
+import { withHookEvents } from './executor/hooks.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { ReviewApps } from './tasks/review-app.js';
@@ -79,6 +80,7 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   const forges = createForgeDirectory({
     ...(github ? { github: { probot: github } } : {}),
     ...(gitlab ? { gitlab: { url: gitlab.url, token: gitlab.token, fetch: options.fetch, retry } } : {}),
+    local: { db: store.db },
   });
   // One guard for the app: its permission cache serves every handler that checks a sender.
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
@@ -121,13 +123,13 @@ export function createRuns(
     health: core.store.health,
     executor:
       executor ??
-      new LocalExecutor({
+      withHookEvents(new LocalExecutor({
         mirrorDir: resolve(config.executor.mirror_dir),
         workspaceDir: resolve(config.executor.workspace_dir),
         mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
         capacity: config.coordinator.max_concurrent_agents,
         sandbox: { hidden },
-      }),
+      }), core.store.db, log),
   });
   core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
   return runs;

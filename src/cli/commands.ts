@@ -10,9 +10,10 @@ import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
 import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
 import { runsOfTask } from '../store/assignments.js';
 import { auditEntries } from '../store/audit.js';
+import { hookEventsOf } from '../store/hook-events.js';
 import { deliveryCounts } from '../store/deliveries.js';
 import { rewardsOf, successRates } from '../store/rewards.js';
-import type { AgentRow, AuditRow } from '../store/schema.js';
+import type { AgentRow, AuditRow, HookEventRow } from '../store/schema.js';
 import { getTask, listTasks, taskCounts } from '../store/tasks.js';
 import { recomputeAllTiers } from '../tiers/recompute.js';
 import { followUp } from '../tiers/schedule.js';
@@ -213,6 +214,23 @@ const formatEntry = (e: AuditRow): string => {
   const who = [e.task_id !== null ? `task ${e.task_id}` : null, e.agent_name].filter(Boolean).join(' ');
   return `${e.at}  ${e.event.padEnd(20)} ${who ? `${who}  ` : ''}by ${e.actor}  ${e.data}`;
 };
+
+const formatHook = (e: HookEventRow): string =>
+  `${e.at}  ${`hook.${e.type}`.padEnd(20)} ${e.task_id !== null ? `task ${e.task_id} ` : ''}${e.agent_name}  run ${e.run_id ?? '-'}  ${e.payload}`;
+
+/** `doom logs --task N`: the task and its runs with their errors, then its audit entries and its runs' hook events, in time order. */
+export async function taskLogs(ctx: CliContext, opts: { task: number; agent?: string; lines: number }, out: (text: string) => void): Promise<void> {
+  const db = ctx.store.db;
+  await taskDetails(ctx, opts.task, out);
+  const [entries, hooks] = await Promise.all([
+    auditEntries(db, { agent: opts.agent, taskId: opts.task, limit: opts.lines }),
+    hookEventsOf(db, { taskId: opts.task, agent: opts.agent, limit: opts.lines }),
+  ]);
+  const lines = [...entries.map((e) => ({ at: e.at, text: formatEntry(e) })), ...hooks.map((h) => ({ at: h.at, text: formatHook(h) }))];
+  lines.sort((a, b) => a.at.localeCompare(b.at));
+  if (lines.length === 0) out(`no log entries for task ${opts.task}`);
+  lines.slice(-opts.lines).forEach((l) => out(l.text));
+}
 
 export async function logs(
   ctx: CliContext,

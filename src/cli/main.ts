@@ -1,13 +1,17 @@
 /** The `doom` command line: the server and the operator's view of the same store. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApp } from '../app.js';
-import { assignableTiers, tier as tierSchema } from '../config/schema.js';
+import { assignableTiers, taskType, tier as tierSchema, type TaskType } from '../config/schema.js';
+import type { ReviewAction } from '../forges/local/loop.js';
+import * as local from './local.js';
 import { createLogger } from '../log.js';
 import { ExpectedError } from '../errors.js';
 import { isBusyError } from '../store/sqlite.js';
 import { loadSettings, withContext, type GlobalOptions } from './context.js';
 import * as commands from './commands.js';
 import { CliError } from './commands.js';
+import { runDemo } from './demo.js';
+import { createProgress } from './progress.js';
 
 export { CliError };
 
@@ -61,6 +65,16 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     });
 
   program
+    .command('demo')
+    .description('the whole loop on a sample repository in a temp directory: no account needed')
+    .option('--dir <dir>', 'an empty or new directory to work in (default: a new temp directory)', nonEmpty)
+    .option('--scripted', 'use the scripted agent even when ANTHROPIC_API_KEY is set')
+    .action(async (opts: { dir?: string; scripted?: boolean }) => {
+      const log = createLogger({ level: 'warn', destination: process.stderr });
+      await runDemo({ dir: opts.dir, log, progress: createProgress(process.stdout), claude: opts.scripted ? false : undefined });
+    });
+
+  program
     .command('status')
     .description('tasks, agents and the webhook inbox at a glance')
     .addOption(format())
@@ -68,10 +82,38 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
 
   program
     .command('assign')
-    .description('route a pending task now, or force it onto an agent')
-    .requiredOption('--task <id>', 'task id', positiveInt)
+    .description('route a pending task now or force it onto an agent; with --type, create a local task (e.g. test-001) and run it')
+    .requiredOption('--task <id>', 'task number, or a local task id such as test-001')
     .option('--force-agent <name>', 'assign to this agent whatever the router would choose')
-    .action((opts: { task: number; forceAgent?: string }) => run(async (ctx) => out(await commands.assign(ctx, opts))));
+    .addOption(new Option('--type <type>', 'create a local task of this type in --repo').choices(taskType.options))
+    .option('--description <text>', 'what the local task is about')
+    .option('--file <task.yml>', "the local task's task.yml (the seed's schema)")
+    .option('--repo <path>', 'the local repository (default: the current directory)', '.')
+    .option('--no-run', 'create and route the local task, but do not run it')
+    .action(
+      (opts: { task: string; forceAgent?: string; type?: TaskType; description?: string; file?: string; repo: string; run: boolean }) =>
+        run(async (ctx) => {
+          const existing = await local.resolveTask(ctx, opts.task);
+          if (existing !== null && opts.type === undefined && opts.file === undefined) {
+            return out(await commands.assign(ctx, { task: existing, forceAgent: opts.forceAgent }));
+          }
+          if (opts.type === undefined && opts.file === undefined) {
+            const numeric = local.parseTaskRef(opts.task).kind === 'number';
+            throw new CliError(`task ${opts.task} does not exist${numeric ? '' : '; to create a local task give --type <type> or --file <task.yml>'}`);
+          }
+          await local.assignLocal(ctx, cliLog, opts, out);
+        }),
+    );
+
+  program
+    .command('review')
+    .description("review a local task's branch: approve, request-changes, merge (into the branch it targets) or close")
+    .argument('<action>', 'approve | request-changes | merge | close', (v) => {
+      if (!['approve', 'request-changes', 'merge', 'close'].includes(v)) throw new InvalidArgumentError('expected approve, request-changes, merge or close');
+      return v as ReviewAction;
+    })
+    .argument('<task>', 'task number or local task id')
+    .action((action: ReviewAction, task: string) => run((ctx) => local.review(ctx, cliLog, action, task, out)));
 
   const agents = program.command('agents').description('the agent pool');
   agents
@@ -154,9 +196,17 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
     .description('the audit log: every decision the bot made')
     .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
     .option('--agent <name>', 'only entries about this agent')
-    .option('--task <id>', "only this task: its runs with their errors, then its entries", positiveInt)
+    .option('--task <id>', "only this task: its runs with their errors, then its audit entries and its runs' hook events (TaskStart, PostToolUse, SubagentStop, TaskComplete)")
     .option('-n, --lines <n>', 'how many recent entries to show first', positiveInt, 20)
-    .action((opts: { tail?: boolean; agent?: string; task?: number; lines: number }) => run((ctx) => commands.logs(ctx, opts, out)));
+    .action((opts: { tail?: boolean; agent?: string; task?: string; lines: number }) =>
+      run(async (ctx) => {
+        const { task: id, ...rest } = opts;
+        if (id === undefined) return commands.logs(ctx, rest, out);
+        const task = await local.resolveTask(ctx, id);
+        if (task === null) throw new CliError(`task ${id} does not exist`);
+        return rest.tail ? commands.logs(ctx, { ...rest, task }, out) : commands.taskLogs(ctx, { ...rest, task }, out);
+      }),
+    );
 
   return program;
 }

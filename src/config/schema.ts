@@ -88,8 +88,29 @@ const reportsSchema = z
   .strict();
 export type ReportsConfig = z.infer<typeof reportsSchema>;
 
+/**
+ * One of a local repository's own commands: an argv (no shell), and where its report is (a file
+ * relative to the repository; absent, its standard output is the report).
+ */
+const localCommand = z
+  .object({
+    run: z.array(z.string().min(1)).min(1),
+    report: z.string().min(1).optional(),
+    timeout_ms: positiveInt.max(3_600_000).default(600_000),
+  })
+  .strict();
+export type LocalCommand = z.infer<typeof localCommand>;
+
+/** The `local` forge's pipeline: `test` decides the CI verdict; the others give reports. */
+const localCommands = z
+  .object({ test: localCommand, coverage: localCommand.optional(), lint: localCommand.optional(), security: localCommand.optional() })
+  .strict();
+export type LocalCommands = z.infer<typeof localCommands>;
+
 export const configSchema = z
   .object({
+    /** Repositories on disk (the `local` forge), keyed by absolute path: their own commands. */
+    repositories: z.record(z.string(), z.object({ commands: localCommands }).strict()).default({}),
     coordinator: z
       .object({
         port: z.number().int().min(0).max(65535).default(8080),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const forgeKind = z.enum(['github', 'gitlab']);
+export const forgeKind = z.enum(['github', 'gitlab', 'local']);
 export type ForgeKind = z.infer<typeof forgeKind>;
 
 /** Who acted. `isBot` is true for GitHub `Bot` accounts and GitLab bot users. */
@@ -119,6 +119,8 @@ export const pipelineOrigin = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('commit_status'), context: z.string() }),
   /** `source`: GitLab's pipeline source (`push`, `merge_request_event`…), when the hook says. */
   z.object({ kind: z.literal('gitlab_pipeline'), source: z.string().nullable() }),
+  /** The `local` forge's pipeline: the repository's own commands, run by the bot. */
+  z.object({ kind: z.literal('local') }),
 ]);
 export type PipelineOrigin = z.infer<typeof pipelineOrigin>;
 

@@ -53,12 +53,14 @@ export function sequenceOf(origin: PipelineOrigin): string {
       return `status:${origin.context}`;
     case 'gitlab_pipeline':
       return 'pipeline';
+    case 'local':
+      return 'local';
   }
 }
 
 /** Whether the pipeline keeps report artifacts the forge's `report()` can read. */
 export function carriesReports(origin: PipelineOrigin): boolean {
-  return origin.kind === 'workflow_run' || origin.kind === 'gitlab_pipeline';
+  return origin.kind === 'workflow_run' || origin.kind === 'gitlab_pipeline' || origin.kind === 'local';
 }
 
 export interface Verdict {

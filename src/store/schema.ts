@@ -210,6 +210,83 @@ export interface IssueNoticesTable {
   posted_at: string;
 }
 
+/** A task of the `local` forge, by the id a person gave it (`test-001`); `id` is its issue number. */
+export interface LocalIssuesTable {
+  id: Generated<number>;
+  /** The repository's absolute path. */
+  repo: string;
+  key: string;
+  title: string;
+  body: string;
+  /** JSON array of strings. */
+  labels: string;
+  created_at: string;
+}
+
+export type LocalMergeRequestState = 'open' | 'closed' | 'merged';
+
+/** The `local` forge's "merge request": a branch of the repository and what was decided on it. */
+export interface LocalMergeRequestsTable {
+  id: Generated<number>;
+  repo: string;
+  source_branch: string;
+  target_branch: string;
+  title: string;
+  body: string;
+  state: LocalMergeRequestState;
+  created_at: string;
+  updated_at: string;
+}
+
+export type LocalReviewState = 'approved' | 'changes_requested';
+
+export interface LocalReviewsTable {
+  merge_request_id: number;
+  reviewer: string;
+  state: LocalReviewState;
+  at: string;
+}
+
+export interface LocalCommentsTable {
+  id: Generated<number>;
+  repo: string;
+  /** `issue:<n>` or `merge_request:<n>`. */
+  thread: string;
+  marker: string;
+  body: string;
+  updated_at: string;
+}
+
+export type LocalPipelineStatus = 'success' | 'failed';
+
+/** One run of a repository's own commands on a commit: the local forge's CI. */
+export interface LocalPipelinesTable {
+  id: Generated<number>;
+  repo: string;
+  ref: string;
+  sha: string;
+  status: LocalPipelineStatus;
+  /** JSON object: `<artifact>/<path>` → report text, where the evaluator's report locations look. */
+  reports: string;
+  /** JSON array: each command's name, exit code and output tail. */
+  steps: string;
+  created_at: string;
+}
+
+/** The seed's hook events (`TaskStart`, `PostToolUse`, `SubagentStop`, `TaskComplete`), per run. */
+export type HookEventType = 'TaskStart' | 'PostToolUse' | 'SubagentStop' | 'TaskComplete';
+
+export interface HookEventsTable {
+  id: Generated<number>;
+  task_id: number | null;
+  run_id: number | null;
+  agent_name: string;
+  type: HookEventType;
+  /** JSON object. */
+  payload: string;
+  at: string;
+}
+
 export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   tasks: TasksTable;
@@ -220,6 +297,12 @@ export interface Database {
   tier_history: TierHistoryTable;
   audit_log: AuditLogTable;
   issue_notices: IssueNoticesTable;
+  local_issues: LocalIssuesTable;
+  local_merge_requests: LocalMergeRequestsTable;
+  local_reviews: LocalReviewsTable;
+  local_comments: LocalCommentsTable;
+  local_pipelines: LocalPipelinesTable;
+  hook_events: HookEventsTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;
@@ -232,3 +315,7 @@ export type RewardRow = Selectable<RewardsTable>;
 export type EvaluationRow = Selectable<EvaluationsTable>;
 export type TierHistoryRow = Selectable<TierHistoryTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+export type LocalIssueRow = Selectable<LocalIssuesTable>;
+export type LocalMergeRequestRow = Selectable<LocalMergeRequestsTable>;
+export type LocalPipelineRow = Selectable<LocalPipelinesTable>;
+export type HookEventRow = Selectable<HookEventsTable>;

@@ -367,9 +367,11 @@ describe('reward', () => {
 });
 
 describe('assign', () => {
-  it('fails for an unknown task, and for a task id that is not a number', async () => {
+  it('fails for an unknown task, and for a local task id without what it needs to be created', async () => {
     expect(await fails('assign', '--task', '999')).toBe('doom: task 999 does not exist\n');
-    expect(await fails('assign', '--task', 'abc')).toContain("argument 'abc' is invalid");
+    // A string id names a local task (see test/cli/local.test.ts); an unknown one needs --type to be created.
+    expect(await fails('assign', '--task', 'abc')).toContain('task abc does not exist; to create a local task give --type <type> or --file <task.yml>');
+    expect(await fails('assign', '--task', 'a b')).toContain('--task "a b" is invalid');
   });
 
   it('assigns a pending task and says why', async () => {

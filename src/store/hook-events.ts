@@ -1,0 +1,45 @@
+/** The seed's hook events, recorded per run and read by `doom logs --task`. */
+import type { Kysely } from 'kysely';
+import type { Database, HookEventRow, HookEventType } from './schema.js';
+import { nowIso } from './time.js';
+
+export interface NewHookEvent {
+  type: HookEventType;
+  taskId: number | null;
+  runId: number | null;
+  agentName: string;
+  payload: Record<string, unknown>;
+  at?: string;
+}
+
+/** Records hook events in one transaction: a run's tool uses land together or not at all. */
+export async function recordHookEvents(db: Kysely<Database>, events: NewHookEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.transaction().execute(async (trx) => {
+    for (const e of events) {
+      await trx
+        .insertInto('hook_events')
+        .values({
+          type: e.type,
+          task_id: e.taskId,
+          run_id: e.runId,
+          agent_name: e.agentName,
+          payload: JSON.stringify(e.payload),
+          at: e.at ?? nowIso(),
+        })
+        .execute();
+    }
+  });
+}
+
+export async function hookEventsOf(
+  db: Kysely<Database>,
+  filter: { taskId?: number; agent?: string; afterId?: number; limit?: number },
+): Promise<HookEventRow[]> {
+  let q = db.selectFrom('hook_events').selectAll();
+  if (filter.taskId !== undefined) q = q.where('task_id', '=', filter.taskId);
+  if (filter.agent !== undefined) q = q.where('agent_name', '=', filter.agent);
+  if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
+  const rows = await q.orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+  return rows.reverse();
+}
