@@ -18,6 +18,7 @@ import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_rewards_recent.js';
 import * as m0003 from './migrations/0003_issue-notices.js';
 import * as m0004 from './migrations/0004_kept_work.js';
+import * as m0005 from './migrations/0005_command-outcomes.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -51,6 +52,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0002_rewards_recent': { up: (db) => m0002.up(db, dialect) },
     '0003_issue_notices': { up: (db) => m0003.up(db, dialect) },
     '0004_kept_work': { up: (db) => m0004.up(db, dialect) },
+    '0005_command_outcomes': { up: (db) => m0005.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }

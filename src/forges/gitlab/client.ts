@@ -19,12 +19,14 @@
  * the process otherwise only as the git credential for pushes to this host.
  */
 import {
+  IssueNoteAwardEmojis,
   IssueNotes,
   Issues,
   JobArtifacts,
   Jobs,
   MergeRequestApprovals,
   MergeRequestAwardEmojis,
+  MergeRequestNoteAwardEmojis,
   MergeRequestNotes,
   MergeRequests,
   Pipelines,
@@ -82,6 +84,8 @@ function resources(host: string, token: string, requesterFn: ReturnType<typeof r
   return {
     issueNotes: new IssueNotes(options),
     mrNotes: new MergeRequestNotes(options),
+    issueNoteAwards: new IssueNoteAwardEmojis(options),
+    mrNoteAwards: new MergeRequestNoteAwardEmojis(options),
     issues: new Issues(options),
     mergeRequests: new MergeRequests(options),
     members: new ProjectMembers(options),
@@ -163,6 +167,22 @@ export class GitLabForge implements Forge {
     const posted = await this.findNote(thread, marker);
     if (!posted) throw error;
     return posted.id;
+  }
+
+  /**
+   * Awards `eyes` to the note. GitLab refuses a second award of the same emoji by the same
+   * user ("has already been taken"): that is the acknowledgement being there already, e.g.
+   * after a retried delivery or a POST whose answer was lost.
+   */
+  async acknowledgeComment(thread: ThreadRef, commentId: number): Promise<void> {
+    const { id, number } = { id: thread.repo.id, number: thread.number };
+    try {
+      if (thread.on === 'issue') await this.#api.issueNoteAwards.award(id, number, commentId, 'eyes');
+      else await this.#api.mrNoteAwards.award(id, number, commentId, 'eyes');
+    } catch (error) {
+      if (error instanceof ForgeApiError && error.status < 500 && /already been taken/i.test(error.message)) return;
+      throw error;
+    }
   }
 
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {
