@@ -54,9 +54,10 @@ function renderOutcome(outcome: Outcome, help: string): string {
 export function helpText(config: Pick<Config, 'commands'>, handled: ReadonlySet<CommandName>): string {
   const rows = COMMAND_NAMES.map((name) => {
     const role = config.commands.roles[name];
-    return `| \`${USAGE[name]}\` | ${role} | ${handled.has(name) ? '' : 'not handled yet'} |`;
+    // A `|` in a table cell ends it, even in a code span, unless escaped (GFM).
+    return `| \`${USAGE[name].replaceAll('|', '\\|')}\` | ${role} | ${handled.has(name) ? '' : 'not handled yet'} |`;
   });
-  return ['Commands, one per line at the start of a line:', '', '| command | role | |', '|---|---|---|', ...rows].join('\n');
+  return ['Commands, one per line at the start of a line:', '', '| command | role | note |', '|---|---|---|', ...rows].join('\n');
 }
 
 /** A whole-comment refusal (too long, too many commands). */
