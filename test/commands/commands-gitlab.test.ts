@@ -6,6 +6,7 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getAgent } from '../../src/store/agents.js';
+import { beginCommand } from '../../src/store/commands.js';
 import { GITLAB_TOKEN, GITLAB_URL, postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
 import { gitlabFixture } from '../helpers/fixtures.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
@@ -94,6 +95,13 @@ describe('slash commands on GitLab', () => {
     expect(replies()[0]!.body).toContain('refused: root has only write access; maintain access is needed. It is for maintainers of this repository');
     await send(note('/doom reinstate agent-principal', maintainer, { id: 1300 }));
     expect(replies().find((n) => n.body.includes('command:1300'))!.body).toContain('did nothing: agent "agent-principal" is principal, not suspended');
+  });
+
+  it('a command an earlier delivery began and did not finish is not run again', async () => {
+    await beginCommand(app.store.db, { forge: 'gitlab', repoId: 5, commentId: 1241 }, 1, 'suspend', 'gitlab:maint');
+    await send(note('/doom suspend agent-principal --reason flaky', maintainer));
+    expect((await getAgent(app.store.db, 'agent-principal'))?.tier).toBe('principal');
+    expect(replies()[0]!.body).toContain('**`/doom suspend`** was interrupted on an earlier attempt and is not run twice');
   });
 
   it('bots and edited notes are ignored', async () => {
