@@ -30,6 +30,7 @@ import { syncAgents } from './store/agents.js';
 import { isPostgresUrl, openStore, type Store } from './store/db.js';
 import { pruneDeliveries } from './store/deliveries.js';
 import { PermissionGuard } from './permissions/guard.js';
+import { CommandHandler } from './commands/handler.js';
 import { TaskService } from './tasks/service.js';
 
 export interface AppOptions {
@@ -139,7 +140,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { env, loaded, log } = options;
   const { config } = loaded;
   const core = await openCore(options);
-  const { store, forges, tasks, github, gitlab } = core;
+  const { store, forges, tasks, permissions, github, gitlab } = core;
   // The server is what the agent files describe: only it (and `doom agents sync`) syncs them.
   const sync = await syncAgents(store.db, loaded.agents);
   if (Object.values(sync).some((names) => names.length > 0)) log.info(sync, 'agent pool synced with the agent files');
@@ -170,8 +171,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     }),
   });
   const reviewApps = new ReviewApps({ db: store.db, forges });
+  const commands = new CommandHandler({ db: store.db, config, forges, permissions, log: log.child({ name: 'commands' }) });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
+    comment: (event) => commands.onComment(event),
     deployment: (event) => reviewApps.onDeployment(event),
     pipeline: (event) => evaluator.onPipeline(event),
     review: (event) => evaluator.onReview(event),

@@ -107,6 +107,8 @@ const localCommands = z
   .strict();
 export type LocalCommands = z.infer<typeof localCommands>;
 
+const commandRole = z.enum(['write', 'maintain']);
+
 export const configSchema = z
   .object({
     /** Repositories on disk (the `local` forge), keyed by absolute path: their own commands. */
@@ -287,6 +289,34 @@ export const configSchema = z
       .object({
         /** Webhook bodies above this are refused with 413 before they are read. */
         max_body_bytes: positiveInt.default(25 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    commands: z
+      .object({
+        /**
+         * The role each `/doom` command needs: `write` (GitHub write, maintain or admin;
+         * GitLab Developer and up) or `maintain` (GitHub maintain or admin; GitLab
+         * Maintainer and up). Checked with the same permission guard as labels.
+         */
+        roles: z
+          .object({
+            help: commandRole.default('write'),
+            status: commandRole.default('write'),
+            assign: commandRole.default('write'),
+            retry: commandRole.default('write'),
+            escalate: commandRole.default('write'),
+            cancel: commandRole.default('write'),
+            revise: commandRole.default('write'),
+            feedback: commandRole.default('write'),
+            budget: commandRole.default('write'),
+            leaderboard: commandRole.default('write'),
+            promote: commandRole.default('maintain'),
+            suspend: commandRole.default('maintain'),
+            reinstate: commandRole.default('maintain'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -61,6 +61,13 @@ export interface Forge {
    */
   upsertComment(thread: ThreadRef, marker: string, body: string, knownId?: number | null): Promise<number>;
 
+  /**
+   * Acknowledges a comment the bot read a command in, with an "eyes" reaction (GitHub) or
+   * award emoji (GitLab). Idempotent: one already there is left alone. Optional so forges
+   * without reactions (a local forge) can leave it out; the reply still comes.
+   */
+  acknowledgeComment?(thread: ThreadRef, commentId: number): Promise<void>;
+
   /** Adds labels, creating none twice; labels already present are left alone. */
   addLabels(thread: ThreadRef, labels: string[]): Promise<void>;
 

@@ -21,6 +21,7 @@ import * as m0004 from './migrations/0004_kept_work.js';
 import * as m0005 from './migrations/0005_reward_attempts.js';
 import * as m0006 from './migrations/0006_reward_guards.js';
 import * as m0007 from './migrations/0007_local_forge.js';
+import * as m0008 from './migrations/0008_command_outcomes.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -57,6 +58,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0005_reward_attempts': { up: (db) => m0005.up(db, dialect) },
     '0006_reward_guards': { up: (db) => m0006.up(db, dialect) },
     '0007_local_forge': { up: (db) => m0007.up(db, dialect) },
+    '0008_command_outcomes': { up: (db) => m0008.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }

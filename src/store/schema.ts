@@ -201,6 +201,22 @@ export interface AuditLogTable {
 /** `trigger_refused`: who may start the bot, after a label or edit from someone else. */
 export type NoticeKind = 'trigger_refused';
 
+/** What one `/doom` line of one comment came to; see migrations/0005_command-outcomes.ts. */
+export interface CommandOutcomesTable {
+  forge: string;
+  repo_id: number;
+  comment_id: number;
+  /** 1-based line of the command in the comment. */
+  line: number;
+  command: string;
+  state: 'started' | 'done';
+  /** The reply section, once done. */
+  reply: string | null;
+  actor: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
 export interface IssueNoticesTable {
   forge: string;
   repo_id: number;
@@ -303,6 +319,7 @@ export interface Database {
   local_comments: LocalCommentsTable;
   local_pipelines: LocalPipelinesTable;
   hook_events: HookEventsTable;
+  command_outcomes: CommandOutcomesTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;

@@ -159,6 +159,17 @@ export class GitHubForge implements Forge {
     return posted.id;
   }
 
+  /** GitHub answers 200 with the existing reaction when it is there already: idempotent. */
+  async acknowledgeComment(thread: ThreadRef, commentId: number): Promise<void> {
+    const { owner, repo } = splitFullName(thread.repo);
+    await this.call(z.unknown(), 'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', {
+      owner,
+      repo,
+      comment_id: commentId,
+      content: 'eyes',
+    });
+  }
+
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {
     if (labels.length === 0) return;
     const { owner, repo } = splitFullName(thread.repo);

@@ -1,17 +1,39 @@
 /**
- * The Forge for one GitLab host, acting with one bot token.
+ * The Forge for one GitLab host, acting with one bot token, through @gitbeaker/rest.
  *
- * Why plain REST v4 and not @gitbeaker/rest: gitbeaker's request handler calls the global
- * `fetch` with a fixed retry loop of its own (429/502, ten attempts); the only seam is a
- * whole `requesterFn`, which means re-implementing its URL, auth, body and error handling.
- * We need eight endpoints, our retry policy (retryingFetch, shared with GitHub, never
- * resending a POST that got a 500), an injectable fetch for tests, and zod-checked responses
- * (gitbeaker's are typed, not validated). A small client over fetch gives all of that.
+ * gitbeaker names the endpoints and builds the requests; its `requesterFn` seam is filled
+ * with requester.ts, which sends them through `retryingFetch`, the retry policy shared with
+ * GitHub (never resending a POST that got a 500, rate limits waited out or handed to the
+ * inbox, a timeout on every attempt). gitbeaker's own retry loop, rate limiters and query
+ * timeout are not used. Answers are validated with zod (schema.ts) before anything reads
+ * them: gitbeaker's are typed, not checked.
  *
- * The token is kept in a private field and sent only in the `PRIVATE-TOKEN` header, never in
- * a URL, so it cannot reach an error message or a log line (error bodies are scrubbed too).
+ * Pagination: list calls pass an explicit `page` with `showExpanded`, so gitbeaker returns
+ * one page and GitLab's `x-next-page`; the loops here decide whether to read on (finding a
+ * note by its marker stops at the page that has it).
+ *
+ * Where the token may travel: it is held by gitbeaker's resource objects (in a closure, not
+ * a field) and sent only in the `PRIVATE-TOKEN` header, only to the GitLab origin (the
+ * requester drops it when a download is redirected to object storage), never in a URL, so
+ * it cannot reach an error message or a log line (error bodies are scrubbed too). It leaves
+ * the process otherwise only as the git credential for pushes to this host.
  */
-import { z } from 'zod';
+import {
+  IssueNoteAwardEmojis,
+  IssueNotes,
+  Issues,
+  JobArtifacts,
+  Jobs,
+  MergeRequestApprovals,
+  MergeRequestAwardEmojis,
+  MergeRequestNoteAwardEmojis,
+  MergeRequestNotes,
+  MergeRequests,
+  Pipelines,
+  ProjectMembers,
+  Users as UsersApi,
+} from '@gitbeaker/rest';
+import type { z } from 'zod';
 import type {
   Forge,
   ForgeUser,
@@ -31,6 +53,8 @@ import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
 import { isGitLabBot, toCoverage } from './normalize.js';
+import { retryingRequesterFn } from './requester.js';
+import * as S from './schema.js';
 
 export interface GitLabForgeOptions {
   /** The GitLab host, e.g. `https://gitlab.example.com` (no `/api/v4`). */
@@ -43,59 +67,7 @@ export interface GitLabForgeOptions {
   maxReportBytes?: number;
 }
 
-const note = z.object({ id: z.number().int(), body: z.string().nullish(), system: z.boolean().nullish() });
-
-const mergeRequest = z.object({
-  iid: z.number().int(),
-  web_url: z.string(),
-  title: z.string(),
-  description: z.string().nullish(),
-  source_branch: z.string(),
-  target_branch: z.string(),
-  /** opened, closed, merged, or `locked` (transiently, while merging). */
-  state: z.string(),
-});
-
-/** A user as REST responses embed it. `bot` is only present in some (admin) responses. */
-const user = z.object({ id: z.number().int(), username: z.string(), bot: z.boolean().nullish() });
-
-const mergeRequestDetails = mergeRequest.extend({
-  sha: z.string().nullish(),
-  diff_refs: z.object({ head_sha: z.string().nullish() }).nullish(),
-  author: user,
-});
-
-const approvals = z.object({
-  approved_by: z.array(z.object({ user, approved_at: z.string().nullish() })).nullish(),
-});
-
-const reviewer = z.object({
-  user,
-  /** unreviewed, review_started, reviewed, requested_changes, approved, unapproved. */
-  state: z.string(),
-});
-
-const awardEmoji = z.object({ id: z.number().int(), name: z.string(), user });
-
-const job = z.object({
-  id: z.number().int(),
-  name: z.string(),
-  /** One entry per artifact file: `archive` (what `artifacts:paths` uploads), `metadata`, reports. */
-  artifacts: z.array(z.object({ file_type: z.string() })).nullish(),
-  /** The archive, on older GitLab versions and alongside `artifacts` on newer ones. */
-  artifacts_file: z.object({ filename: z.string().nullish() }).nullish(),
-});
-type Job = z.infer<typeof job>;
-
-const pipeline = z.object({ id: z.number().int(), sha: z.string() });
-const pipelineDetails = pipeline.extend({ coverage: z.union([z.string(), z.number()]).nullish() });
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
 const MiB = 1024 * 1024;
-
-const member = z.object({ access_level: z.number().int() });
-const users = z.array(z.object({ id: z.number().int(), username: z.string() }));
 
 /** GitLab access levels: Admin 60, Owner 50, Maintainer 40, Developer 30, Reporter 20, Planner 15, Guest 10, Minimal 5. */
 function permissionFromAccessLevel(level: number): Permission {
@@ -106,51 +78,83 @@ function permissionFromAccessLevel(level: number): Permission {
   return 'none';
 }
 
-interface CallOptions {
-  query?: Record<string, string | number>;
-  body?: Record<string, unknown>;
+/** The gitbeaker resources the forge uses, all over one requester. */
+function resources(host: string, token: string, requesterFn: ReturnType<typeof retryingRequesterFn>) {
+  const options = { host, token, requesterFn, queryTimeout: null, camelize: false as const };
+  return {
+    issueNotes: new IssueNotes(options),
+    mrNotes: new MergeRequestNotes(options),
+    issueNoteAwards: new IssueNoteAwardEmojis(options),
+    mrNoteAwards: new MergeRequestNoteAwardEmojis(options),
+    issues: new Issues(options),
+    mergeRequests: new MergeRequests(options),
+    members: new ProjectMembers(options),
+    users: new UsersApi(options),
+    approvals: new MergeRequestApprovals(options),
+    mrAwards: new MergeRequestAwardEmojis(options),
+    jobs: new Jobs(options),
+    artifacts: new JobArtifacts(options),
+    pipelines: new Pipelines(options),
+  };
 }
+
+type Api = ReturnType<typeof resources>;
+type PageCall = (page: number) => Promise<unknown>;
 
 export class GitLabForge implements Forge {
   readonly kind = 'gitlab' as const;
   readonly host: string;
   readonly #apiRoot: string;
   readonly #token: string;
-  readonly #fetch: typeof fetch;
+  readonly #api: Api;
   readonly #maxReportBytes: number;
 
   constructor(options: GitLabForgeOptions) {
     const root = new URL(options.url);
+    const base = `${root.origin}${root.pathname.replace(/\/+$/, '')}`;
     this.host = root.host;
-    this.#apiRoot = `${root.origin}${root.pathname.replace(/\/+$/, '')}/api/v4`;
+    this.#apiRoot = `${base}/api/v4`;
     this.#token = options.token;
-    this.#fetch = retryingFetch(options.fetch ?? fetch, options.retry);
+    const requesterFn = retryingRequesterFn({
+      fetch: retryingFetch(options.fetch ?? fetch, options.retry),
+      scrub: (text) => this.scrub(text),
+    });
+    this.#api = resources(base, options.token, requesterFn);
     this.#maxReportBytes = options.maxReportBytes ?? 50 * MiB;
   }
 
   async upsertComment(thread: ThreadRef, marker: string, body: string, knownId?: number | null): Promise<number> {
-    const notesPath = `${threadPath(thread)}/notes`;
     const text = withMarker(marker, body);
     if (knownId != null) {
       try {
-        await this.call(note, 'PUT', `${notesPath}/${knownId}`, { body: { body: text } });
+        await this.editNote(thread, knownId, text);
         return knownId;
       } catch (error) {
         if (!(error instanceof ForgeApiError && error.status === 404)) throw error;
       }
     }
 
-    const existing = await this.findNote(notesPath, marker);
+    const existing = await this.findNote(thread, marker);
     if (existing) {
-      if (existing.body !== text) await this.call(note, 'PUT', `${notesPath}/${existing.id}`, { body: { body: text } });
+      if (existing.body !== text) await this.editNote(thread, existing.id, text);
       return existing.id;
     }
     try {
-      const created = await this.call(note, 'POST', notesPath, { body: { body: text } });
-      return created.id;
+      const { id, number } = { id: thread.repo.id, number: thread.number };
+      const created = thread.on === 'issue' ? await this.#api.issueNotes.create(id, number, text) : await this.#api.mrNotes.create(id, number, text);
+      return this.check(S.Note, 'POST', notesPath(thread), created).id;
     } catch (error) {
-      return this.adoptPostedNote(notesPath, marker, error);
+      return this.adoptPostedNote(thread, marker, error);
     }
+  }
+
+  private async editNote(thread: ThreadRef, noteId: number, text: string): Promise<void> {
+    const { id, number } = { id: thread.repo.id, number: thread.number };
+    const edited =
+      thread.on === 'issue'
+        ? await this.#api.issueNotes.edit(id, number, noteId, { body: text })
+        : await this.#api.mrNotes.edit(id, number, noteId, { body: text });
+    this.check(S.Note, 'PUT', `${notesPath(thread)}/${noteId}`, edited);
   }
 
   /**
@@ -158,17 +162,35 @@ export class GitLabForge implements Forge {
    * note is looked for by its marker before anything writes again. Not found: the error
    * stands, and the delivery's next try (which looks again) is the second POST.
    */
-  private async adoptPostedNote(notesPath: string, marker: string, error: unknown): Promise<number> {
+  private async adoptPostedNote(thread: ThreadRef, marker: string, error: unknown): Promise<number> {
     if (!mayHaveBeenApplied(error)) throw error;
-    const posted = await this.findNote(notesPath, marker);
+    const posted = await this.findNote(thread, marker);
     if (!posted) throw error;
     return posted.id;
+  }
+
+  /**
+   * Awards `eyes` to the note. GitLab refuses a second award of the same emoji by the same
+   * user ("has already been taken"): that is the acknowledgement being there already, e.g.
+   * after a retried delivery or a POST whose answer was lost.
+   */
+  async acknowledgeComment(thread: ThreadRef, commentId: number): Promise<void> {
+    const { id, number } = { id: thread.repo.id, number: thread.number };
+    try {
+      if (thread.on === 'issue') await this.#api.issueNoteAwards.award(id, number, commentId, 'eyes');
+      else await this.#api.mrNoteAwards.award(id, number, commentId, 'eyes');
+    } catch (error) {
+      if (error instanceof ForgeApiError && error.status < 500 && /already been taken/i.test(error.message)) return;
+      throw error;
+    }
   }
 
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {
     if (labels.length === 0) return;
     // `add_labels` keeps the existing labels and ignores ones already there.
-    await this.call(z.unknown(), 'PUT', threadPath(thread), { body: { add_labels: labels.join(',') } });
+    const addLabels = labels.join(',');
+    if (thread.on === 'issue') await this.#api.issues.edit(thread.repo.id, thread.number, { addLabels });
+    else await this.#api.mergeRequests.edit(thread.repo.id, thread.number, { addLabels });
   }
 
   async permissionOf(repo: RepoLocator, user: UserRef): Promise<Permission> {
@@ -176,8 +198,8 @@ export class GitLabForge implements Forge {
     if (id === null) return 'none';
     try {
       // `members/all` includes access inherited from parent groups.
-      const m = await this.call(member, 'GET', `/projects/${repo.id}/members/all/${id}`);
-      return permissionFromAccessLevel(m.access_level);
+      const found = await this.#api.members.show(repo.id, id, { includeInherited: true });
+      return permissionFromAccessLevel(this.check(S.Member, 'GET', `/projects/${repo.id}/members/all/${id}`, found).access_level);
     } catch (error) {
       if (error instanceof ForgeApiError && error.status === 404) return 'none';
       throw error;
@@ -185,29 +207,23 @@ export class GitLabForge implements Forge {
   }
 
   private async userIdOf(username: string): Promise<number | null> {
-    const found = await this.call(users, 'GET', '/users', { query: { username } });
+    const found = this.check(S.Users, 'GET', '/users', await this.#api.users.all({ username }));
     return found.find((u) => u.username.toLowerCase() === username.toLowerCase())?.id ?? null;
   }
 
   async findMergeRequestByBranch(repo: RepoLocator, branch: string): Promise<MergeRequestSummary | null> {
-    const found = await this.call(z.array(mergeRequest), 'GET', `/projects/${repo.id}/merge_requests`, {
-      query: { source_branch: branch, state: 'opened', per_page: 1 },
-    });
-    return found[0] ? toSummary(found[0]) : null;
+    const found = await this.#api.mergeRequests.all({ projectId: repo.id, sourceBranch: branch, state: 'opened', perPage: 1, maxPages: 1 });
+    const list = this.check(S.MergeRequest.array(), 'GET', `/projects/${repo.id}/merge_requests`, found);
+    return list[0] ? toSummary(list[0]) : null;
   }
 
   async openMergeRequest(repo: RepoLocator, request: OpenMergeRequest): Promise<MergeRequestSummary> {
     try {
-      const created = await this.call(mergeRequest, 'POST', `/projects/${repo.id}/merge_requests`, {
-        body: {
-          source_branch: request.sourceBranch,
-          target_branch: request.targetBranch,
-          title: request.title,
-          description: request.body,
-          ...(request.labels.length > 0 ? { labels: request.labels.join(',') } : {}),
-        },
+      const created = await this.#api.mergeRequests.create(repo.id, request.sourceBranch, request.targetBranch, request.title, {
+        description: request.body,
+        ...(request.labels.length > 0 ? { labels: request.labels.join(',') } : {}),
       });
-      return toSummary(created);
+      return toSummary(this.check(S.MergeRequest, 'POST', `/projects/${repo.id}/merge_requests`, created));
     } catch (error) {
       // 409 "Another open merge request already exists for this source branch": a retry after
       // a crash. A 5xx, dropped connection or timeout: the POST may have opened it. Either way,
@@ -227,13 +243,11 @@ export class GitLabForge implements Forge {
     number: number,
     patch: { title?: string; body?: string },
   ): Promise<MergeRequestSummary> {
-    const updated = await this.call(mergeRequest, 'PUT', `/projects/${repo.id}/merge_requests/${number}`, {
-      body: {
-        ...(patch.title !== undefined ? { title: patch.title } : {}),
-        ...(patch.body !== undefined ? { description: patch.body } : {}),
-      },
+    const updated = await this.#api.mergeRequests.edit(repo.id, number, {
+      ...(patch.title !== undefined ? { title: patch.title } : {}),
+      ...(patch.body !== undefined ? { description: patch.body } : {}),
     });
-    return toSummary(updated);
+    return toSummary(this.check(S.MergeRequest, 'PUT', `/projects/${repo.id}/merge_requests/${number}`, updated));
   }
 
   /** Any non-empty username works with a token; `oauth2` is the documented one. */
@@ -243,7 +257,7 @@ export class GitLabForge implements Forge {
 
   async getMergeRequest(repo: RepoLocator, number: number): Promise<MergeRequestDetails> {
     const path = `/projects/${repo.id}/merge_requests/${number}`;
-    const mr = await this.call(mergeRequestDetails, 'GET', path);
+    const mr = this.check(S.MergeRequestDetails, 'GET', path, await this.#api.mergeRequests.show(repo.id, number));
     const headSha = mr.sha ?? mr.diff_refs?.head_sha;
     if (!headSha) throw new ForgeApiError(0, 'GET', `${this.#apiRoot}${path}`, 'unexpected response: sha: the merge request has no head commit');
     return { ...toSummary(mr), headSha, author: toUser(mr.author) };
@@ -264,8 +278,12 @@ export class GitLabForge implements Forge {
    */
   async reviews(repo: RepoLocator, number: number): Promise<ReviewVerdict[]> {
     const mrPath = `/projects/${repo.id}/merge_requests/${number}`;
-    const approval = await this.call(approvals, 'GET', `${mrPath}/approvals`);
-    const reviewers = await this.all(reviewer, `${mrPath}/reviewers`);
+    const approval = this.check(S.Approvals, 'GET', `${mrPath}/approvals`, await this.#api.approvals.showConfiguration(repo.id, { mergerequestIId: number }));
+    const reviewers = await this.all(S.Reviewer, `${mrPath}/reviewers`, (page) => {
+      // The endpoint pages like every list; gitbeaker's types leave the paging options out.
+      const paging = { perPage: 100, page, showExpanded: true as const };
+      return this.#api.mergeRequests.showReviewers(repo.id, number, paging);
+    });
 
     const verdicts = new Map<number, ReviewVerdict>();
     for (const a of approval.approved_by ?? []) {
@@ -282,7 +300,9 @@ export class GitLabForge implements Forge {
   }
 
   async reactions(repo: RepoLocator, number: number): Promise<Reaction[]> {
-    const awards = await this.all(awardEmoji, `/projects/${repo.id}/merge_requests/${number}/award_emoji`);
+    const awards = await this.all(S.AwardEmoji, `/projects/${repo.id}/merge_requests/${number}/award_emoji`, (page) =>
+      this.#api.mrAwards.all(repo.id, number, { perPage: 100, page, showExpanded: true }),
+    );
     return awards.map((a) => ({
       user: toUser(a.user),
       kind: a.name === 'thumbsup' ? 'up' : a.name === 'thumbsdown' ? 'down' : 'other',
@@ -298,155 +318,99 @@ export class GitLabForge implements Forge {
    */
   async report(repo: RepoLocator, pipelineId: number, locations: ReportLocation[]): Promise<string | null> {
     if (locations.length === 0) return null;
-    const jobs = await this.all(job, `/projects/${repo.id}/pipelines/${pipelineId}/jobs`);
+    const jobs = await this.all(S.Job, `/projects/${repo.id}/pipelines/${pipelineId}/jobs`, (page) =>
+      this.#api.jobs.all(repo.id, { pipelineId, perPage: 100, page, showExpanded: true }),
+    );
     for (const location of locations) {
       const path = artifactPath(location.path);
       const chosen = jobs
         .filter((j) => j.name === location.artifact && hasArchive(j))
-        .reduce<Job | null>((best, j) => (best === null || j.id > best.id ? j : best), null);
+        .reduce<S.Job | null>((best, j) => (best === null || j.id > best.id ? j : best), null);
       if (!chosen) continue;
-      const text = await this.fetchText(`/projects/${repo.id}/jobs/${chosen.id}/artifacts/${path}`);
+      const text = await this.artifactText(repo, chosen.id, path);
       if (text !== null) return text;
     }
     return null;
   }
 
   async pipelineCoverage(repo: RepoLocator, pipelineId: number): Promise<number | null> {
-    const details = await this.call(pipelineDetails, 'GET', `/projects/${repo.id}/pipelines/${pipelineId}`);
-    return toCoverage(details.coverage);
+    return toCoverage((await this.pipeline(repo, pipelineId)).coverage);
   }
 
   async latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
-    const found = await this.call(z.array(pipeline), 'GET', `/projects/${repo.id}/pipelines`, {
-      query: { ref, status: 'success', order_by: 'id', sort: 'desc', per_page: 1 },
-    });
-    const latest = found[0];
+    const found = await this.#api.pipelines.all(repo.id, { ref, status: 'success', orderBy: 'id', sort: 'desc', perPage: 1, maxPages: 1 });
+    const latest = this.check(S.Pipeline.array(), 'GET', `/projects/${repo.id}/pipelines`, found)[0];
     if (!latest) return null;
     // The list leaves `coverage` out; the single pipeline has it.
-    const details = await this.call(pipelineDetails, 'GET', `/projects/${repo.id}/pipelines/${latest.id}`);
+    const details = await this.pipeline(repo, latest.id);
     return { id: details.id, sha: details.sha, coverage: toCoverage(details.coverage) };
   }
 
+  private async pipeline(repo: RepoLocator, pipelineId: number): Promise<z.infer<typeof S.PipelineDetails>> {
+    const found = await this.#api.pipelines.show(repo.id, pipelineId);
+    return this.check(S.PipelineDetails, 'GET', `/projects/${repo.id}/pipelines/${pipelineId}`, found);
+  }
+
   /** Every page of a list endpoint (`x-next-page`), 100 items a page. */
-  private async all<S extends z.ZodType>(schema: S, path: string): Promise<Array<z.infer<S>>> {
-    const items: Array<z.infer<S>> = [];
-    const list = z.array(schema);
+  private async all<T extends z.ZodType>(item: T, path: string, call: PageCall): Promise<Array<z.infer<T>>> {
+    const items: Array<z.infer<T>> = [];
+    const schema = S.Page(item);
     for (let page = 1; ; ) {
-      const { data, nextPage } = await this.request(list, 'GET', path, { query: { per_page: 100, page } });
+      const { data, paginationInfo } = this.check(schema, 'GET', path, await call(page));
       items.push(...data);
-      if (nextPage === null || Number.isNaN(nextPage) || nextPage <= page) return items;
-      page = nextPage;
+      const next = paginationInfo.next;
+      if (next === null || next <= page) return items;
+      page = next;
     }
   }
 
   /**
-   * A raw file as text, null on 404, at most `maxReportBytes`. Redirects are followed by
-   * hand: fetch would carry the PRIVATE-TOKEN header (not an Authorization header, so not
-   * dropped) to whatever host GitLab redirects to, e.g. object storage. The token goes to
-   * the GitLab origin only. Errors name the API URL, never a signed storage URL.
+   * A file from a job's artifacts archive as text, null on 404, at most `maxReportBytes`.
+   * Errors name the API URL, never a signed storage URL the requester was redirected to.
    */
-  private async fetchText(path: string): Promise<string | null> {
-    const apiUrl = new URL(`${this.#apiRoot}${path}`);
-    let url = apiUrl;
-    for (let hops = 0; ; hops++) {
-      const headers: Record<string, string> = { accept: '*/*' };
-      if (url.origin === apiUrl.origin) headers['PRIVATE-TOKEN'] = this.#token;
-      const response = await this.#fetch(url, { method: 'GET', headers, redirect: 'manual' });
-
-      if (REDIRECT_STATUSES.has(response.status)) {
-        await response.body?.cancel().catch(() => undefined);
-        const location = response.headers.get('location');
-        const next = location ? safeUrl(location, url) : null;
-        if (!next || hops >= MAX_REDIRECTS) {
-          throw new ForgeApiError(response.status, 'GET', apiUrl.toString(), next ? 'too many redirects' : 'redirect without a usable location');
-        }
-        url = next;
-        continue;
-      }
-      if (response.status === 404) {
-        await response.body?.cancel().catch(() => undefined);
-        return null;
-      }
-      if (!response.ok) {
-        throw new ForgeApiError(response.status, 'GET', apiUrl.toString(), this.scrub(errorDetail(await response.text())));
-      }
-
-      const max = this.#maxReportBytes;
-      const declared = Number(response.headers.get('content-length'));
-      const bytes = declared > max ? null : await readAtMost(response.body, max);
-      if (bytes === null) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new ForgeApiError(0, 'GET', apiUrl.toString(), `report is over the limit of ${max} bytes`);
-      }
-      return new TextDecoder('utf-8').decode(bytes);
+  private async artifactText(repo: RepoLocator, jobId: number, artifactPath: string): Promise<string | null> {
+    const apiUrl = `${this.#apiRoot}/projects/${repo.id}/jobs/${jobId}/artifacts/${artifactPath}`;
+    let file: z.infer<typeof S.RawFile>;
+    try {
+      // `asStream` keeps the body unread (gitbeaker passes it on; its types leave it out).
+      const options = { jobId, artifactPath, asStream: true, showExpanded: true as const };
+      const found = await this.#api.artifacts.downloadArchive(repo.id, options);
+      file = this.check(S.RawFile, 'GET', apiUrl.slice(this.#apiRoot.length), found);
+    } catch (error) {
+      if (error instanceof ForgeApiError && error.status === 404) return null;
+      throw error;
     }
+    const max = this.#maxReportBytes;
+    const declared = Number(file.headers['content-length']);
+    const bytes = declared > max ? null : await readAtMost(file.data, max);
+    if (bytes === null) {
+      await file.data?.cancel().catch(() => undefined);
+      throw new ForgeApiError(0, 'GET', apiUrl, `report is over the limit of ${max} bytes`);
+    }
+    return new TextDecoder('utf-8').decode(bytes);
   }
 
   /** Pages through the notes (oldest first) until one carries `marker`. */
-  private async findNote(notesPath: string, marker: string): Promise<{ id: number; body: string } | null> {
+  private async findNote(thread: ThreadRef, marker: string): Promise<{ id: number; body: string } | null> {
+    const schema = S.Page(S.Note);
+    const { id, number } = { id: thread.repo.id, number: thread.number };
     for (let page = 1; ; ) {
-      const { data, nextPage } = await this.request(z.array(note), 'GET', notesPath, {
-        query: { sort: 'asc', order_by: 'created_at', per_page: 100, page },
-      });
-      const found = data.find((n) => !n.system && n.body?.includes(marker));
-      if (found) return { id: found.id, body: found.body ?? '' };
-      if (nextPage === null || nextPage <= page) return null;
-      page = nextPage;
+      const options = { sort: 'asc', orderBy: 'created_at', perPage: 100, page, showExpanded: true } as const;
+      const found = thread.on === 'issue' ? await this.#api.issueNotes.all(id, number, options) : await this.#api.mrNotes.all(id, number, options);
+      const { data, paginationInfo } = this.check(schema, 'GET', notesPath(thread), found);
+      const note = data.find((n) => !n.system && n.body?.includes(marker));
+      if (note) return { id: note.id, body: note.body ?? '' };
+      if (paginationInfo.next === null || paginationInfo.next <= page) return null;
+      page = paginationInfo.next;
     }
   }
 
-  private async call<S extends z.ZodType>(schema: S, method: string, path: string, options: CallOptions = {}): Promise<z.infer<S>> {
-    return (await this.request(schema, method, path, options)).data;
-  }
-
-  /** One API call; non-2xx and unexpected bodies become ForgeApiError. */
-  private async request<S extends z.ZodType>(
-    schema: S,
-    method: string,
-    path: string,
-    options: CallOptions,
-  ): Promise<{ data: z.infer<S>; nextPage: number | null }> {
-    const url = new URL(`${this.#apiRoot}${path}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
-    const headers: Record<string, string> = { 'PRIVATE-TOKEN': this.#token, accept: 'application/json' };
-    if (options.body) headers['content-type'] = 'application/json';
-
-    const { response, text } = await this.exchange(url, method, {
-      method,
-      headers,
-      ...(options.body ? { body: JSON.stringify(options.body) } : {}),
-    });
-    if (!response.ok) throw new ForgeApiError(response.status, method, url.toString(), this.scrub(errorDetail(text)));
-
-    let json: unknown;
-    try {
-      json = text === '' ? null : JSON.parse(text);
-    } catch {
-      throw new ForgeApiError(response.status, method, url.toString(), 'response is not JSON');
-    }
-    const result = schema.safeParse(json);
-    if (!result.success) {
-      const first = result.error.issues[0];
-      throw new ForgeApiError(0, method, url.toString(), `unexpected response: ${first?.path.join('.') || '(body)'}: ${first?.message ?? ''}`);
-    }
-    const next = response.headers.get('x-next-page');
-    return { data: result.data, nextPage: next ? Number.parseInt(next, 10) : null };
-  }
-
-  /**
-   * Sends one request and reads its answer. No answer, or one cut off, becomes a
-   * ForgeApiError with status 0 (the forge may have acted on it); what retryingFetch throws
-   * (a rate limit, a timeout) passes as it is.
-   */
-  private async exchange(url: URL, method: string, init: RequestInit): Promise<{ response: Response; text: string }> {
-    try {
-      const response = await this.#fetch(url, init);
-      return { response, text: await response.text() };
-    } catch (error) {
-      if (error instanceof ForgeApiError) throw error;
-      const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-      throw Object.assign(new ForgeApiError(0, method, url.toString(), `no complete answer: ${this.scrub(reason)}`), { cause: error });
-    }
+  /** What gitbeaker returned, validated; an unexpected shape is a ForgeApiError naming the call. */
+  private check<T extends z.ZodType>(schema: T, method: string, path: string, value: unknown): z.infer<T> {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const first = result.error.issues[0];
+    throw new ForgeApiError(0, method, `${this.#apiRoot}${path}`, `unexpected response: ${first?.path.join('.') || '(body)'}: ${first?.message ?? ''}`);
   }
 
   private scrub(text: string): string {
@@ -454,11 +418,15 @@ export class GitLabForge implements Forge {
   }
 }
 
+function notesPath(thread: ThreadRef): string {
+  return `${threadPath(thread)}/notes`;
+}
+
 function threadPath(thread: ThreadRef): string {
   return `/projects/${thread.repo.id}/${thread.on === 'issue' ? 'issues' : 'merge_requests'}/${thread.number}`;
 }
 
-function toSummary(mr: z.infer<typeof mergeRequest>): MergeRequestSummary {
+function toSummary(mr: S.MergeRequest): MergeRequestSummary {
   return {
     number: mr.iid,
     url: mr.web_url,
@@ -470,11 +438,11 @@ function toSummary(mr: z.infer<typeof mergeRequest>): MergeRequestSummary {
   };
 }
 
-function toUser(u: z.infer<typeof user>): ForgeUser {
+function toUser(u: S.User): ForgeUser {
   return { id: u.id, login: u.username, isBot: isGitLabBot(u) };
 }
 
-function hasArchive(j: Job): boolean {
+function hasArchive(j: S.Job): boolean {
   return (j.artifacts ?? []).some((a) => a.file_type === 'archive') || j.artifacts_file != null;
 }
 
@@ -488,28 +456,4 @@ function artifactPath(path: string): string {
     throw new Error(`GitLab: report path "${path}" must be a relative path without empty, "." or ".." segments`);
   }
   return segments.map(encodeURIComponent).join('/');
-}
-
-function safeUrl(location: string, base: URL): URL | null {
-  try {
-    const next = new URL(location, base);
-    return next.protocol === 'https:' || next.protocol === 'http:' ? next : null;
-  } catch {
-    return null;
-  }
-}
-
-
-/** GitLab errors are `{ message }` (string, array or field map) or `{ error }`. */
-function errorDetail(text: string): string {
-  try {
-    const body: unknown = JSON.parse(text);
-    if (typeof body === 'object' && body !== null) {
-      const value = 'message' in body ? body.message : 'error' in body ? body.error : body;
-      return typeof value === 'string' ? value : JSON.stringify(value);
-    }
-  } catch {
-    // not JSON: use the text as is
-  }
-  return text;
 }
