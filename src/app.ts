@@ -9,6 +9,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
+import { DomainEvents } from './events.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { ReviewApps } from './tasks/review-app.js';
@@ -79,8 +80,11 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   });
   // One guard for the app: its permission cache serves every handler that checks a sender.
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
-  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions });
-  return { store, forges, tasks, permissions, github, gitlab };
+  const events = new DomainEvents(log);
+  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions, events });
+  // Consequences the task service owns; the executor's are added by createRuns.
+  events.on('tier.changed', (e) => tasks.onTierChanged(e));
+  return { store, forges, tasks, permissions, github, gitlab, events };
 }
 
 /** The executor and the coordinator that feeds it; `doom serve` runs them, the CLI does not. */
@@ -90,6 +94,7 @@ export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: C
     config,
     forges: core.forges,
     tasks: core.tasks,
+    events: core.events,
     log,
     executor:
       executor ??
@@ -100,7 +105,13 @@ export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: C
         capacity: config.coordinator.max_concurrent_agents,
       }),
   });
-  core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
+  core.events
+    .on('task.assigned', () => runs.kick())
+    .on('run.cancel_requested', (e) => runs.onCancelRequested(e))
+    // The agent has room again, and so may others: route what waits.
+    .on('run.finished', async () => {
+      await core.tasks.routePending('executor');
+    });
   return runs;
 }
 
@@ -126,6 +137,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     db: store.db,
     config,
     forges,
+    events: core.events,
     log,
     mirrors: new MirrorCache({
       root: resolve(config.executor.mirror_dir),
@@ -179,7 +191,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   await runs.start();
   const nightly = scheduleTierRecompute({
     cron: config.tiers.recompute_cron,
-    run: nightlyTierRecompute({ db: store.db, config, log, tasks }),
+    run: nightlyTierRecompute({ db: store.db, config, log, events: core.events }),
     log,
   });
   // Capacity may have freed while the bot was down.

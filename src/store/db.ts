@@ -13,6 +13,7 @@ import { sqliteDialect } from './sqlite.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_rewards_recent.js';
 import * as m0003 from './migrations/0003_issue-notices.js';
+import * as m0003b from './migrations/0003_task-states.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -37,6 +38,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0001_init': { up: (db) => m0001.up(db, dialect) },
     '0002_rewards_recent': { up: (db) => m0002.up(db, dialect) },
     '0003_issue_notices': { up: (db) => m0003.up(db, dialect) },
+    '0003_task_states': { up: (db) => m0003b.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }

@@ -53,7 +53,7 @@ describe('runs: issue to merge request', () => {
 
   it('runs the agent in a worktree, pushes the branch and opens one merge request; a rerun updates it', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nFixed by the agent.\n')) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
     await app.runs.idle();
 
@@ -89,7 +89,7 @@ describe('runs: issue to merge request', () => {
     expect(await runsOf()).toEqual([{ agent_name: 'agent-bugfix-junior', status: 'completed', outcome: 'success', input_tokens: 1200, cost_usd: 0.0081 }]);
 
     // The maintainer asks for another attempt: same branch, the same MR updated, no second one.
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => (await runsOf()).length === 2 && (await task()).status === 'completed', 'the second run');
     await app.runs.idle();
     expect(gitlab.made('POST', /merge_requests$/)).toHaveLength(1);
@@ -104,7 +104,7 @@ describe('runs: issue to merge request', () => {
   it('adds the review app URL to the merge request when its deployment succeeds', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nFixed.\n')) });
     const issue = labeledIssue(`file://${remote.bare}`);
-    await postGitLab(app.url, 'Issue Hook', issue);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(issue));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
     await app.runs.idle();
 
@@ -135,7 +135,7 @@ describe('runs: issue to merge request', () => {
       tweak: withRunners((a) => (a.tier === 'junior' ? sleepFor(60_000) : append('\nFixed by a senior.\n'))),
     });
     const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 1500\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the escalated task');
     await app.runs.idle();
     expect(done).toMatchObject({ assigned_agent: 'agent-bugfix-senior', escalations: 1, min_tier: 'senior', timeout_ms: 1500 });
@@ -153,7 +153,7 @@ describe('runs: issue to merge request', () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nx\n')) });
     // The scripted runner reports 1,500 tokens: over a budget of 1,000 for every agent.
     const body = '```yaml\ntask:\n  constraints:\n    max_tokens: 1000\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const runs = await runsOf();
@@ -172,7 +172,7 @@ describe('runs: issue to merge request', () => {
       executor: 'local',
       tweak: withRunners(() => ({ kind: 'scripted', script: ['node', '-e', 'console.error("cannot reproduce"); process.exit(3)'] })),
     });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const failed = await task();
@@ -183,12 +183,12 @@ describe('runs: issue to merge request', () => {
 
   it('cancels a running task when its issue is closed', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => sleepFor(60_000)) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'in_progress' ? true : undefined), 'the run to start');
     const closed = labeledIssue(`file://${remote.bare}`);
     closed.object_attributes = { ...closed.object_attributes, action: 'close', state: 'closed' };
     closed.changes = {};
-    await postGitLab(app.url, 'Issue Hook', closed);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(closed));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the cancellation');
     await app.runs.idle();
     expect((await task()).error_message).toBe('cancelled by an operator');
@@ -197,7 +197,7 @@ describe('runs: issue to merge request', () => {
 
   it('re-queues a run interrupted by a stop and finishes it after the restart', async () => {
     app = await startTestApp({ executor: 'local', dir: dir.path, tweak: withRunners(() => sleepFor(60_000)) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'in_progress' ? true : undefined), 'the run to start');
     await app.close();
 

@@ -1,3 +1,4 @@
+import { noEvents } from '../../src/events.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { RewardComponents } from '../../src/rewards/formula.js';
@@ -44,7 +45,7 @@ async function reward(agent: string, components: RewardComponents) {
   tick();
   const task = await addTask(db);
   tick();
-  return recordManualReward(db, config, { taskId: task.id, agent, components, actor: 'alice' });
+  return recordManualReward(db, config, { taskId: task.id, agent, components, actor: 'alice' }, noEvents);
 }
 
 describe('promoteAgent', () => {
@@ -262,9 +263,9 @@ describe('recordManualReward', () => {
 
   it('replaces the reward of the same task and agent', async () => {
     const task = await addTask(db);
-    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' });
+    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' }, noEvents);
     tick();
-    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' });
+    await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' }, noEvents);
     const rows = await db.selectFrom('rewards').selectAll().where('agent_name', '=', 'agent-principal').execute();
     expect(rows.map((r) => r.reward)).toEqual([5]);
     expect((await getAgent(db, 'agent-principal'))!.rolling_avg).toBe(5);
@@ -272,14 +273,14 @@ describe('recordManualReward', () => {
 
   it('refuses an unknown task or agent and an out-of-range component, writing nothing', async () => {
     const task = await addTask(db);
-    await expect(recordManualReward(db, config, { taskId: 9999, agent: 'agent-principal', components: perfect, actor: 'a' })).rejects.toThrow(
+    await expect(recordManualReward(db, config, { taskId: 9999, agent: 'agent-principal', components: perfect, actor: 'a' }, noEvents)).rejects.toThrow(
       new RewardError('task 9999 does not exist'),
     );
-    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'ghost', components: perfect, actor: 'a' })).rejects.toThrow(
+    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'ghost', components: perfect, actor: 'a' }, noEvents)).rejects.toThrow(
       new RewardError('agent "ghost" does not exist'),
     );
     await expect(
-      recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: { ...perfect, ci_pipeline_status: 0.5 }, actor: 'a' }),
+      recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: { ...perfect, ci_pipeline_status: 0.5 }, actor: 'a' }, noEvents),
     ).rejects.toThrow(new RewardError('ci_pipeline_status must be 0 or 1, got 0.5'));
     expect(await db.selectFrom('rewards').selectAll().execute()).toEqual([]);
     expect(await db.selectFrom('audit_log').selectAll().execute()).toEqual([]);

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type {
   Forge,
   ForgeUser,
+  IssueState,
   MergeRequestDetails,
   MergeRequestSummary,
   OpenMergeRequest,
@@ -88,6 +89,15 @@ const job = z.object({
 type Job = z.infer<typeof job>;
 
 const pipeline = z.object({ id: z.number().int(), sha: z.string() });
+
+/** `GET /projects/:id/issues/:iid`: `state` is `opened` or `closed`, labels are names. */
+const issue = z.object({
+  iid: z.number().int(),
+  state: z.enum(['opened', 'closed']),
+  title: z.string(),
+  description: z.string().nullish(),
+  labels: z.array(z.string()),
+});
 const pipelineDetails = pipeline.extend({ coverage: z.union([z.string(), z.number()]).nullish() });
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -153,6 +163,22 @@ export class GitLabForge implements Forge {
     if (labels.length === 0) return;
     // `add_labels` keeps the existing labels and ignores ones already there.
     await this.call(z.unknown(), 'PUT', threadPath(thread), { body: { add_labels: labels.join(',') } });
+  }
+
+  async removeLabels(thread: ThreadRef, labels: string[]): Promise<void> {
+    if (labels.length === 0) return;
+    // `remove_labels` ignores labels the issue does not carry.
+    await this.call(z.unknown(), 'PUT', threadPath(thread), { body: { remove_labels: labels.join(',') } });
+  }
+
+  async getIssue(repo: RepoLocator, number: number): Promise<IssueState | null> {
+    try {
+      const i = await this.call(issue, 'GET', `/projects/${repo.id}/issues/${number}`);
+      return { number: i.iid, state: i.state === 'opened' ? 'open' : 'closed', title: i.title, body: i.description ?? '', labels: i.labels };
+    } catch (error) {
+      if (error instanceof ForgeApiError && error.status === 404) return null;
+      throw error;
+    }
   }
 
   async permissionOf(repo: RepoLocator, user: UserRef): Promise<Permission> {
