@@ -31,6 +31,9 @@ import { pruneDeliveries } from './store/deliveries.js';
 import { PermissionGuard } from './permissions/guard.js';
 import { TaskService } from './tasks/service.js';
 
+/** How often issues that are behind their task's state are synced again. */
+const ISSUE_RECONCILE_MS = 30_000;
+
 export interface AppOptions {
   env: Environment;
   loaded: LoadedConfig;
@@ -196,6 +199,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   });
   // Capacity may have freed while the bot was down.
   await tasks.routePending('startup').catch((error: unknown) => log.error({ err: error }, 'routing pending tasks failed'));
+  // Issues whose comment update failed (a cancel stored, its comment not) are brought in line.
+  const reconcile = () => void tasks.reconcileIssues().catch((error: unknown) => log.error({ err: error }, 'reconciling issues failed'));
+  reconcile();
+  const reconciler = setInterval(reconcile, ISSUE_RECONCILE_MS);
+  reconciler.unref();
 
   return {
     url,
@@ -207,6 +215,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     evaluator,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(reconciler);
       nightly.stop();
       await processor.stop();
       await runs.stop();
