@@ -85,8 +85,7 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
   const events = new DomainEvents(log);
   const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions, events });
-  // Consequences the task service owns; the executor's are added by createRuns.
-  events.on('tier.changed', (e) => tasks.onTierChanged(e));
+  wireTaskConsequences(events, tasks);
   return { store, forges, tasks, permissions, github, gitlab, events };
 }
 
@@ -108,14 +107,27 @@ export function createRuns(core: Awaited<ReturnType<typeof openCore>>, config: C
         capacity: config.coordinator.max_concurrent_agents,
       }),
   });
-  core.events
+  wireRunConsequences(core.events, core.tasks, runs);
+  return runs;
+}
+
+/**
+ * What follows from each domain event (events.ts), in one place. The task service's part:
+ * every tier change, whoever caused it, releases and re-routes. The CLI has only this part.
+ */
+export function wireTaskConsequences(events: DomainEvents, tasks: TaskService): void {
+  events.on('tier.changed', (e) => tasks.onTierChanged(e));
+}
+
+/** The executor's part, where runs happen (`doom serve`). */
+export function wireRunConsequences(events: DomainEvents, tasks: TaskService, runs: RunCoordinator): void {
+  events
     .on('task.assigned', () => runs.kick())
     .on('run.cancel_requested', (e) => runs.onCancelRequested(e))
     // The agent has room again, and so may others: route what waits.
     .on('run.finished', async () => {
-      await core.tasks.routePending('executor');
+      await tasks.routePending('executor');
     });
-  return runs;
 }
 
 export async function startApp(options: AppOptions): Promise<RunningApp> {

@@ -110,8 +110,12 @@ export class RunCoordinator {
 
   /** Resolves when every run started so far has ended (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
-    await this.lock.run('dispatch', async () => undefined);
+    for (;;) {
+      // A dispatch under way may start more runs: wait for it, then for them.
+      await this.lock.run('dispatch', async () => undefined);
+      if (this.running.size === 0) return;
+      await Promise.all([...this.running.values()].map((r) => r.done));
+    }
   }
 
   private async dispatch(): Promise<void> {
