@@ -11,6 +11,7 @@ import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
 import { withHookEvents } from './executor/hooks.js';
+import { DomainEvents } from './events.js';
 import { createMetrics } from './metrics/metrics.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { ReviewApps } from './tasks/review-app.js';
@@ -32,6 +33,9 @@ import { pruneDeliveries } from './store/deliveries.js';
 import { PermissionGuard } from './permissions/guard.js';
 import { CommandHandler } from './commands/handler.js';
 import { TaskService } from './tasks/service.js';
+
+/** How often issues that are behind their task's state are synced again. */
+const ISSUE_RECONCILE_MS = 30_000;
 
 export interface AppOptions {
   env: Environment;
@@ -85,8 +89,10 @@ export async function openCore(options: Pick<AppOptions, 'env' | 'loaded' | 'log
   });
   // One guard for the app: its permission cache serves every handler that checks a sender.
   const permissions = new PermissionGuard({ db: store.db, config: loaded.config, forges });
-  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions });
-  return { store, forges, tasks, permissions, github, gitlab };
+  const events = new DomainEvents(log);
+  const tasks = new TaskService({ db: store.db, config: loaded.config, forges, log, permissions, events });
+  wireTaskConsequences(events, tasks);
+  return { store, forges, tasks, permissions, github, gitlab, events };
 }
 
 /**
@@ -120,6 +126,7 @@ export function createRuns(
     config,
     forges: core.forges,
     tasks: core.tasks,
+    events: core.events,
     log,
     health: core.store.health,
     executor:
@@ -132,8 +139,27 @@ export function createRuns(
         sandbox: { hidden },
       }), core.store.db, log),
   });
-  core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
+  wireRunConsequences(core.events, core.tasks, runs);
   return runs;
+}
+
+/**
+ * What follows from each domain event (events.ts), in one place. The task service's part:
+ * every tier change, whoever caused it, releases and re-routes. The CLI has only this part.
+ */
+export function wireTaskConsequences(events: DomainEvents, tasks: TaskService): void {
+  events.on('tier.changed', (e) => tasks.onTierChanged(e));
+}
+
+/** The executor's part, where runs happen (`doom serve`). */
+export function wireRunConsequences(events: DomainEvents, tasks: TaskService, runs: RunCoordinator): void {
+  events
+    .on('task.assigned', () => runs.kick())
+    .on('run.cancel_requested', (e) => runs.onCancelRequested(e))
+    // The agent has room again, and so may others: route what waits.
+    .on('run.finished', async () => {
+      await tasks.routePending('executor');
+    });
 }
 
 export async function startApp(options: AppOptions): Promise<RunningApp> {
@@ -164,6 +190,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     db: store.db,
     config,
     forges,
+    events: core.events,
     log,
     mirrors: new MirrorCache({
       root: resolve(config.executor.mirror_dir),
@@ -222,11 +249,16 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   await runs.start();
   const nightly = scheduleTierRecompute({
     cron: config.tiers.recompute_cron,
-    run: nightlyTierRecompute({ db: store.db, config, log, tasks }),
+    run: nightlyTierRecompute({ db: store.db, config, log, events: core.events }),
     log,
   });
   // Capacity may have freed while the bot was down.
   await tasks.routePending('startup').catch((error: unknown) => log.error({ err: error }, 'routing pending tasks failed'));
+  // Issues whose comment update failed (a cancel stored, its comment not) are brought in line.
+  const reconcile = () => void tasks.reconcileIssues().catch((error: unknown) => log.error({ err: error }, 'reconciling issues failed'));
+  reconcile();
+  const reconciler = setInterval(reconcile, ISSUE_RECONCILE_MS);
+  reconciler.unref();
 
   return {
     url,
@@ -238,6 +270,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     evaluator,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(reconciler);
       nightly.stop();
       await processor.stop();
       await runs.stop();

@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Tier } from '../config/schema.js';
 import { exportAgentTiers, exportRlvrJsonl } from '../rewards/export.js';
 import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
-import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
+import { activeLoad, getAgent, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
 import { runsOfTask } from '../store/assignments.js';
 import { auditEntries } from '../store/audit.js';
 import { hookEventsOf } from '../store/hook-events.js';
@@ -16,8 +16,9 @@ import { rewardsOf, successRates } from '../store/rewards.js';
 import type { AgentRow, AuditRow, HookEventRow } from '../store/schema.js';
 import { getTask, listTasks, taskCounts } from '../store/tasks.js';
 import { recomputeAllTiers } from '../tiers/recompute.js';
-import { followUp } from '../tiers/schedule.js';
-import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
+import { announceTierChanges, promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
+import { pendingTasks } from '../store/tasks.js';
+import { unstartedTasksOf } from '../store/transitions.js';
 import type { CliContext } from './context.js';
 import { num, table } from './format.js';
 import { ExpectedError } from '../errors.js';
@@ -125,16 +126,31 @@ export async function agentsSync(ctx: CliContext, opts: { format: string }): Pro
   return lines.length === 0 ? `the agent pool already matches ${source}` : [`synced with ${source}`, ...lines].join('\n');
 }
 
+/**
+ * Says `tier.changed` for `changes` (its consequences release and route, see events.ts) and
+ * counts what they did: tasks given back by suspended agents, and waiting tasks assigned.
+ */
+async function announce(ctx: CliContext, changes: readonly { name: string; from: string; to: string }[], source: 'manual'): Promise<{ released: number; assigned: number }> {
+  const db = ctx.store.db;
+  let released = 0;
+  for (const c of changes) if (c.to === 'suspended' && c.from !== c.to) released += (await unstartedTasksOf(db, c.name)).length;
+  const waiting = (await pendingTasks(db)).length;
+  await announceTierChanges(ctx.events, changes, { source, actor: 'cli' });
+  return { released, assigned: Math.max(0, waiting - (await pendingTasks(db)).length) };
+}
+
 export async function promote(ctx: CliContext, name: string, opts: { to?: string; reason?: string }): Promise<string> {
+  const before = await getAgent(ctx.store.db, name);
   const agent = await promoteAgent(ctx.store.db, name, { to: opts.to as Tier | undefined, reason: opts.reason, actor: 'cli' });
   // A promotion can make an agent eligible for waiting tasks.
-  const assigned = await ctx.tasks.routePending('cli');
+  const { assigned } = await announce(ctx, [{ name, from: before?.tier ?? agent.tier, to: agent.tier }], 'manual');
   return `${agent.name} is now ${agent.tier}${assigned > 0 ? ` (${assigned} waiting task(s) assigned)` : ''}`;
 }
 
 export async function suspend(ctx: CliContext, name: string, opts: { reason?: string }): Promise<string> {
+  const before = await getAgent(ctx.store.db, name);
   const agent = await suspendAgent(ctx.store.db, name, { reason: opts.reason, actor: 'cli' });
-  const released = await ctx.tasks.releaseAgent(agent.name, 'cli');
+  const { released } = await announce(ctx, [{ name, from: before?.tier ?? agent.tier, to: agent.tier }], 'manual');
   return `${agent.name} is suspended${released > 0 ? `; ${released} task(s) it had not started went back to the router` : ''}`;
 }
 
@@ -204,7 +220,7 @@ export async function reward(ctx: CliContext, opts: { task: number; agent: strin
     agent: opts.agent,
     components,
     actor: 'cli',
-  });
+  }, ctx.events);
   return `reward ${num(result.reward.reward)} recorded for ${opts.agent} on task ${opts.task}; tier ${result.tier}${
     result.tierChanged ? ' (changed)' : ''
   }`;
@@ -322,7 +338,7 @@ export async function exportScores(ctx: CliContext, opts: { outDir: string }): P
 /** `doom tiers update`: the nightly recompute, by hand; then routing follows the changes. */
 export async function tiersUpdate(ctx: CliContext, opts: { format: string }): Promise<string> {
   const result = await recomputeAllTiers(ctx.store.db, ctx.loaded.config, { source: 'manual', actor: 'cli' });
-  const { released, assigned } = await followUp(ctx.tasks, result, 'cli');
+  const { released, assigned } = await announce(ctx, result.changed, 'manual');
   if (opts.format === 'json') {
     return json({
       agents: result.agents,

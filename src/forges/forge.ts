@@ -27,6 +27,15 @@ export interface MergeRequestSummary {
   state: 'open' | 'closed' | 'merged';
 }
 
+/** An issue as the forge shows it now. */
+export interface IssueState {
+  number: number;
+  state: 'open' | 'closed';
+  labels: string[];
+  title: string;
+  body: string;
+}
+
 export interface OpenMergeRequest {
   sourceBranch: string;
   targetBranch: string;
@@ -70,6 +79,15 @@ export interface Forge {
 
   /** Adds labels, creating none twice; labels already present are left alone. */
   addLabels(thread: ThreadRef, labels: string[]): Promise<void>;
+
+  /** Removes labels; a label the thread does not carry is not an error (so a retry is safe). */
+  removeLabels(thread: ThreadRef, labels: string[]): Promise<void>;
+
+  /**
+   * The issue as it is now: its state and labels decide whether it wants a task, whatever
+   * order its webhooks arrive in. Null when the forge no longer has it (deleted, moved).
+   */
+  getIssue(repo: RepoLocator, number: number): Promise<IssueState | null>;
 
   /**
    * The user's access to the repository: GitHub's collaborator permission, GitLab's project

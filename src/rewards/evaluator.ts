@@ -16,7 +16,8 @@ import { publishedAttempt } from '../store/assignments.js';
 import { rewardOfAttempt, saveAttemptReward, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
-import { recomputeAgent } from '../tiers/service.js';
+import type { EventSink } from '../events.js';
+import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import { KeyedMutex } from '../util/mutex.js';
 import type { MirrorCache } from '../workspace/mirror.js';
 import { assembleComponents, type PipelineSignals } from './components.js';
@@ -48,6 +49,8 @@ export interface EvaluatorDeps {
   forges: ForgeDirectory;
   mirrors: MirrorCache;
   log: Logger;
+  /** Where a tier change a reward caused is said (`tier.changed`). */
+  events: EventSink;
 }
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -303,7 +306,10 @@ export class Evaluator {
     // Tiers move on settled rewards only, once: when this one settles.
     const tier = decision.settles
       ? await recomputeAgent(db, config, agentName, 'rewards')
-      : { agent: await db.selectFrom('agents').selectAll().where('name', '=', agentName).executeTakeFirstOrThrow(), changed: false };
+      : { agent: (await db.selectFrom('agents').selectAll().where('name', '=', agentName).executeTakeFirstOrThrow()), changed: false, from: null };
+    if (tier.changed && tier.from) {
+      await announceTierChanges(this.deps.events, [{ name: agentName, from: tier.from, to: tier.agent.tier }], { source: 'rewards', actor: 'evaluator' });
+    }
     const tierChange = tier.changed
       ? await db
           .selectFrom('tier_history')

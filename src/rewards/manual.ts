@@ -7,7 +7,8 @@ import { latestAttemptOf } from '../store/assignments.js';
 import { saveAttemptReward } from '../store/rewards.js';
 import type { Database, RewardRow } from '../store/schema.js';
 import { getTask } from '../store/tasks.js';
-import { recomputeAgent } from '../tiers/service.js';
+import type { EventSink } from '../events.js';
+import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import { componentNames, computeReward, EVALUATOR_VERSION, type ComponentName, type RewardComponents } from './formula.js';
 import { ExpectedError } from '../errors.js';
 
@@ -37,6 +38,7 @@ export async function recordManualReward(
   db: Kysely<Database>,
   config: Config,
   input: { taskId: number; agent: string; components: RewardComponents; actor: string },
+  events: EventSink,
 ): Promise<{ reward: RewardRow; tier: string; tierChanged: boolean }> {
   const started = performance.now();
   if (!(await getTask(db, input.taskId))) throw new RewardError(`task ${input.taskId} does not exist`);
@@ -79,6 +81,7 @@ export async function recordManualReward(
     agentName: input.agent,
     data: { reward: value, kind: 'manual', components: input.components },
   });
-  const { agent, changed } = await recomputeAgent(db, config, input.agent, 'manual-reward', input.actor);
+  const { agent, changed, from } = await recomputeAgent(db, config, input.agent, 'manual-reward', input.actor);
+  if (changed) await announceTierChanges(events, [{ name: agent.name, from, to: agent.tier }], { source: 'manual-reward', actor: input.actor });
   return { reward, tier: agent.tier, tierChanged: changed };
 }

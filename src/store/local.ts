@@ -195,3 +195,8 @@ export async function lastTierHistoryId(db: Kysely<Database>): Promise<number> {
   const row = await db.selectFrom('tier_history').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
   return row?.id ?? 0;
 }
+
+/** A local issue by its number (the row id) in the repository at `repo`. */
+export async function getLocalIssue(db: Kysely<Database>, repo: string, id: number): Promise<LocalIssueRow | undefined> {
+  return db.selectFrom('local_issues').selectAll().where('repo', '=', repo).where('id', '=', id).executeTakeFirst();
+}

@@ -6,7 +6,11 @@ import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { BudgetStop } from '../runners/runner.js';
 
 export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'failed';
-export type TaskStatus = 'pending' | 'assigned' | 'in_progress' | 'completed' | 'failed';
+/**
+ * `publishing`: the run succeeded and its branch is pushed; the merge request is still to be
+ * opened or updated. A later pass (or a restart) finishes it; see store/transitions.ts.
+ */
+export type TaskStatus = 'pending' | 'assigned' | 'in_progress' | 'publishing' | 'completed' | 'failed';
 export type AssignmentStatus = 'assigned' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
 export type RewardKind = 'manual' | 'provisional' | 'final';
 /** A merge request's state as the forge last said when the reward was computed. */
@@ -77,6 +81,10 @@ export interface TasksTable {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** Bumped by every change of the row (updateTask and the transitions). */
+  revision: Generated<number>;
+  /** The revision the issue's comment and labels were last brought in line with. */
+  synced_revision: Generated<number | null>;
 }
 
 export interface AgentsTable {
@@ -128,6 +136,12 @@ export interface AssignmentsTable {
   head_sha: string | null;
   mr_number: number | null;
   mr_url: string | null;
+  /** The agent's closing words, for the MR description (a successful run). */
+  summary: Generated<string | null>;
+  /** JSON array of the files the run changed (a successful run). */
+  changed_files: Generated<string | null>;
+  /** JSON array of what the guards flagged in the change (policy/guards.ts), a successful run. */
+  guards: Generated<string | null>;
 }
 
 /**

@@ -37,15 +37,45 @@ export async function insertTask(db: Kysely<Database>, task: NewTask): Promise<{
   return { task: existing, created: false };
 }
 
+/** Changes a task row; every change bumps its revision, so the issue knows it is behind. */
 export async function updateTask(db: Kysely<Database>, id: number, patch: TaskUpdate): Promise<TaskRow> {
   const row = await db
     .updateTable('tasks')
-    .set({ ...patch, updated_at: nowIso() })
+    .set((eb) => ({ ...patch, updated_at: nowIso(), revision: eb('revision', '+', 1) }))
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
   if (!row) throw new Error(`task ${id} does not exist`);
   return row;
+}
+
+/**
+ * Records what the issue now shows: the comment, its hash, and the revision it was rendered
+ * from. It does not bump the revision (showing a state is not a change of it).
+ */
+export async function markIssueSynced(
+  db: Kysely<Database>,
+  id: number,
+  shown: { commentId: number | null; hash: string | null; revision: number },
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ comment_id: shown.commentId, comment_hash: shown.hash, synced_revision: shown.revision })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Tasks whose issue has not been brought in line with their latest revision (oldest first). */
+export async function tasksBehindIssue(db: Kysely<Database>, forges: readonly string[], limit = 100): Promise<TaskRow[]> {
+  if (forges.length === 0) return [];
+  return db
+    .selectFrom('tasks')
+    .selectAll()
+    .where('forge', 'in', [...forges])
+    .where((eb) => eb.or([eb('synced_revision', 'is', null), eb('synced_revision', '<', eb.ref('revision'))]))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }
 
 export async function listTasks(db: Kysely<Database>, options: { status?: TaskStatus; limit?: number } = {}): Promise<TaskRow[]> {

@@ -1,19 +1,29 @@
 /**
  * What an issue event does to the issue's task, decided over plain data: the stored task,
- * the event, the intake of the issue as the event shows it, and the config. The service
- * applies the answer (`TaskService.applyIssueChange`).
+ * the event, the issue as the forge shows it now, the intake of that issue, and the config.
+ * The service applies the answer (`TaskService.applyIssueChange`).
+ *
+ * The forge's state wins over the payload's: whether the issue wants a task (open, with the
+ * trigger label) is read from `current`, never from the event, so a `labeled` delivered
+ * after `unlabeled` or `closed` cannot resurrect a task, and an `unlabeled` delivered after
+ * the label came back cannot cancel it. The event still says what kind of change it was (a
+ * relabel asks for another attempt; an edit does not). `current` is null when the forge no
+ * longer has the issue.
  *
  * Who sent the event is a second, separate step: `gateIssueChange` turns a change that
  * starts or alters a task into `refuse` unless the sender may trigger the bot. Cancelling
  * is never gated: stopping work is always safe, and a closed issue is closed.
  *
  * ```ts
- * let change = decideIssueChange(existing, event, taskSpecFromIssue(event.issue, config), config);
+ * const current = await forge.getIssue(repo, event.issue.number);
+ * const issue = current ? { ...event.issue, ...current } : event.issue;
+ * let change = decideIssueChange(existing, event, current, taskSpecFromIssue(issue, config), config);
  * if (needsPermittedSender(change)) change = gateIssueChange(change, await guard.decide(...));
  * ```
  */
 import type { Config } from '../config/schema.js';
 import type { IssueEvent } from '../forges/event.js';
+import type { IssueState } from '../forges/forge.js';
 import type { TriggerDecision } from '../permissions/roles.js';
 import type { TaskRow } from '../store/schema.js';
 import type { IntakeResult, TaskSpec } from './intake.js';
@@ -58,14 +68,18 @@ const ROUTING_FIELDS = ['type', 'priority', 'forced_agent'] as const;
 export function decideIssueChange(
   existing: TaskRow | null,
   event: IssueEvent,
+  current: Pick<IssueState, 'state' | 'labels'> | null,
   intake: IntakeResult,
   config: Pick<Config, 'labels'>,
 ): IssueChange {
   const trigger = config.labels.trigger;
-  const wanted = event.issue.state === 'open' && event.issue.labels.includes(trigger);
-  if (!wanted) return unwanted(existing, event.issue.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`);
+  const wanted = current !== null && current.state === 'open' && current.labels.includes(trigger);
+  if (!wanted) {
+    const why = current === null ? 'the issue was deleted' : current.state === 'closed' ? 'the issue was closed' : `the "${trigger}" label was removed`;
+    return unwanted(existing, why);
+  }
   // Only label changes, openings and edits make or change a task.
-  if (event.action === 'closed') return { kind: 'ignore', task: null, why: 'closed' };
+  if (event.action === 'closed') return { kind: 'ignore', task: existing, why: 'closed' };
 
   if (!existing) return intake.ok ? { kind: 'create', spec: intake.spec } : { kind: 'reject', task: null, error: intake.error };
   const task = existing;
@@ -97,7 +111,9 @@ function unwanted(existing: TaskRow | null, why: string): IssueChange {
     return { kind: 'cancel', task: existing, reason: `cancelled: ${why}`, running: false };
   }
   if (existing?.status === 'in_progress') return { kind: 'cancel', task: existing, reason: why, running: true };
-  return { kind: 'ignore', task: null, why };
+  // The task stays as it is, and is shown as it is: a redelivery after a failed comment update
+  // (a cancel stored, its comment not) brings the issue in line.
+  return { kind: 'ignore', task: existing, why };
 }
 
 export function needsPermittedSender(change: IssueChange): change is Extract<IssueChange, { kind: GatedKind }> {

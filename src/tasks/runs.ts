@@ -1,8 +1,10 @@
 /**
  * Runs assigned tasks: hands them to the executor within its capacity, and turns each
  * result into state — a merge request and a completed task, an escalation to a higher tier,
- * or a failure shown on the issue. Durable: a run the process lost is failed and re-queued
- * at start-up, never left hanging.
+ * or a failure shown on the issue. Each change is one transition of store/transitions.ts.
+ * Durable: a run the process lost is failed and re-queued at start-up, and a merge request
+ * that could not be opened (a forge error while publishing) is opened by the next poll or
+ * the next start; nothing is left hanging.
  *
  * While the store is unreachable no run is started; a run that ends meanwhile waits for the
  * store before its result is recorded. When the store is back, a run whose bookkeeping the
@@ -14,19 +16,30 @@ import type { Config, Tier } from '../config/schema.js';
 import type { Executor, RunRequest, RunResult } from '../executor/contract.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
-import { isStoreUnreachableError, type StoreAvailability } from '../store/health.js';
+import { protectedPatterns, type GuardFinding } from '../policy/guards.js';
 import { renderSystemPrompt } from '../pipeline/prompt.js';
 import { isBudgetStop, tokensUsed } from '../runners/runner.js';
+import { isStoreUnreachableError, type StoreAvailability } from '../store/health.js';
+import type { EventOf, EventSink } from '../events.js';
 import { getAgent } from '../store/agents.js';
-import { newAssignment, recordPublication } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import type { AssignmentRow, Database, TaskRow } from '../store/schema.js';
-import { getTask, updateTask } from '../store/tasks.js';
-import { nowIso } from '../store/time.js';
+import { getTask } from '../store/tasks.js';
+import {
+  completeRun,
+  dueRuns,
+  escalate,
+  failRun,
+  published,
+  publishingTasks,
+  requeueInterruptedRuns,
+  startRun,
+  type RunUsage,
+  type TaskSpend,
+} from '../store/transitions.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { branchName } from '../workspace/branch.js';
 import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
-import { protectedPatterns } from '../policy/guards.js';
 import { publicFailureReason } from './failure.js';
 import { decideRecovery } from './recovery.js';
 import type { TaskService } from './service.js';
@@ -37,6 +50,8 @@ export interface RunCoordinatorDeps {
   forges: ForgeDirectory;
   executor: Executor;
   tasks: TaskService;
+  /** Where a run says it ended (`run.finished`); see events.ts. */
+  events: EventSink;
   log: Logger;
   /** Whether the store can be reached; absent, it is taken to be. */
   health?: StoreAvailability;
@@ -47,9 +62,14 @@ interface Running {
   done: Promise<void>;
 }
 
+/** How long a failed publish waits before the poll tries it again (doubling, capped). */
+const PUBLISH_RETRY_MS = { base: 5_000, max: 300_000 };
+
 export class RunCoordinator {
   private readonly running = new Map<number, Running>();
   private readonly lock = new KeyedMutex();
+  /** Per task: failed publishing attempts and when the next may be made. */
+  private readonly publishBackoff = new Map<number, { failures: number; notBefore: number }>();
   private stopped = true;
   private poll: NodeJS.Timeout | null = null;
   /** Set when an outage may have cut a run's bookkeeping short: repaired before the next dispatch. */
@@ -58,7 +78,7 @@ export class RunCoordinator {
 
   constructor(private readonly deps: RunCoordinatorDeps) {}
 
-  /** Fails and re-queues runs a previous process left in progress, then starts dispatching. */
+  /** Fails and re-queues runs a previous process left in progress, finishes publishing, then starts dispatching. */
   async start(): Promise<void> {
     await this.requeueLost('startup');
     this.stopped = false;
@@ -83,23 +103,14 @@ export class RunCoordinator {
    * them at start-up, those an outage interrupted afterwards (one replica, as in *Deploying*).
    */
   private async requeueLost(actor: 'startup' | 'store-outage'): Promise<void> {
-    const { db, log } = this.deps;
-    const inProgress = await db.selectFrom('assignments').selectAll().where('status', '=', 'in_progress').execute();
-    const lost = inProgress.filter((run) => !this.running.has(run.task_id));
+    const lost = await requeueInterruptedRuns(this.deps.db, { actor, runningTasks: [...this.running.keys()] });
     for (const run of lost) {
-      const now = nowIso();
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('assignments')
-          .set({ status: 'failed', outcome: 'interrupted', error: 'the bot stopped while the run was in progress', finished_at: now })
-          .where('id', '=', run.id)
-          .execute();
-        await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), assigned_at: now }).execute();
-        await trx.updateTable('tasks').set({ status: 'assigned', updated_at: now }).where('id', '=', run.task_id).execute();
-      });
-      await audit(db, { event: 'run.requeued', actor, taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } });
-      log.warn({ taskId: run.task_id, agent: run.agent_name }, `run interrupted by ${actor === 'startup' ? 'a stop' : 'a store outage'}: re-queued`);
+      this.deps.log.warn({ taskId: run.task_id, agent: run.agent_name }, `run interrupted by ${actor === 'startup' ? 'a stop' : 'a store outage'}: re-queued`);
     }
+  }
+
+  private storeReachable(): boolean {
+    return this.deps.health?.current().reachable ?? true;
   }
 
   /** Stops dispatching and stops what is running; those runs are re-queued at the next start. */
@@ -110,31 +121,36 @@ export class RunCoordinator {
     const all = [...this.running.values()];
     for (const r of all) r.controller.abort(new DOMException('the bot is shutting down', 'AbortError'));
     await Promise.all(all.map((r) => r.done));
+    await this.lock.run('dispatch', async () => undefined);
   }
 
-  /** Starts assigned runs while the executor has room. */
+  /** Finishes publishing what is due, then starts assigned runs while the executor has room. */
   kick(): void {
     if (this.stopped || !this.storeReachable()) return;
     void this.lock
-      .run('dispatch', () => this.dispatch())
+      .run('dispatch', async () => {
+        await this.resumePublishing();
+        await this.dispatch();
+      })
       .catch((error: unknown) => this.deps.log.error({ err: error }, 'dispatching runs failed'));
   }
 
-  /** Cancels a task's run; false when it has none running here. */
-  cancel(taskId: number): boolean {
-    const run = this.running.get(taskId);
-    if (!run) return false;
+  /** The consequence of `run.cancel_requested`: stops the task's run if it runs here. */
+  async onCancelRequested(event: EventOf<'run.cancel_requested'>): Promise<void> {
+    const run = this.running.get(event.taskId);
+    if (!run) return;
     run.controller.abort(new DOMException('cancelled by an operator', 'AbortError'));
-    return true;
+    await audit(this.deps.db, { event: 'run.cancel_requested', actor: event.actor, taskId: event.taskId, data: { why: event.reason } });
   }
 
   /** Resolves when every run started so far has ended (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
-  }
-
-  private storeReachable(): boolean {
-    return this.deps.health?.current().reachable ?? true;
+    for (;;) {
+      // A dispatch under way may start more runs: wait for it, then for them.
+      await this.lock.run('dispatch', async () => undefined);
+      if (this.running.size === 0) return;
+      await Promise.all([...this.running.values()].map((r) => r.done));
+    }
   }
 
   private async dispatch(): Promise<void> {
@@ -151,17 +167,7 @@ export class RunCoordinator {
     }
     const free = executor.capacity - this.running.size;
     if (free <= 0) return;
-    const due = await db
-      .selectFrom('assignments')
-      .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
-      .selectAll('assignments')
-      .where('assignments.status', '=', 'assigned')
-      .where('tasks.status', '=', 'assigned')
-      .orderBy('tasks.priority')
-      .orderBy('assignments.id')
-      .limit(free + this.running.size)
-      .execute();
-    for (const run of due) {
+    for (const run of await dueRuns(db, free + this.running.size)) {
       if (this.running.size >= executor.capacity) break;
       if (this.running.has(run.task_id)) continue;
       const controller = new AbortController();
@@ -182,18 +188,23 @@ export class RunCoordinator {
   }
 
   private async execute(run: AssignmentRow, signal: AbortSignal): Promise<void> {
-    const { db, forges, executor, config, log } = this.deps;
-    let task = await getTask(db, run.task_id);
+    const { db, forges, executor, config, log, tasks } = this.deps;
+    const queued = await getTask(db, run.task_id);
     const agent = await getAgent(db, run.agent_name);
-    if (!task || !agent) return;
-    const file = JSON.parse(agent.config) as AgentFile;
-    const branch = task.branch ?? branchName(task.id, task.title);
-    const started = nowIso();
-    await db.updateTable('assignments').set({ status: 'in_progress', started_at: started, branch }).where('id', '=', run.id).execute();
-    task = await updateTask(db, task.id, { status: 'in_progress', branch });
-    await audit(db, { event: 'run.started', actor: 'executor', taskId: task.id, agentName: agent.name, data: { run: run.id, branch } });
+    if (!queued || !agent) return;
+    // The tier decides at the moment of starting: an agent suspended since it was assigned
+    // gives the task back (tier.changed does so too; this holds when that consequence failed).
+    if (agent.tier === 'suspended') {
+      await tasks.releaseAgent(agent.name, 'executor');
+      return;
+    }
+    const started = await startRun(db, run.id, queued.branch ?? branchName(queued.id, queued.title));
+    if (!started) return; // cancelled or released while it waited
+    const { task } = started;
+    const branch = task.branch!;
     await this.syncIssue(task);
 
+    const file = JSON.parse(agent.config) as AgentFile;
     const forge = await forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
     const repo = { id: task.repo_id, fullName: task.repo };
     const request: RunRequest = {
@@ -243,7 +254,7 @@ export class RunCoordinator {
   }
 
   private async finish(task: TaskRow, run: AssignmentRow, tier: Tier, result: RunResult): Promise<void> {
-    const { db, config, forges, tasks } = this.deps;
+    const { db, config, tasks, events } = this.deps;
     const recovery = decideRecovery({
       outcome: result.outcome,
       error: result.error,
@@ -252,146 +263,108 @@ export class RunCoordinator {
       maxEscalations: config.executor.max_escalations,
       changed: result.commitSha !== null,
     });
-    const now = nowIso();
-    const usage = {
-      input_tokens: result.usage.inputTokens,
-      output_tokens: result.usage.outputTokens,
-      cache_tokens: result.usage.cacheReadTokens + result.usage.cacheCreationTokens,
-      cost_usd: result.usage.costUsd,
-      turns: result.usage.turns,
-      transcript: result.transcript,
-      finished_at: now,
-      outcome: result.outcome,
-      error: result.error ?? null,
-    };
-    const spent = {
+    const usage = runUsage(result);
+    const spent: TaskSpend = {
       tokens_used: task.tokens_used + tokensUsed(result.usage),
       cost_usd: task.cost_usd + result.usage.costUsd,
       duration_ms: task.duration_ms + Math.round(result.durationMs),
     };
+    const countAgainstAgent = result.outcome !== 'cancelled';
 
-    if (recovery.kind === 'complete') {
-      await db.updateTable('assignments').set({ ...usage, status: 'completed' }).where('id', '=', run.id).execute();
-      const current = { ...task, ...spent };
+    switch (recovery.kind) {
+      case 'complete': {
+        const guards = result.guards ?? [];
+        const outcome = { headSha: result.commitSha, summary: result.summary ?? null, changedFiles: result.changedFiles, guards };
+        const publishing = await completeRun(db, run, { usage, spent, ...outcome });
+        const stored = { summary: outcome.summary, changed_files: JSON.stringify(outcome.changedFiles), guards: JSON.stringify(guards) };
+        if (publishing) await this.publish(publishing, { ...run, ...usage, ...stored });
+        break;
+      }
+      case 'escalate': {
+        // The work this run kept (or, if it kept none, what the one before it kept) is where the next run starts.
+        const kept = keptWork(task, result);
+        const pending = await escalate(db, run, { usage, spent, countAgainstAgent, minTier: recovery.minTier, reason: recovery.reason, kept });
+        if (pending) await tasks.tryAssign(task.id, { actor: 'escalation' });
+        break;
+      }
+      default: {
+        // The issue gets a short reason; the raw error (command lines, paths, hosts) stays in the
+        // run's row and the audit log, for `doom logs --task N`.
+        const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided: recovery.error });
+        const guard = result.failure?.stage === 'guard' ? { stage: 'guard', files: result.failure.files } : { stage: result.failure?.stage ?? null };
+        const failed = await failRun(db, run, { usage, spent, countAgainstAgent, error: reason, data: { decided: recovery.error, ...guard } });
+        if (failed) await this.syncIssue(failed);
+      }
+    }
+    await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
+  }
+
+  /** Tasks left in `publishing` (a forge error, a crash): tried again once their backoff allows. */
+  private async resumePublishing(): Promise<void> {
+    const now = Date.now();
+    for (const { task, run } of await publishingTasks(this.deps.db)) {
+      if ((this.publishBackoff.get(task.id)?.notBefore ?? 0) > now) continue;
+      await this.publish(task, run);
+    }
+  }
+
+  /**
+   * publishing → completed: opens the task's merge request, or updates the open one for its
+   * branch, so a retry never opens a second. A forge error leaves the task publishing, to be
+   * finished by a later pass.
+   */
+  private async publish(queued: TaskRow, run: AssignmentRow): Promise<void> {
+    // One publisher per task: the run that just finished and the poll's resume may meet here.
+    await this.lock.run(`publish:${queued.id}`, async () => {
+      const task = await getTask(this.deps.db, queued.id);
+      if (task?.status === 'publishing') await this.publishLocked(task, run);
+    });
+  }
+
+  private async publishLocked(task: TaskRow, run: AssignmentRow): Promise<void> {
+    const { db, config, forges, log } = this.deps;
+    const agent = await getAgent(db, run.agent_name);
+    const changedFiles = run.changed_files ? (JSON.parse(run.changed_files) as string[]) : [];
+    const guards = run.guards ? (JSON.parse(run.guards) as GuardFinding[]) : [];
+    let done: TaskRow | null;
+    try {
       const forge = await forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
       const repo = { id: task.repo_id, fullName: task.repo };
-      const body = renderMergeRequestBody({
-        task: current,
-        run: { ...run, ...usage },
-        agentTier: tier,
-        summary: result.summary ?? null,
-        changedFiles: result.changedFiles,
-        guards: result.guards ?? [],
-      });
+      const body = renderMergeRequestBody({ task, run, agentTier: (agent?.tier ?? 'junior') as Tier, summary: run.summary, changedFiles, guards });
       const title = mergeRequestTitle(task);
-      const flagged = (result.guards ?? []).length > 0;
+      const flagged = guards.length > 0;
       const labels = [config.labels.bot_authored, ...(flagged ? [config.labels.protected_change] : [])];
       // A retry of the same task pushed to the same branch: update its MR, never open a second.
       const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
       const mr = existing
         ? await forge.updateMergeRequest(repo, existing.number, { title, body })
-        : await forge.openMergeRequest(repo, {
-            sourceBranch: task.branch!,
-            targetBranch: task.default_branch,
-            title,
-            body,
-            labels,
-          });
+        : await forge.openMergeRequest(repo, { sourceBranch: task.branch!, targetBranch: task.default_branch, title, body, labels });
       if (existing && flagged) await forge.addLabels({ repo, number: existing.number, on: 'merge_request' }, [config.labels.protected_change]);
-      const done = await updateTask(db, task.id, {
-        ...spent,
-        status: 'completed',
-        head_sha: result.commitSha,
-        pr_url: mr.url,
-        pr_number: mr.number,
-        completed_at: now,
-        error_message: null,
-        kept_sha: null,
-        kept_outcome: null,
+      done = await published(db, task.id, {
+        url: mr.url,
+        number: mr.number,
+        opened: !existing,
+        agent: run.agent_name,
+        runId: run.id,
+        data: { sha: task.head_sha, tokens: run.input_tokens + run.output_tokens + run.cache_tokens, cost_usd: run.cost_usd, guards },
       });
-      await recordPublication(db, run.id, { headSha: result.commitSha, mrNumber: mr.number, mrUrl: mr.url });
-      await db
-        .updateTable('agents')
-        .set((eb) => ({ completed_tasks: eb('completed_tasks', '+', 1), updated_at: now }))
-        .where('name', '=', run.agent_name)
-        .execute();
-      await audit(db, {
-        event: existing ? 'mr.updated' : 'mr.opened',
-        actor: 'executor',
-        taskId: task.id,
-        agentName: run.agent_name,
-        data: {
-          url: mr.url,
-          number: mr.number,
-          sha: result.commitSha,
-          tokens: tokensUsed(result.usage),
-          cost_usd: result.usage.costUsd,
-          guards: result.guards ?? [],
-        },
-      });
-      await this.syncIssue(done);
-      await tasks.routePending('executor');
+    } catch (error) {
+      const failures = (this.publishBackoff.get(task.id)?.failures ?? 0) + 1;
+      const wait = Math.min(PUBLISH_RETRY_MS.max, PUBLISH_RETRY_MS.base * 2 ** (failures - 1));
+      this.publishBackoff.set(task.id, { failures, notBefore: Date.now() + wait });
+      log.warn({ err: error, taskId: task.id, retryInMs: wait }, 'publishing the merge request failed; it is tried again');
+      await audit(db, { event: 'mr.publish_failed', actor: 'executor', taskId: task.id, agentName: run.agent_name, data: { error: message(error), failures } });
       return;
     }
-
-    await db.updateTable('assignments').set({ ...usage, status: 'failed' }).where('id', '=', run.id).execute();
-    if (result.outcome !== 'cancelled') {
-      await db
-        .updateTable('agents')
-        .set((eb) => ({ failed_tasks: eb('failed_tasks', '+', 1), updated_at: now }))
-        .where('name', '=', run.agent_name)
-        .execute();
-    }
-    if (recovery.kind === 'escalate') {
-      // The work this run kept (or, if it kept none, what the one before it kept) is where the next run starts.
-      const kept = keptWork(task, result);
-      await updateTask(db, task.id, {
-        ...spent,
-        ...kept,
-        status: 'pending',
-        assigned_agent: null,
-        escalations: task.escalations + 1,
-        min_tier: recovery.minTier,
-        pending_reason: recovery.reason,
-      });
-      await audit(db, {
-        event: 'task.escalated',
-        actor: 'executor',
-        taskId: task.id,
-        agentName: run.agent_name,
-        data: { outcome: result.outcome, to: recovery.minTier, reason: recovery.reason, error: result.error ?? null, kept: kept.kept_sha },
-      });
-      await tasks.tryAssign(task.id, { actor: 'escalation' });
-      await tasks.routePending('executor');
-      return;
-    }
-    // The issue gets a short reason; the raw error (command lines, paths, hosts) stays in the
-    // run's row and the audit log, for `doom logs --task N`.
-    const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided: recovery.error });
-    const failed = await updateTask(db, task.id, {
-      ...spent,
-      status: 'failed',
-      error_message: reason,
-      completed_at: now,
-      kept_sha: null,
-      kept_outcome: null,
-    });
-    await audit(db, {
-      event: 'task.failed',
-      actor: 'executor',
-      taskId: task.id,
-      agentName: run.agent_name,
-      data: { outcome: result.outcome, reason, error: recovery.error, stage: result.failure?.stage ?? null, files: result.failure?.stage === 'guard' ? result.failure.files : undefined },
-    });
-    await this.syncIssue(failed);
-    await tasks.routePending('executor');
+    this.publishBackoff.delete(task.id);
+    if (done) await this.syncIssue(done);
   }
 
   private async syncIssue(task: TaskRow): Promise<void> {
     try {
       await this.deps.tasks.syncIssue(task);
     } catch (error) {
-      // The run goes on; the next state change syncs the comment again (its hash differs).
+      // The run goes on; the task's revision is ahead of the issue, so the reconcile shows it.
       this.deps.log.warn({ err: error, taskId: task.id }, 'could not update the issue');
     }
   }
@@ -401,4 +374,19 @@ export class RunCoordinator {
 function keptWork(task: TaskRow, result: RunResult): Pick<TaskRow, 'kept_sha' | 'kept_outcome'> {
   if (result.commitSha && isBudgetStop(result.outcome)) return { kept_sha: result.commitSha, kept_outcome: result.outcome };
   return { kept_sha: task.kept_sha, kept_outcome: task.kept_outcome };
+}
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function runUsage(result: RunResult): RunUsage {
+  return {
+    input_tokens: result.usage.inputTokens,
+    output_tokens: result.usage.outputTokens,
+    cache_tokens: result.usage.cacheReadTokens + result.usage.cacheCreationTokens,
+    cost_usd: result.usage.costUsd,
+    turns: result.usage.turns,
+    transcript: result.transcript,
+    outcome: result.outcome,
+    error: result.error ?? null,
+  };
 }

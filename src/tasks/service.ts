@@ -5,18 +5,20 @@
  */
 import type { Kysely } from 'kysely';
 import type { AssignableTier, Config, Priority, TaskType, Tier } from '../config/schema.js';
-import type { IssueEvent } from '../forges/event.js';
-import type { ForgeDirectory } from '../forges/forge.js';
+import type { EventOf, EventSink } from '../events.js';
+import type { IssueEvent, IssueInfo } from '../forges/event.js';
+import type { ForgeDirectory, IssueState } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { PermissionGuard } from '../permissions/guard.js';
 import type { PermissionScope } from '../permissions/lookup.js';
 import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
-import { branchesOfTask, newAssignment } from '../store/assignments.js';
+import { branchesOfTask } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
-import type { AgentRow, Database, TaskRow } from '../store/schema.js';
+import type { AgentRow, Database, TaskRow, TaskStatus } from '../store/schema.js';
 import { noticePosted, recordNotice } from '../store/notices.js';
-import { findTaskByIssue, getTask, insertTask, pendingTasks, updateTask, type IssueKey } from '../store/tasks.js';
+import { findTaskByIssue, getTask, insertTask, markIssueSynced, pendingTasks, tasksBehindIssue, updateTask, type IssueKey } from '../store/tasks.js';
+import { assign, cancel, failedAgentsOf, lastAssignment, reject, release, requeue, unstartedTasksOf, updateSpec } from '../store/transitions.js';
 import { nowIso } from '../store/time.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { hashComment, REFUSAL_MARKER, renderRefusalNotice, renderTaskComment, taskMarker } from './comment.js';
@@ -32,6 +34,8 @@ export interface TaskServiceDeps {
   config: Config;
   forges: ForgeDirectory;
   log: Logger;
+  /** Where the service says what it did (`task.assigned`, `run.cancel_requested`); see events.ts. */
+  events: EventSink;
   /** Who may trigger the bot; one per app, so its cache serves every handler. Built from the rest when absent. */
   permissions?: PermissionGuard;
 }
@@ -51,16 +55,10 @@ export const toRoutable = (a: AgentRow, load: Map<string, number>): RoutableAgen
 
 const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
 
-/** What the run coordinator lets the task service do (set once both exist). */
-export interface RunHooks {
-  /** A task was assigned: start it when the executor has room. */
-  assigned(): void;
-  /** Stops the task's running run; false when none runs. */
-  cancel(taskId: number): boolean;
-}
+/** Statuses in which the issue carries the `assigned` label. */
+const HOLDS_LABEL: readonly TaskStatus[] = ['assigned', 'in_progress', 'publishing'];
 
 export class TaskService {
-  runs: RunHooks = { assigned: () => undefined, cancel: () => false };
   private readonly issueLock = new KeyedMutex();
   private readonly syncLock = new KeyedMutex();
   /** Routing reads load and writes an assignment; one decision at a time keeps capacity honest. */
@@ -81,7 +79,10 @@ export class TaskService {
   private async handleIssue(event: IssueEvent): Promise<void> {
     const { db, config } = this.deps;
     const existing = (await findTaskByIssue(db, issueKey(event))) ?? null;
-    let change = decideIssueChange(existing, event, taskSpecFromIssue(event.issue, config), config);
+    // The payload is a hint: whether the issue wants a task is what the forge says now.
+    const current = await this.currentIssue(event);
+    const issue = current ? { ...event.issue, title: current.title, body: current.body, labels: current.labels, state: current.state } : event.issue;
+    let change = decideIssueChange(existing, event, current, taskSpecFromIssue(issue, config), config);
     if (needsPermittedSender(change)) {
       const sender = await this.permissions.decide(scopeOf(event), event.sender, 'write', {
         taskId: existing?.id ?? null,
@@ -91,11 +92,16 @@ export class TaskService {
       });
       change = gateIssueChange(change, sender);
     }
-    await this.applyIssueChange(change, event);
+    await this.applyIssueChange(change, event, issue);
   }
 
-  private async applyIssueChange(change: IssueChange, event: IssueEvent): Promise<void> {
-    const { db } = this.deps;
+  private async currentIssue(event: IssueEvent): Promise<IssueState | null> {
+    const forge = await this.deps.forges.get(event.forge, event.installationId);
+    return forge.getIssue({ id: event.repo.id, fullName: event.repo.fullName }, event.issue.number);
+  }
+
+  private async applyIssueChange(change: IssueChange, event: IssueEvent, issue: IssueInfo): Promise<void> {
+    const { db, events } = this.deps;
     const actor = event.sender.login;
     switch (change.kind) {
       case 'ignore':
@@ -104,47 +110,35 @@ export class TaskService {
       case 'cancel':
         if (!change.running) return this.cancel(change.task, change.reason, actor);
         // The run coordinator fails the task as cancelled when the agent has stopped.
-        if (this.runs.cancel(change.task.id)) {
-          await audit(db, { event: 'run.cancel_requested', actor, taskId: change.task.id, data: { why: change.reason } });
-        }
-        return;
+        return events.emit({ kind: 'run.cancel_requested', taskId: change.task.id, reason: change.reason, actor });
       case 'create':
-        return this.createTask(event, { ok: true, spec: change.spec });
-      case 'reject':
-        if (!change.task) return this.createTask(event, { ok: false, error: change.error });
-        await updateTask(db, change.task.id, { status: 'failed', error_message: change.error, pending_reason: null });
-        await audit(db, { event: 'task.rejected', actor, taskId: change.task.id, data: { error: change.error } });
+        return this.createTask(event, issue, { ok: true, spec: change.spec });
+      case 'reject': {
+        if (!change.task) return this.createTask(event, issue, { ok: false, error: change.error });
+        await reject(db, change.task.id, { error: change.error, actor });
         return this.syncIssue(change.task);
+      }
       case 'requeue': {
         const publishTo = await this.nextAttemptBranch(change.task, actor);
-        const task = await updateTask(db, change.task.id, {
-          ...change.fields,
-          ...publishTo,
-          status: 'pending',
-          error_message: null,
-          assigned_agent: null,
-          escalations: 0,
-          min_tier: null,
-          completed_at: null,
-        });
-        await audit(db, { event: 'task.requeued', actor, taskId: task.id, data: { action: event.action } });
-        return this.afterChange(task);
+        const task = await requeue(db, change.task.id, { fields: { ...change.fields, ...publishTo }, actor, action: event.action });
+        return this.afterChange(task ?? change.task);
       }
       case 'update': {
         const { fields, reroute } = change;
-        if (reroute) await this.releaseAssignments(change.task.id, 'cancelled', 'the task changed before it started');
-        const task = await updateTask(db, change.task.id, reroute ? { ...fields, status: 'pending', assigned_agent: null } : fields);
-        await audit(db, { event: 'task.updated', actor, taskId: task.id, data: { ...fields, tags: JSON.parse(fields.tags) as string[], rerouted: reroute } });
-        return this.afterChange(task);
+        const data = { ...fields, tags: JSON.parse(fields.tags) as string[], rerouted: reroute };
+        const task = reroute
+          ? await release(db, change.task.id, { reason: 'the task changed before it started', actor, event: 'task.updated', fields, data })
+          : await updateSpec(db, change.task.id, { fields, actor, data });
+        return this.afterChange(task ?? change.task);
       }
       case 'refuse':
         return this.noticeRefusal(event, change.refusal);
     }
   }
 
-  private async createTask(event: IssueEvent, intake: IntakeResult): Promise<void> {
+  private async createTask(event: IssueEvent, issue: IssueInfo, intake: IntakeResult): Promise<void> {
     const { db, config } = this.deps;
-    const fields = intake.ok ? specFields(intake.spec) : specFields(fallbackSpec(event, config));
+    const fields = intake.ok ? specFields(intake.spec) : specFields(fallbackSpec(issue, config));
     const { task, created } = await insertTask(db, {
       forge: event.forge,
       installation_id: event.installationId ?? null,
@@ -234,7 +228,7 @@ export class TaskService {
     const decision = await this.routerLock.run('router', () => this.assignLocked(taskId, options));
     const task = await getTask(this.deps.db, taskId);
     if (task) await this.syncIssue(task, decision.kind === 'assigned' ? decision.reasons : undefined);
-    if (decision.kind === 'assigned') this.runs.assigned();
+    if (decision.kind === 'assigned') await this.deps.events.emit({ kind: 'task.assigned', taskId, agent: decision.agent });
     return decision;
   }
 
@@ -245,8 +239,8 @@ export class TaskService {
     if (options.forceAgent) {
       if (!(await getAgent(db, options.forceAgent))) throw new TaskError(`agent "${options.forceAgent}" does not exist`);
       if (task.status === 'assigned') {
-        await this.releaseAssignments(task.id, 'cancelled', `reassigned to ${options.forceAgent} by ${options.actor}`);
-        task = await updateTask(db, task.id, { status: 'pending', assigned_agent: null });
+        const reason = `reassigned to ${options.forceAgent} by ${options.actor}`;
+        task = (await release(db, task.id, { reason, actor: options.actor })) ?? task;
       }
     }
     if (task.status !== 'pending') {
@@ -274,44 +268,21 @@ export class TaskService {
       }
       return decision;
     }
-
-    const now = nowIso();
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('assignments')
-        .values({ ...newAssignment(task.id, decision.agent, JSON.stringify(decision.reasons)), assigned_at: now })
-        .execute();
-      await trx
-        .updateTable('tasks')
-        .set({ status: 'assigned', assigned_agent: decision.agent, pending_reason: null, updated_at: now })
-        .where('id', '=', task.id)
-        .execute();
-      await trx
-        .updateTable('agents')
-        .set((eb) => ({ total_tasks: eb('total_tasks', '+', 1), updated_at: now }))
-        .where('name', '=', decision.agent)
-        .execute();
-    });
-    await audit(db, {
-      event: 'task.assigned',
-      actor: options.actor,
+    const assigned = await assign(db, {
       taskId,
-      agentName: decision.agent,
-      data: { reasons: decision.reasons, candidates: decision.candidates.slice(0, 10) },
+      agent: decision.agent,
+      reasons: decision.reasons,
+      actor: options.actor,
+      data: { candidates: decision.candidates.slice(0, 10) },
     });
+    if (!assigned) throw new TaskError(`task ${taskId} moved on while it was being routed`);
     return decision;
   }
 
   /** After an escalation: the agents that already failed this task, and the tier floor. */
   private async escalationOf(task: TaskRow): Promise<{ tried: string[]; minTier: AssignableTier | null }> {
     if (task.escalations === 0) return { tried: [], minTier: null };
-    const rows = await this.deps.db
-      .selectFrom('assignments')
-      .select('agent_name')
-      .where('task_id', '=', task.id)
-      .where('status', '=', 'failed')
-      .execute();
-    return { tried: rows.map((r) => r.agent_name), minTier: (task.min_tier as AssignableTier | null) ?? null };
+    return { tried: await failedAgentsOf(this.deps.db, task.id), minTier: (task.min_tier as AssignableTier | null) ?? null };
   }
 
   /** Tries every pending task, most urgent and oldest first; call when capacity frees up. */
@@ -333,57 +304,55 @@ export class TaskService {
   }
 
   /**
+   * The consequence of every tier change, whatever caused it: an agent that may no longer
+   * take tasks (suspended) gives back the ones it has not started, and waiting tasks are
+   * routed again (a promotion may make an agent eligible for a P0).
+   */
+  async onTierChanged(event: EventOf<'tier.changed'>): Promise<void> {
+    if (event.to === 'suspended') await this.releaseAgent(event.agent, event.actor);
+    else await this.routePending(event.actor);
+  }
+
+  /**
    * Sends back to the router every task `agent` holds but has not started (after a
-   * suspension). Returns how many went back.
+   * suspension), then routes. Returns how many went back.
    */
   async releaseAgent(agent: string, actor: string): Promise<number> {
     const { db } = this.deps;
-    const held = await db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('assigned_agent', '=', agent)
-      .where('status', '=', 'assigned')
-      .execute();
-    for (const task of held) {
-      await this.releaseAssignments(task.id, 'cancelled', `agent ${agent} was suspended`);
-      await updateTask(db, task.id, { status: 'pending', assigned_agent: null });
-      await audit(db, { event: 'task.released', actor, taskId: task.id, agentName: agent, data: { reason: 'agent suspended' } });
+    let released = 0;
+    for (const task of await unstartedTasksOf(db, agent)) {
+      const back = await release(db, task.id, { reason: `agent ${agent} was suspended`, actor, data: { agent } });
+      if (back) released++;
     }
     await this.routePending(actor);
-    return held.length;
-  }
-
-  private async releaseAssignments(taskId: number, status: 'cancelled' | 'failed', reason: string): Promise<void> {
-    const released = await this.deps.db
-      .updateTable('assignments')
-      .set({ status, error: reason, finished_at: nowIso() })
-      .where('task_id', '=', taskId)
-      .where('status', 'in', ['assigned', 'in_progress'])
-      .returning(['agent_name', 'started_at'])
-      .execute();
-    // A task taken back before it started was no experience: it must not shrink the agent's
-    // exploration bonus.
-    for (const r of released.filter((r) => status === 'cancelled' && r.started_at === null)) {
-      await this.deps.db
-        .updateTable('agents')
-        .set((eb) => ({ total_tasks: eb('total_tasks', '-', 1) }))
-        .where('name', '=', r.agent_name)
-        .where('total_tasks', '>', 0)
-        .execute();
-    }
+    return released;
   }
 
   private async cancel(task: TaskRow, reason: string, actor: string): Promise<void> {
-    await this.releaseAssignments(task.id, 'cancelled', reason);
-    const updated = await updateTask(this.deps.db, task.id, {
-      status: 'failed',
-      error_message: reason,
-      pending_reason: null,
-      completed_at: nowIso(),
-    });
-    await audit(this.deps.db, { event: 'task.cancelled', actor, taskId: task.id, agentName: task.assigned_agent, data: { reason } });
-    await this.syncIssue(updated);
+    const cancelled = await cancel(this.deps.db, task.id, { reason, actor });
+    // Stored first, shown second: if the comment update fails, the retried delivery (or the
+    // reconcile) finds the issue behind the stored revision and shows the cancel.
+    await this.syncIssue(cancelled ?? task);
     await this.routePending();
+  }
+
+  /**
+   * Brings every issue whose task changed since it was last shown in line with the store:
+   * the pass that repairs a comment update that failed (a periodic timer runs it).
+   */
+  async reconcileIssues(): Promise<number> {
+    const { db, forges, log } = this.deps;
+    const kinds = (['github', 'gitlab'] as const).filter((k) => forges.configured(k));
+    let synced = 0;
+    for (const task of await tasksBehindIssue(db, kinds)) {
+      try {
+        await this.syncIssue(task);
+        synced++;
+      } catch (error) {
+        log.warn({ err: error, taskId: task.id }, 'could not bring the issue in line; the next pass tries again');
+      }
+    }
+    return synced;
   }
 
   /**
@@ -408,28 +377,24 @@ export class TaskService {
       return;
     }
     const agent = task.assigned_agent ? await getAgent(db, task.assigned_agent) : null;
-    const why = reasons ?? (agent ? await this.lastReasons(task.id) : undefined);
+    const last = await lastAssignment(db, task.id);
+    const why = reasons ?? (agent && last ? (JSON.parse(last.reasons) as string[]) : undefined);
     const body = renderTaskComment({ task, agent, reasons: why });
-    const labels = task.status === 'assigned' || task.status === 'in_progress' ? [config.labels.assigned] : [];
+    const holds = HOLDS_LABEL.includes(task.status);
+    const labels = holds ? [config.labels.assigned] : [];
     const hash = hashComment(body, labels);
-    if (hash === task.comment_hash) return;
+    if (hash === task.comment_hash) {
+      if (task.synced_revision !== task.revision) await markIssueSynced(db, task.id, { commentId: task.comment_id, hash, revision: task.revision });
+      return;
+    }
 
     const client = await forges.get(forge, task.installation_id ?? undefined);
     const thread = { repo: { id: task.repo_id, fullName: task.repo }, number: task.issue_number, on: 'issue' as const };
     const commentId = await client.upsertComment(thread, taskMarker(task.id), body, task.comment_id);
-    if (labels.length > 0) await client.addLabels(thread, labels);
-    await updateTask(db, task.id, { comment_id: commentId, comment_hash: hash });
-  }
-
-  private async lastReasons(taskId: number): Promise<string[] | undefined> {
-    const row = await this.deps.db
-      .selectFrom('assignments')
-      .select('reasons')
-      .where('task_id', '=', taskId)
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? (JSON.parse(row.reasons) as string[]) : undefined;
+    if (holds) await client.addLabels(thread, labels);
+    // Only a task that was ever assigned can have put the label on.
+    else if (last) await client.removeLabels(thread, [config.labels.assigned]);
+    await markIssueSynced(db, task.id, { commentId, hash, revision: task.revision });
   }
 }
 
@@ -442,13 +407,13 @@ const scopeOf = (event: IssueEvent): PermissionScope => ({
 });
 
 /** What a rejected issue's task row holds: the config defaults, so it can be shown. */
-function fallbackSpec(event: IssueEvent, config: Config): TaskSpec {
+function fallbackSpec(issue: IssueInfo, config: Config): TaskSpec {
   return {
     type: config.labels.default_type,
     priority: config.labels.default_priority,
     tags: [],
-    title: event.issue.title,
-    description: event.issue.title,
+    title: issue.title,
+    description: issue.title,
     maxTokens: config.coordinator.max_tokens_default,
     timeoutMs: config.coordinator.task_timeout_default_ms,
     forcedAgent: null,

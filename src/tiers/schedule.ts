@@ -4,7 +4,7 @@
  *
  *   const job = scheduleTierRecompute({
  *     cron: config.tiers.recompute_cron,
- *     run: nightlyTierRecompute({ db: store.db, config, log, tasks }),
+ *     run: nightlyTierRecompute({ db: store.db, config, log, events }),
  *     log,
  *   });
  *   // on shutdown: job.stop()
@@ -14,7 +14,9 @@ import type { Kysely } from 'kysely';
 import { cronProblem, type Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/schema.js';
+import type { EventSink } from '../events.js';
 import { recomputeAllTiers, type RecomputeResult } from './recompute.js';
+import { announceTierChanges } from './service.js';
 
 export interface TierSchedule {
   /** Stops the job for good; a run under way finishes. */
@@ -60,39 +62,23 @@ export function scheduleTierRecompute(opts: {
   };
 }
 
-/** What the nightly job calls after tier changes, so routing follows (see TaskService). */
-export interface TierFollowUp {
-  /** Sends back to the router what a suspended agent holds but has not started. */
-  releaseAgent(agent: string, actor: string): Promise<number>;
-  /** Routes waiting tasks (a promotion may make an agent eligible). */
-  routePending(actor?: string): Promise<number>;
-}
-
 /**
- * The nightly run: recompute every agent (source `nightly`), log what changed, and when given
- * the task service, release the tasks of agents it suspended and route waiting tasks.
+ * The nightly run: recompute every agent (source `nightly`), log what changed, and say
+ * `tier.changed` for each agent that moved, so routing follows (see events.ts).
  */
 export function nightlyTierRecompute(deps: {
   db: Kysely<Database>;
   config: Config;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
-  tasks?: TierFollowUp;
+  events: EventSink;
   actor?: string;
 }): () => Promise<void> {
   const actor = deps.actor ?? 'scheduler';
   return async () => {
     const result = await recomputeAllTiers(deps.db, deps.config, { source: 'nightly', actor });
     logResult(deps.log, result);
-    if (deps.tasks) await followUp(deps.tasks, result, actor);
+    await announceTierChanges(deps.events, result.changed, { source: 'nightly', actor });
   };
-}
-
-/** Releases the tasks of newly suspended agents and routes waiting ones; returns both counts. */
-export async function followUp(tasks: TierFollowUp, result: RecomputeResult, actor: string): Promise<{ released: number; assigned: number }> {
-  let released = 0;
-  for (const c of result.changed) if (c.to === 'suspended') released += await tasks.releaseAgent(c.name, actor);
-  const assigned = result.changed.length > 0 ? await tasks.routePending(actor) : 0;
-  return { released, assigned };
 }
 
 function logResult(log: Pick<Logger, 'info'>, result: RecomputeResult): void {

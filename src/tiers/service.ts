@@ -13,6 +13,7 @@ import type { AgentRow, Database } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import { decideTier, type Override, type TierDecision } from './rules.js';
 import { ExpectedError } from '../errors.js';
+import type { EventSink } from '../events.js';
 
 export class TierError extends ExpectedError {}
 
@@ -148,6 +149,21 @@ export async function writeTiers(
   return { written: writes.filter((w) => landed.has(w.agent.name)), stale: writes.filter((w) => !landed.has(w.agent.name)) };
 }
 
+/**
+ * Says `tier.changed` for each agent whose tier moved, whatever moved it (a reward, a manual
+ * reward, an operator, the nightly job): its consequences live in one place (app.ts).
+ */
+export async function announceTierChanges(
+  events: EventSink,
+  changes: readonly { name: string; from: string; to: string }[],
+  options: { source: TierSource; actor: string },
+): Promise<void> {
+  for (const c of changes) {
+    if (c.from === c.to) continue;
+    await events.emit({ kind: 'tier.changed', agent: c.name, from: c.from as Tier, to: c.to as Tier, source: options.source, actor: options.actor });
+  }
+}
+
 /** How often a read-decide-write is tried again when the row moved under it. */
 const ATTEMPTS = 5;
 
@@ -203,9 +219,9 @@ export async function recomputeAgent(
   name: string,
   source: 'rewards' | 'nightly' | 'manual-reward',
   actor = 'evaluator',
-): Promise<{ agent: AgentRow; decision: TierDecision; changed: boolean }> {
-  const { agent, decision, changed } = await recomputeAgentTier(db, config, name, source, actor);
-  return { agent, decision, changed };
+): Promise<{ agent: AgentRow; decision: TierDecision; changed: boolean; from: Tier }> {
+  const { agent, decision, changed, from } = await recomputeAgentTier(db, config, name, source, actor);
+  return { agent, decision, changed, from };
 }
 
 /**

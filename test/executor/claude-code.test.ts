@@ -50,7 +50,7 @@ describe('a Claude Code run end to end', () => {
     });
     // The shipped agent files, runner and all: only the executor's environment is the test's.
     app = await startTestApp({ executor });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t && (t.status === 'completed' || t.status === 'failed') ? t : undefined;

@@ -62,6 +62,13 @@ api
         .map((c) => ({ id: c.id, body: c.body, system: false, noteable_type: 'Issue' }));
     }),
   );
+// Every issue of the test is open and labeled as its hook says (doom, bug): the forge agrees.
+api
+  .get(/\/api\/v4\/projects\/\d+\/issues\/\d+$/)
+  .reply(200, (uri) => {
+    const iid = Number(uri.split('/').pop());
+    return { id: 5000 + iid, iid, project_id: 1, state: 'opened', title: 'New API: create/update/delete file', description: '', labels: ['doom', 'bug'] };
+  });
 // The sender of GitLab's examples (root) is a Developer: the labels count.
 api
   .get(/\/api\/v4\/projects\/\d+\/members\/all\/\d+$/)

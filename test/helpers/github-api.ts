@@ -66,6 +66,8 @@ export class FakeGitHub {
    * starts a task unless a test says otherwise.
    */
   permissions = new Map<string, string>([['Codertocat', 'write']]);
+  /** Issues by number as GitHub holds them now; `GET /issues/{n}` answers from here (404 when absent). */
+  issues = new Map<number, { number: number; state: 'open' | 'closed'; title: string; body: string; labels: string[] }>();
   /** Artifacts per workflow run: name → zip bytes. Only these runs exist: another id is a 404, as on GitHub. */
   artifacts = new Map<number, Map<string, Buffer>>();
   /** Finished workflow runs, as `GET /actions/runs` lists them (newest first). */
@@ -79,6 +81,22 @@ export class FakeGitHub {
     /** The issue number the test uses; pull requests are numbered after it. */
     private readonly lastIssue = 1,
   ) {}
+
+  /**
+   * Makes the issue what an `issues` webhook shows (GitHub's state when it sent it) and
+   * returns the payload, to post it: `postGitHub(url, 'issues', github.issueFrom(payload))`.
+   */
+  issueFrom<P extends object>(payload: P): P {
+    const i = (payload as { issue: { number: number; state?: string; title: string; body?: string | null; labels?: { name: string }[] } }).issue;
+    this.issues.set(i.number, {
+      number: i.number,
+      state: i.state === 'closed' ? 'closed' : 'open',
+      title: i.title,
+      body: i.body ?? '',
+      labels: (i.labels ?? []).map((l) => l.name),
+    });
+    return payload;
+  }
 
   install(): this {
     const base = `/repos/${this.repo}`;
@@ -120,11 +138,26 @@ export class FakeGitHub {
       c.body = String((body as { body: string }).body);
       return [200, c];
     });
+    scope.get(new RegExp(`^${base}/issues/\\d+$`)).reply((uri) => {
+      const i = this.issues.get(num(record('GET', uri, {}), '/issues/'));
+      if (!i) return [404, { message: 'Not Found' }];
+      return [200, { ...i, id: 90_000 + i.number, html_url: `https://github.com/${this.repo}/issues/${i.number}`, labels: i.labels.map((name, k) => ({ id: k + 1, name })) }];
+    });
+    scope.delete(new RegExp(`^${base}/issues/\\d+/labels/[^/]+$`)).reply((uri) => {
+      const path = record('DELETE', uri, {});
+      const i = this.issues.get(num(path, '/issues/'));
+      const name = decodeURIComponent(path.split('/').pop()!);
+      if (!i?.labels.includes(name)) return [404, { message: 'Label does not exist' }];
+      i.labels = i.labels.filter((l) => l !== name);
+      return [200, i.labels.map((l, k) => ({ id: k + 1, name: l }))];
+    });
     scope.post(new RegExp(`^${base}/issues/\\d+/labels$`)).reply((uri, body) => {
       const n = num(record('POST', uri, body), '/issues/');
       const labels = (body as { labels: string[] }).labels;
       const pull = this.pulls.find((p) => p.number === n);
       if (pull) pull.labels = [...new Set([...pull.labels, ...labels])];
+      const issue = this.issues.get(n);
+      if (issue) issue.labels = [...new Set([...issue.labels, ...labels])];
       return [200, labels.map((name, i) => ({ id: i + 1, name }))];
     });
     scope.get(`${base}/pulls`).query(true).reply((uri) => {
@@ -202,4 +235,23 @@ export class FakeGitHub {
   made(method: string, path: RegExp) {
     return this.calls.filter((c) => c.method === method && path.test(c.path));
   }
+}
+
+/**
+ * For tests that mock GitHub call by call: `GET /repos/{repo}/issues/{n}` answers with the
+ * issue of the last payload passed through `from` (GitHub's state when it sent that webhook),
+ * 404 before any. `postGitHub(url, 'issues', issues.from(payload))`.
+ */
+export function githubIssueState(repo: string) {
+  let issue: unknown = null;
+  nock(API)
+    .persist()
+    .get(new RegExp(`^/repos/${repo}/issues/\\d+$`))
+    .reply(() => (issue ? [200, issue] : [404, { message: 'Not Found' }]));
+  return {
+    from<P extends object>(payload: P): P {
+      issue = (payload as { issue?: unknown }).issue ?? null;
+      return payload;
+    },
+  };
 }

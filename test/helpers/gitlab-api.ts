@@ -46,6 +46,14 @@ export interface FakeMergeRequest {
   emoji: { name: string; user: FakeUser }[];
 }
 
+export interface FakeIssue {
+  iid: number;
+  state: 'opened' | 'closed';
+  title: string;
+  description: string;
+  labels: string[];
+}
+
 export class FakeGitLab {
   calls: RecordedCall[] = [];
   notes = new Map<string, { id: number; body: string; system: boolean; noteable_type: string }[]>();
@@ -58,9 +66,27 @@ export class FakeGitLab {
    */
   members = new Map<string, FakeUser & { access_level: number }>([['root', { id: 1, username: 'root', access_level: 30 }]]);
   pipelines: FakePipeline[] = [];
+  /** Issues by iid as the forge holds them now; `GET /issues/:iid` answers from here (404 when absent). */
+  issues = new Map<number, FakeIssue>();
   /** While set, reading a merge request answers 404 (an outage, a permission change). */
   mergeRequestsUnreadable = false;
   private nextId = 500;
+
+  /**
+   * Makes the issue what an Issue Hook shows (the forge's state when it sent the hook) and
+   * returns the hook, to post it: `postGitLab(url, 'Issue Hook', gitlab.issueFrom(hook))`.
+   */
+  issueFrom<H extends { object_attributes: { iid: number; state?: string; title: string; description?: string | null }; labels?: { title: string }[] }>(hook: H): H {
+    const a = hook.object_attributes;
+    this.issues.set(a.iid, {
+      iid: a.iid,
+      state: a.state === 'closed' ? 'closed' : 'opened',
+      title: a.title,
+      description: a.description ?? '',
+      labels: (hook.labels ?? []).map((l) => l.title),
+    });
+    return hook;
+  }
 
   install(): this {
     const scope = nock(GITLAB_URL, { reqheaders: { 'private-token': GITLAB_TOKEN } }).persist();
@@ -69,6 +95,11 @@ export class FakeGitLab {
       this.calls.push(call);
       return call;
     };
+    scope.get(/\/api\/v4\/projects\/\d+\/issues\/\d+$/).reply((uri) => {
+      const call = record('GET', uri, {});
+      const issue = this.issues.get(Number(call.path.split('/').pop()));
+      return issue ? [200, { id: 10_000 + issue.iid, project_id: 1, ...issue }] : [404, { message: '404 Not found' }];
+    });
     scope.get(/\/api\/v4\/projects\/\d+\/(issues|merge_requests)\/\d+\/notes/).reply((uri) => {
       const call = record('GET', uri, {});
       return [200, this.notes.get(call.path) ?? [], { 'x-next-page': '' }];
@@ -89,8 +120,12 @@ export class FakeGitLab {
     });
     scope.put(/\/api\/v4\/projects\/\d+\/issues\/\d+$/).reply((uri, body) => {
       const call = record('PUT', uri, body);
-      const labels = new Set([...(this.issueLabels.get(call.path) ?? []), ...String(call.body.add_labels ?? '').split(',').filter(Boolean)]);
+      const listed = (key: string) => String(call.body[key] ?? '').split(',').filter(Boolean);
+      const labels = new Set([...(this.issueLabels.get(call.path) ?? []), ...listed('add_labels')]);
+      for (const l of listed('remove_labels')) labels.delete(l);
       this.issueLabels.set(call.path, [...labels]);
+      const issue = this.issues.get(Number(call.path.split('/').pop()));
+      if (issue) issue.labels = [...new Set([...issue.labels, ...listed('add_labels')])].filter((l) => !listed('remove_labels').includes(l));
       return [200, { id: 1, iid: Number(call.path.split('/').pop()), labels: [...labels], state: 'opened' }];
     });
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests$/).query(true).reply((uri) => {
@@ -222,4 +257,25 @@ export function gitlabMembers(levels: (userId: number) => number | null = () => 
         ? [404, { message: '404 Not found' }]
         : [200, { id, username: `user${id}`, name: `User ${id}`, state: 'active', access_level: level, expires_at: null }];
     });
+}
+
+/**
+ * For tests that mock GitLab call by call: `GET /projects/:id/issues/:iid` answers with the
+ * issue of the last Issue Hook passed through `from` (GitLab's state when it sent the hook),
+ * 404 before any. `postGitLab(url, 'Issue Hook', issues.from(hook))`.
+ */
+export function gitlabIssueState() {
+  let issue: Record<string, unknown> | null = null;
+  nock(GITLAB_URL, { reqheaders: { 'private-token': GITLAB_TOKEN } })
+    .persist()
+    .get(/\/api\/v4\/projects\/\d+\/issues\/\d+$/)
+    .reply(() => (issue ? [200, issue] : [404, { message: '404 Not found' }]));
+  return {
+    from<H extends object>(hook: H): H {
+      const h = hook as { object_attributes: { iid: number; state?: string; title: string; description?: string | null }; labels?: { title: string }[] };
+      const a = h.object_attributes;
+      issue = { id: 10_000 + a.iid, iid: a.iid, project_id: 1, state: a.state === 'closed' ? 'closed' : 'opened', title: a.title, description: a.description ?? '', labels: (h.labels ?? []).map((l) => l.title) };
+      return hook;
+    },
+  };
 }

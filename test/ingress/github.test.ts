@@ -7,7 +7,7 @@ import examples from '@octokit/webhooks-examples/api.github.com/index.json' with
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
-import { githubPermissions } from '../helpers/github-api.js';
+import { githubIssueState, githubPermissions } from '../helpers/github-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
 const INSTALLATION = 4242;
@@ -84,11 +84,13 @@ async function deliveries(app: TestApp) {
 
 describe('GitHub webhooks', () => {
   let app: TestApp;
+  let issues: ReturnType<typeof githubIssueState>;
 
   onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp({ tweak: (l) => (l.config.inbox.max_attempts = 3) });
     githubPermissions('Codertocat/Hello-World');
+    issues = githubIssueState('Codertocat/Hello-World');
   });
   afterEach(async () => {
     await app.close();
@@ -111,7 +113,7 @@ describe('GitHub webhooks', () => {
       .reply(200, [{ id: 1, name: 'doom:assigned', color: 'ededed', default: false }]);
 
     const delivery = crypto.randomUUID();
-    const res = await postGitHub(app.url, 'issues', labeledWithTrigger(), { delivery });
+    const res = await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()), { delivery });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: true, duplicate: false });
 
@@ -147,15 +149,15 @@ describe('GitHub webhooks', () => {
     mockFirstSync(1002);
     const delivery = crypto.randomUUID();
     const payload = labeledWithTrigger();
-    expect((await postGitHub(app.url, 'issues', payload, { delivery })).status).toBe(202);
+    expect((await postGitHub(app.url, 'issues', issues.from(payload), { delivery })).status).toBe(202);
     await settled(app);
 
-    const again = await postGitHub(app.url, 'issues', payload, { delivery });
+    const again = await postGitHub(app.url, 'issues', issues.from(payload), { delivery });
     expect(again.status).toBe(202);
     expect(await again.json()).toEqual({ accepted: true, duplicate: true });
     // Another delivery of the same state (GitHub sends one per label) changes nothing either:
     // no API call is mocked for it, so any call would fail the delivery.
-    expect((await postGitHub(app.url, 'issues', payload)).status).toBe(202);
+    expect((await postGitHub(app.url, 'issues', issues.from(payload))).status).toBe(202);
     await settled(app);
 
     expect(await tasks(app)).toHaveLength(1);
@@ -168,7 +170,7 @@ describe('GitHub webhooks', () => {
 
   it('edits the existing comment when the task changes instead of posting another', async () => {
     mockFirstSync(1003);
-    await postGitHub(app.url, 'issues', labeledWithTrigger());
+    await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()));
     await settled(app);
 
     // The maintainer adds P0: the task is re-routed to the principal, the comment edited.
@@ -183,7 +185,7 @@ describe('GitHub webhooks', () => {
       .reply(200, []);
     const payload = labeledWithTrigger(['P0']) as Example & { label: { name: string } };
     payload.label = { ...payload.label, name: 'P0' };
-    await postGitHub(app.url, 'issues', payload);
+    await postGitHub(app.url, 'issues', issues.from(payload));
     await settled(app);
 
     expect(nock.pendingMocks()).toEqual([]);
@@ -200,14 +202,14 @@ describe('GitHub webhooks', () => {
   it('takes a new description into an assigned task without re-routing it', async () => {
     mockFirstSync(1006);
     const payload = labeledWithTrigger();
-    await postGitHub(app.url, 'issues', payload);
+    await postGitHub(app.url, 'issues', issues.from(payload));
     await settled(app);
 
     // issues.edited: same labels, a new body. The comment shows nothing that changed, so no
     // API call is made (none is mocked: one would fail the delivery).
     const edited = { ...payload, action: 'edited', issue: { ...(payload.issue as object), body: 'Also check the footer.' } };
     delete (edited as Record<string, unknown>).label;
-    await postGitHub(app.url, 'issues', edited);
+    await postGitHub(app.url, 'issues', issues.from(edited));
     await settled(app);
     expect((await deliveries(app)).map((d) => d.status)).toEqual(['done', 'done']);
     const [task] = await tasks(app);
@@ -219,16 +221,16 @@ describe('GitHub webhooks', () => {
 
   it('refuses a bad or missing signature with 401 and stores nothing', async () => {
     const payload = labeledWithTrigger();
-    const wrong = await postGitHub(app.url, 'issues', payload, { signature: 'sha256=' + '0'.repeat(64) });
+    const wrong = await postGitHub(app.url, 'issues', issues.from(payload), { signature: 'sha256=' + '0'.repeat(64) });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toEqual({ error: 'invalid or missing X-Hub-Signature-256' });
-    const missing = await postGitHub(app.url, 'issues', payload, { signature: null });
+    const missing = await postGitHub(app.url, 'issues', issues.from(payload), { signature: null });
     expect(missing.status).toBe(401);
-    const garbage = await postGitHub(app.url, 'issues', payload, { signature: 'not-a-signature' });
+    const garbage = await postGitHub(app.url, 'issues', issues.from(payload), { signature: 'not-a-signature' });
     expect(garbage.status).toBe(401);
     // Signed over different bytes than the ones sent (a re-serialized body).
     const body = JSON.stringify(payload, null, 2);
-    const reserialized = await postGitHub(app.url, 'issues', payload, {
+    const reserialized = await postGitHub(app.url, 'issues', issues.from(payload), {
       body,
       signature: (await import('../helpers/app.js')).signGitHub(JSON.stringify(payload)),
     });
@@ -258,7 +260,7 @@ describe('GitHub webhooks', () => {
     star.installation = { id: INSTALLATION };
     expect((await postGitHub(app.url, 'star', star)).status).toBe(202);
     const assigned = example('issues', 'assigned');
-    expect((await postGitHub(app.url, 'issues', assigned)).status).toBe(202);
+    expect((await postGitHub(app.url, 'issues', issues.from(assigned))).status).toBe(202);
     expect((await postGitHub(app.url, 'ping', { zen: 'Keep it logically awesome.', hook_id: 1 })).status).toBe(202);
     await settled(app);
     const stored = await deliveries(app);
@@ -269,7 +271,7 @@ describe('GitHub webhooks', () => {
   it('marks a handled delivery with a malformed payload failed at once, naming the field', async () => {
     const payload = labeledWithTrigger() as Example & { issue: Record<string, unknown> };
     delete payload.issue.number;
-    expect((await postGitHub(app.url, 'issues', payload)).status).toBe(202);
+    expect((await postGitHub(app.url, 'issues', issues.from(payload))).status).toBe(202);
     await settled(app);
     const [d] = await deliveries(app);
     expect(d).toMatchObject({ status: 'failed', attempts: 1 });
@@ -296,7 +298,7 @@ describe('GitHub webhooks', () => {
       .reply(201, commentResponse(1004, 'x'))
       .post(`${ISSUE_PATH}/labels`)
       .reply(200, []);
-    await postGitHub(app.url, 'issues', labeledWithTrigger());
+    await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()));
     await settled(app);
     expect(nock.pendingMocks()).toEqual([]);
     const [d] = await deliveries(app);
@@ -308,7 +310,7 @@ describe('GitHub webhooks', () => {
   it('marks a delivery failed with its error after the last try', async () => {
     installationToken();
     nock(API).get(`${ISSUE_PATH}/comments`).query(true).times(3).reply(404, { message: 'Not Found' });
-    await postGitHub(app.url, 'issues', labeledWithTrigger());
+    await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()));
     await settled(app);
     expect(nock.pendingMocks()).toEqual([]);
     const [d] = await deliveries(app);
@@ -346,7 +348,7 @@ describe('GitHub webhooks', () => {
 
   it('cancels the task when the trigger label is removed, and frees the agent', async () => {
     mockFirstSync(1005);
-    await postGitHub(app.url, 'issues', labeledWithTrigger());
+    await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()));
     await settled(app);
 
     let body = '';
@@ -355,15 +357,19 @@ describe('GitHub webhooks', () => {
         body = b.body;
         return true;
       })
-      .reply(200, commentResponse(1005, 'x'));
+      .reply(200, commentResponse(1005, 'x'))
+      // The task ended: the assigned label comes off.
+      .delete('/repos/Codertocat/Hello-World/issues/1/labels/doom%3Aassigned')
+      .reply(200, []);
     const unlabeled = example('issues', 'unlabeled') as Example & { issue: { labels: unknown[] } };
     unlabeled.installation = { id: INSTALLATION };
-    await postGitHub(app.url, 'issues', unlabeled);
+    await postGitHub(app.url, 'issues', issues.from(unlabeled));
     await settled(app);
     expect(nock.pendingMocks()).toEqual([]);
     const [task] = await tasks(app);
     expect(task).toMatchObject({ status: 'failed', error_message: 'cancelled: the "doom" label was removed' });
     expect(body).toContain('**failed**');
+    expect((await deliveries(app)).map((d) => d.status)).toEqual(['done', 'done']);
     await waitFor(async () => {
       const load = await app.store.db.selectFrom('assignments').select('status').execute();
       return load.every((a) => a.status === 'cancelled');
@@ -373,7 +379,7 @@ describe('GitHub webhooks', () => {
   it('answers 404 when GitHub is not configured', async () => {
     await app.close();
     app = await startTestApp({ env: { APP_ID: '' } });
-    const res = await postGitHub(app.url, 'issues', labeledWithTrigger());
+    const res = await postGitHub(app.url, 'issues', issues.from(labeledWithTrigger()));
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toContain('APP_ID');
     expect(await (await fetch(`${app.url}/healthz`)).json()).toEqual({ status: 'ok', forges: { github: false, gitlab: true } });

@@ -6,7 +6,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gitlabFixture, gitlabFixtureFiles, gitlabFixtureHeaders } from '../helpers/fixtures.js';
 import { GITLAB_TOKEN, GITLAB_URL, postGitLab, settled, startTestApp, type TestApp } from '../helpers/app.js';
-import { gitlabMembers } from '../helpers/gitlab-api.js';
+import { gitlabIssueState, gitlabMembers } from '../helpers/gitlab-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
 const fixture = (name: string): Record<string, unknown> => gitlabFixture(name);
@@ -53,11 +53,13 @@ const noteResponse = (id: number, body: string) => ({
 
 describe('GitLab webhooks', () => {
   let app: TestApp;
+  let issues: ReturnType<typeof gitlabIssueState>;
 
   onlyLocalNetwork();
   beforeEach(async () => {
     app = await startTestApp();
     gitlabMembers();
+    issues = gitlabIssueState();
   });
   afterEach(async () => {
     await app.close();
@@ -81,7 +83,7 @@ describe('GitLab webhooks', () => {
       .put('/api/v4/projects/1/issues/23', { add_labels: 'doom:assigned' })
       .reply(200, { id: 301, iid: 23, project_id: 1, labels: ['API', 'doom', 'security', 'P1', 'doom:assigned'] });
 
-    const res = await postGitLab(app.url, 'Issue Hook', issueLabeled());
+    const res = await postGitLab(app.url, 'Issue Hook', issues.from(issueLabeled()));
     expect(res.status).toBe(202);
     await settled(app);
     expect(api.pendingMocks()).toEqual([]);
@@ -106,11 +108,11 @@ describe('GitLab webhooks', () => {
   });
 
   it('refuses a wrong or missing X-Gitlab-Token with 401 and stores nothing', async () => {
-    expect((await postGitLab(app.url, 'Issue Hook', issueLabeled(), { token: 'nope' })).status).toBe(401);
-    expect((await postGitLab(app.url, 'Issue Hook', issueLabeled(), { token: null })).status).toBe(401);
+    expect((await postGitLab(app.url, 'Issue Hook', issues.from(issueLabeled()), { token: 'nope' })).status).toBe(401);
+    expect((await postGitLab(app.url, 'Issue Hook', issues.from(issueLabeled()), { token: null })).status).toBe(401);
     // Same length as the real secret, one character off.
     const near = 'gitlab-webhook-secret-for-testz';
-    expect((await postGitLab(app.url, 'Issue Hook', issueLabeled(), { token: near })).status).toBe(401);
+    expect((await postGitLab(app.url, 'Issue Hook', issues.from(issueLabeled()), { token: near })).status).toBe(401);
     expect(await deliveries()).toEqual([]);
   });
 

@@ -14,9 +14,9 @@ describe('GET /metrics', () => {
   });
 
   it('reports tasks, the queue, the inbox and agents from the store', async () => {
-    new FakeGitLab().install();
+    const gitlab = new FakeGitLab().install();
     app = await startTestApp();
-    await postGitLab(app.url, 'Issue Hook', labeledIssue('https://gitlab.example.com/gitlabhq/gitlab-test.git'));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue('https://gitlab.example.com/gitlabhq/gitlab-test.git')));
     await settled(app);
     const res = await fetch(`${app.url}/metrics`);
     expect(res.status).toBe(200);

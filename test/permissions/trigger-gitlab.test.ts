@@ -41,7 +41,7 @@ describe('who may start an agent on GitLab', () => {
 
   it('a Developer starts a task, looked up by the user id of the hook', async () => {
     app = await startTestApp();
-    await postGitLab(app.url, 'Issue Hook', labeledBy(developer));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledBy(developer)));
     await settled(app);
     expect(await tasks()).toHaveLength(1);
     expect(gitlab.made('GET', /members\/all\/31$/)).toHaveLength(1);
@@ -50,8 +50,8 @@ describe('who may start an agent on GitLab', () => {
 
   it('a Reporter and a project bot start nothing; the issue is told once', async () => {
     app = await startTestApp();
-    await postGitLab(app.url, 'Issue Hook', labeledBy(reporter));
-    await postGitLab(app.url, 'Issue Hook', labeledBy(projectBot));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledBy(reporter)));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledBy(projectBot)));
     await settled(app);
 
     expect(await tasks()).toEqual([]);
@@ -71,11 +71,11 @@ describe('who may start an agent on GitLab', () => {
 
   it('a bot flagged `bot: true` by GitLab is a bot whatever its name; allowed_bots lets one in', async () => {
     app = await startTestApp({ tweak: (l) => (l.config.security.allowed_bots = ['release-robot']) });
-    await postGitLab(app.url, 'Issue Hook', labeledBy({ id: 51, username: 'helper', bot: true }));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledBy({ id: 51, username: 'helper', bot: true })));
     await settled(app);
     expect(await tasks()).toEqual([]);
 
-    await postGitLab(app.url, 'Issue Hook', labeledBy({ id: 52, username: 'release-robot', bot: true }));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledBy({ id: 52, username: 'release-robot', bot: true })));
     await settled(app);
     expect(await tasks()).toHaveLength(1);
   });

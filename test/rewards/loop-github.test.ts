@@ -56,7 +56,7 @@ describe('the RLVR loop on GitHub', () => {
     labeled.label = { ...labeled.label, name: 'doom' };
     labeled.installation = { id: INSTALLATION };
     labeled.repository = { ...labeled.repository, clone_url: `file://${remote.bare}`, default_branch: 'main' };
-    await postGitHub(app.url, 'issues', labeled);
+    await postGitHub(app.url, 'issues', github.issueFrom(labeled));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' ? t : undefined;

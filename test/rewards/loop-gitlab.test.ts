@@ -84,7 +84,7 @@ describe('the RLVR loop on GitLab', () => {
       issue.object_attributes.labels = issue.labels;
       issue.changes.labels.current = issue.labels;
     }
-    await postGitLab(app.url, 'Issue Hook', issue);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(issue));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' ? t : undefined;

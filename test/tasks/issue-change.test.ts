@@ -1,4 +1,5 @@
 /** Table tests for the pure decision over an issue event, and the gate on its sender. */
+import type { IssueState } from '../../src/forges/forge.js';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import type { IssueEvent } from '../../src/forges/event.js';
@@ -40,7 +41,9 @@ function taskFor(e: IssueEvent, status: TaskStatus, over: Partial<TaskRow> = {})
   return { ...newTask({ ...specFields(intake.spec), status }), id: 5, ...over } as TaskRow;
 }
 
-const decide = (existing: TaskRow | null, e: IssueEvent) => decideIssueChange(existing, e, taskSpecFromIssue(e.issue, config), config);
+/** The forge agrees with the payload (the stale cases pass `current` themselves). */
+const decide = (existing: TaskRow | null, e: IssueEvent, current: IssueState | null = { ...e.issue }) =>
+  decideIssueChange(existing, e, current, taskSpecFromIssue(e.issue, config), config);
 const kind = (c: IssueChange) => (c.kind === 'cancel' ? `cancel${c.running ? ' (running)' : ''}` : c.kind);
 
 const labeled = event();

@@ -75,7 +75,7 @@ describe('runs: issue to merge request', () => {
 
   it('runs the agent in a worktree, pushes the branch and opens one merge request; a rerun updates it', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nFixed by the agent.\n')) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
     await app.runs.idle();
 
@@ -113,7 +113,7 @@ describe('runs: issue to merge request', () => {
     // The maintainer asks for another attempt while the MR is open (the forge says so, with the
     // head the bot pushed): same branch, the same MR updated, no second one.
     gitlab.mergeRequests[0]!.sha = done.head_sha;
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => (await runsOf()).length === 2 && (await task()).status === 'completed', 'the second run');
     await app.runs.idle();
     expect(gitlab.made('POST', /merge_requests$/)).toHaveLength(1);
@@ -128,7 +128,7 @@ describe('runs: issue to merge request', () => {
   it('adds the review app URL to the merge request when its deployment succeeds', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nFixed.\n')) });
     const issue = labeledIssue(`file://${remote.bare}`);
-    await postGitLab(app.url, 'Issue Hook', issue);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(issue));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
     await app.runs.idle();
 
@@ -159,7 +159,7 @@ describe('runs: issue to merge request', () => {
       tweak: withRunners((a) => (a.tier === 'junior' ? sleepFor(60_000) : append('\nFixed by a senior.\n'))),
     });
     const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 5000\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the escalated task');
     await app.runs.idle();
     expect(done).toMatchObject({ assigned_agent: 'agent-bugfix-senior', escalations: 1, min_tier: 'senior', timeout_ms: 5000 });
@@ -232,7 +232,7 @@ describe('runs: issue to merge request', () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => append('\nx\n')) });
     // The scripted runner reports 1,500 tokens: over a budget of 1,000 for every agent.
     const body = '```yaml\ntask:\n  constraints:\n    max_tokens: 1000\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const runs = await runsOf();
@@ -251,7 +251,7 @@ describe('runs: issue to merge request', () => {
       executor: 'local',
       tweak: withRunners(() => ({ kind: 'scripted', script: ['node', '-e', 'console.error("cannot reproduce"); process.exit(3)'] })),
     });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const failed = await task();
@@ -271,12 +271,12 @@ describe('runs: issue to merge request', () => {
 
   it('cancels a running task when its issue is closed', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners(() => sleepFor(60_000)) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'in_progress' ? true : undefined), 'the run to start');
     const closed = labeledIssue(`file://${remote.bare}`);
     closed.object_attributes = { ...closed.object_attributes, action: 'close', state: 'closed' };
     closed.changes = {};
-    await postGitLab(app.url, 'Issue Hook', closed);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(closed));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the cancellation');
     await app.runs.idle();
     expect((await task()).error_message).toBe('cancelled by an operator');
@@ -285,7 +285,7 @@ describe('runs: issue to merge request', () => {
 
   it('re-queues a run interrupted by a stop and finishes it after the restart', async () => {
     app = await startTestApp({ executor: 'local', dir: dir.path, tweak: withRunners(() => sleepFor(60_000)) });
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'in_progress' ? true : undefined), 'the run to start');
     await app.close();
 

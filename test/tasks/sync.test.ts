@@ -6,6 +6,7 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createForgeDirectory } from '../../src/forges/directory.js';
+import { noEvents } from '../../src/events.js';
 import { createLogger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import { insertTask, updateTask } from '../../src/store/tasks.js';
@@ -34,6 +35,7 @@ describe('TaskService.syncIssue', () => {
       config: configSchema.parse({}),
       forges: createForgeDirectory({ gitlab: { url: GITLAB_URL, token: GITLAB_TOKEN } }),
       log: createLogger({ level: 'silent' }),
+      events: noEvents,
     });
     const { task } = await insertTask(store.db, newTask({ forge: 'gitlab', repo_id: 1, repo: 'gitlabhq/gitlab-test', issue_number: 23 }));
     await Promise.all([service.syncIssue(task), service.syncIssue(task), service.syncIssue(task)]);

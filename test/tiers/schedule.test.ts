@@ -4,7 +4,8 @@ import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { cronProblem } from '../../src/config/schema.js';
 import { getAgent } from '../../src/store/agents.js';
-import { followUp, nightlyTierRecompute, scheduleTierRecompute } from '../../src/tiers/schedule.js';
+import type { DomainEvent } from '../../src/events.js';
+import { nightlyTierRecompute, scheduleTierRecompute } from '../../src/tiers/schedule.js';
 import { freshStore, shippedConfig, type TestStore } from './fixtures.js';
 
 const quietLog = () => ({ info: vi.fn(), warn: vi.fn(), error: vi.fn() });
@@ -140,8 +141,8 @@ describe('nightlyTierRecompute', () => {
       )
       .execute();
     const log = quietLog();
-    const tasks = { releaseAgent: vi.fn(async () => 2), routePending: vi.fn(async () => 1) };
-    await nightlyTierRecompute({ db, config: shippedConfig(), log, tasks })();
+    const said: DomainEvent[] = [];
+    await nightlyTierRecompute({ db, config: shippedConfig(), log, events: { emit: async (e) => void said.push(e) } })();
 
     expect((await getAgent(db, 'agent-bugfix-junior'))!.tier).toBe('principal');
     expect((await getAgent(db, 'agent-bugfix-senior'))!.tier).toBe('suspended');
@@ -153,8 +154,11 @@ describe('nightlyTierRecompute', () => {
     const actors = await db.selectFrom('audit_log').select('actor').where('event', '=', 'agent.tier_changed').execute();
     expect(actors.map((a) => a.actor)).toEqual(['scheduler', 'scheduler']);
 
-    expect(tasks.releaseAgent).toHaveBeenCalledExactlyOnceWith('agent-bugfix-senior', 'scheduler');
-    expect(tasks.routePending).toHaveBeenCalledExactlyOnceWith('scheduler');
+    // What follows from each change (release, route) is the tier.changed handler's, in app.ts.
+    expect(said).toEqual([
+      { kind: 'tier.changed', agent: 'agent-bugfix-junior', from: 'junior', to: 'principal', source: 'nightly', actor: 'scheduler' },
+      { kind: 'tier.changed', agent: 'agent-bugfix-senior', from: 'senior', to: 'suspended', source: 'nightly', actor: 'scheduler' },
+    ]);
     expect(log.info).toHaveBeenCalledWith(expect.objectContaining({ agents: 9, changed: 2, updated: 2 }), 'tier recompute done');
     expect(log.info).toHaveBeenCalledWith(
       { agent: 'agent-bugfix-senior', from: 'senior', to: 'suspended', reason: 'rolling average -1.00 over the last 1 rewards → suspended' },
@@ -162,10 +166,9 @@ describe('nightlyTierRecompute', () => {
     );
   });
 
-  it('does not route when nothing changed', async () => {
-    const tasks = { releaseAgent: vi.fn(async () => 0), routePending: vi.fn(async () => 0) };
-    expect(await followUp(tasks, { agents: 9, changed: [], updated: 3, durationMs: 1 }, 'cli')).toEqual({ released: 0, assigned: 0 });
-    expect(tasks.routePending).not.toHaveBeenCalled();
-    expect(tasks.releaseAgent).not.toHaveBeenCalled();
+  it('says nothing when nothing changed', async () => {
+    const said: DomainEvent[] = [];
+    await nightlyTierRecompute({ db: store.db, config: shippedConfig(), log: quietLog(), events: { emit: async (e) => void said.push(e) } })();
+    expect(said).toEqual([]);
   });
 });

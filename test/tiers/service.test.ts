@@ -1,3 +1,4 @@
+import { noEvents } from '../../src/events.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { RewardComponents } from '../../src/rewards/formula.js';
@@ -47,7 +48,7 @@ async function reward(agent: string, components: RewardComponents) {
   tick();
   const task = await addTask(db);
   tick();
-  return recordManualReward(db, config, { taskId: task.id, agent, components, actor: 'alice' });
+  return recordManualReward(db, config, { taskId: task.id, agent, components, actor: 'alice' }, noEvents);
 }
 
 describe('promoteAgent', () => {
@@ -159,7 +160,7 @@ describe('a promotion and a reward settled in the same millisecond', () => {
     await promoteAgent(db, 'agent-bugfix-junior', { to: 'senior', actor: 'alice' });
     // The clock does not move: this reward settles in the promotion's millisecond.
     const task = await addTask(db);
-    const same = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' });
+    const same = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' }, noEvents);
     expect(same.reward.settled_at).toBe(new Date(clock).toISOString());
     expect(same).toMatchObject({ tier: 'senior', tierChanged: false });
     expect((await recomputeAllTiers(db, config, { source: 'nightly', actor: 'scheduler' })).changed).toEqual([]);
@@ -168,7 +169,7 @@ describe('a promotion and a reward settled in the same millisecond', () => {
     // One millisecond later is after it: the rewards decide again.
     clock += 1;
     vi.setSystemTime(clock);
-    const later = await recordManualReward(db, config, { taskId: (await addTask(db)).id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' });
+    const later = await recordManualReward(db, config, { taskId: (await addTask(db)).id, agent: 'agent-bugfix-junior', components: worst, actor: 'bob' }, noEvents);
     expect(later).toMatchObject({ tier: 'suspended', tierChanged: true });
   });
 });
@@ -298,11 +299,11 @@ describe('recordManualReward', () => {
       { reward: 1, components: {}, weights: {}, evaluatorVersion: 'test', hookDurationMs: 0, kind: 'provisional', degraded: false, mrNumber: 3, mrState: 'open' },
     );
     tick();
-    const manual = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' });
+    const manual = await recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: worst, actor: 'a' }, noEvents);
     expect(manual.reward).toMatchObject({ id: provisional.row!.id, assignment_id: attempt.id, kind: 'manual', reward: -2.5 });
     expect(manual.reward.settled_at).not.toBeNull();
     tick();
-    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' })).rejects.toThrow(
+    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: perfect, actor: 'a' }, noEvents)).rejects.toThrow(
       new RewardError(`task ${task.id} already has a manual reward -2.50 for agent-principal (attempt ${attempt.id}); a settled reward is not replaced`),
     );
     const rows = await db.selectFrom('rewards').selectAll().where('agent_name', '=', 'agent-principal').execute();
@@ -312,14 +313,14 @@ describe('recordManualReward', () => {
 
   it('refuses an unknown task or agent and an out-of-range component, writing nothing', async () => {
     const task = await addTask(db);
-    await expect(recordManualReward(db, config, { taskId: 9999, agent: 'agent-principal', components: perfect, actor: 'a' })).rejects.toThrow(
+    await expect(recordManualReward(db, config, { taskId: 9999, agent: 'agent-principal', components: perfect, actor: 'a' }, noEvents)).rejects.toThrow(
       new RewardError('task 9999 does not exist'),
     );
-    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'ghost', components: perfect, actor: 'a' })).rejects.toThrow(
+    await expect(recordManualReward(db, config, { taskId: task.id, agent: 'ghost', components: perfect, actor: 'a' }, noEvents)).rejects.toThrow(
       new RewardError('agent "ghost" does not exist'),
     );
     await expect(
-      recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: { ...perfect, ci_pipeline_status: 0.5 }, actor: 'a' }),
+      recordManualReward(db, config, { taskId: task.id, agent: 'agent-principal', components: { ...perfect, ci_pipeline_status: 0.5 }, actor: 'a' }, noEvents),
     ).rejects.toThrow(new RewardError('ci_pipeline_status must be 0 or 1, got 0.5'));
     expect(await db.selectFrom('rewards').selectAll().execute()).toEqual([]);
     expect(await db.selectFrom('audit_log').selectAll().execute()).toEqual([]);

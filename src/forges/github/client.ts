@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type {
   Forge,
   ForgeUser,
+  IssueState,
   MergeRequestDetails,
   MergeRequestSummary,
   OpenMergeRequest,
@@ -44,6 +45,15 @@ const collaboratorPermission = z.object({
   permission: z.string(),
   /** The actual role: admin, maintain, write, triage, read, or a custom role name. */
   role_name: z.string().nullish(),
+});
+
+/** `GET /repos/{owner}/{repo}/issues/{n}`; labels come as objects (or, in old payloads, names). */
+const issue = z.object({
+  number: z.number().int(),
+  state: z.enum(['open', 'closed']),
+  title: z.string(),
+  body: z.string().nullish(),
+  labels: z.array(z.union([z.string(), z.object({ name: z.string() })])),
 });
 
 const installationToken = z.object({ token: z.string().min(1) });
@@ -180,6 +190,41 @@ export class GitHubForge implements Forge {
       issue_number: thread.number,
       labels,
     });
+  }
+
+  async removeLabels(thread: ThreadRef, labels: string[]): Promise<void> {
+    const { owner, repo } = splitFullName(thread.repo);
+    for (const name of labels) {
+      try {
+        await this.call(z.unknown(), 'DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}', {
+          owner,
+          repo,
+          issue_number: thread.number,
+          name,
+        });
+      } catch (error) {
+        // Not on the issue (any more): what we wanted.
+        if (!(error instanceof ForgeApiError && error.status === 404)) throw error;
+      }
+    }
+  }
+
+  async getIssue(repoRef: RepoLocator, number: number): Promise<IssueState | null> {
+    const { owner, repo } = splitFullName(repoRef);
+    try {
+      const i = await this.call(issue, 'GET /repos/{owner}/{repo}/issues/{issue_number}', { owner, repo, issue_number: number });
+      return {
+        number: i.number,
+        state: i.state,
+        title: i.title,
+        body: i.body ?? '',
+        labels: i.labels.map((l) => (typeof l === 'string' ? l : l.name)),
+      };
+    } catch (error) {
+      // 404: deleted or transferred; 410: deleted.
+      if (error instanceof ForgeApiError && (error.status === 404 || error.status === 410)) return null;
+      throw error;
+    }
   }
 
   async permissionOf(repoRef: RepoLocator, user: UserRef): Promise<Permission> {

@@ -37,6 +37,7 @@ import type { z } from 'zod';
 import type {
   Forge,
   ForgeUser,
+  IssueState,
   MergeRequestDetails,
   MergeRequestSummary,
   OpenMergeRequest,
@@ -191,6 +192,25 @@ export class GitLabForge implements Forge {
     const addLabels = labels.join(',');
     if (thread.on === 'issue') await this.#api.issues.edit(thread.repo.id, thread.number, { addLabels });
     else await this.#api.mergeRequests.edit(thread.repo.id, thread.number, { addLabels });
+  }
+
+  async removeLabels(thread: ThreadRef, labels: string[]): Promise<void> {
+    if (labels.length === 0) return;
+    // `remove_labels` ignores labels the issue does not carry.
+    const removeLabels = labels.join(',');
+    if (thread.on === 'issue') await this.#api.issues.edit(thread.repo.id, thread.number, { removeLabels });
+    else await this.#api.mergeRequests.edit(thread.repo.id, thread.number, { removeLabels });
+  }
+
+  async getIssue(repo: RepoLocator, number: number): Promise<IssueState | null> {
+    try {
+      const path = `/projects/${repo.id}/issues/${number}`;
+      const i = this.check(S.Issue, 'GET', path, await this.#api.issues.show(number, { projectId: repo.id }));
+      return { number: i.iid, state: i.state === 'opened' ? 'open' : 'closed', title: i.title, body: i.description ?? '', labels: i.labels };
+    } catch (error) {
+      if (error instanceof ForgeApiError && error.status === 404) return null;
+      throw error;
+    }
   }
 
   async permissionOf(repo: RepoLocator, user: UserRef): Promise<Permission> {

@@ -56,6 +56,15 @@ export type Job = z.infer<typeof Job>;
 export const Pipeline = z.object({ id: z.number().int(), sha: z.string() });
 export const PipelineDetails = Pipeline.extend({ coverage: z.union([z.string(), z.number()]).nullish() });
 
+/** `GET /projects/:id/issues/:iid`: `state` is `opened` or `closed`, labels are names. */
+export const Issue = z.object({
+  iid: z.number().int(),
+  state: z.enum(['opened', 'closed']),
+  title: z.string(),
+  description: z.string().nullish(),
+  labels: z.array(z.string()),
+});
+
 export const Member = z.object({ access_level: z.number().int() });
 export const Users = z.array(z.object({ id: z.number().int(), username: z.string() }));
 

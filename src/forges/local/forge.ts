@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import type {
   Forge,
+  IssueState,
   ForgeUser,
   MergeRequestDetails,
   MergeRequestSummary,
@@ -36,6 +37,7 @@ import { ForgeApiError } from '../errors.js';
 import type { Database, LocalMergeRequestRow } from '../../store/schema.js';
 import {
   findLocalMergeRequest,
+  getLocalIssue,
   getLocalMergeRequest,
   getLocalPipeline,
   latestLocalPipeline,
@@ -78,6 +80,15 @@ export class LocalForge implements Forge {
 
   /** Labels mean nothing without a forge to show them: `doom status` shows the task's state. */
   async addLabels(): Promise<void> {}
+
+  async removeLabels(): Promise<void> {}
+
+  /** A local issue is open for as long as it exists: nothing closes or unlabels it. */
+  async getIssue(repo: RepoLocator, number: number): Promise<IssueState | null> {
+    const issue = await getLocalIssue(this.db, repo.fullName, number);
+    if (!issue) return null;
+    return { number, state: 'open', labels: JSON.parse(issue.labels) as string[], title: issue.title, body: issue.body };
+  }
 
   async permissionOf(_repo: RepoLocator, user: UserRef): Promise<Permission> {
     return user.login === localOperator().login ? 'admin' : 'none';

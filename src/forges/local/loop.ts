@@ -22,6 +22,7 @@ import type { Logger } from '../../log.js';
 import { ExpectedError } from '../../errors.js';
 import { Evaluator } from '../../rewards/evaluator.js';
 import { RunCoordinator } from '../../tasks/runs.js';
+import { wireRunConsequences } from '../../app.js';
 import { audit } from '../../store/audit.js';
 import { findTaskByIssue, getTask } from '../../store/tasks.js';
 import {
@@ -114,6 +115,7 @@ export class LocalLoop {
       config,
       forges: deps.core.forges,
       log: deps.log,
+      events: deps.core.events,
       mirrors: new MirrorCache({ root: resolve(config.executor.mirror_dir), diskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024 }),
     });
   }
@@ -169,8 +171,9 @@ export class LocalLoop {
   async run(taskId: number, report: (e: LoopEvent) => void = () => undefined): Promise<TaskRow> {
     let task = await this.task(taskId);
     if (task.status === 'pending') throw new LocalModeError(`task ${taskId} stays pending: ${task.pending_reason ?? 'no agent can take it'}`);
-    const runs = new RunCoordinator({ db: this.db, config: this.deps.config, forges: this.deps.core.forges, tasks: this.deps.core.tasks, log: this.deps.log, executor: this.deps.executor });
-    this.deps.core.tasks.runs = { assigned: () => runs.kick(), cancel: (id) => runs.cancel(id) };
+    const { core } = this.deps;
+    const runs = new RunCoordinator({ db: this.db, config: this.deps.config, forges: core.forges, tasks: core.tasks, events: core.events, log: this.deps.log, executor: this.deps.executor });
+    wireRunConsequences(core.events, core.tasks, runs);
     report({ kind: 'run', task });
     await runs.start();
     try {
