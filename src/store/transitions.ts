@@ -199,7 +199,8 @@ export async function startRun(db: Db, runId: number, branch: string): Promise<{
     const at = nowIso();
     const run = await trx
       .updateTable('assignments')
-      .set({ status: 'in_progress', started_at: at })
+      // The attempt records the branch it works on (a relabel's next attempt may use another).
+      .set({ status: 'in_progress', started_at: at, branch })
       .where('id', '=', runId)
       .where('status', '=', 'assigned')
       .returningAll()

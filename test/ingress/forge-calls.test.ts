@@ -60,7 +60,7 @@ describe('forge calls that fail half-way', () => {
     github.install();
     app = await startTestApp();
 
-    expect((await postGitHub(app.url, 'issues', githubLabeled())).status).toBe(202);
+    expect((await postGitHub(app.url, 'issues', github.issueFrom(githubLabeled()))).status).toBe(202);
     await settled(app);
 
     expect(lostAnswers).toBe(1);
@@ -84,7 +84,7 @@ describe('forge calls that fail half-way', () => {
     gitlab.install();
     app = await startTestApp();
 
-    expect((await postGitLab(app.url, 'Issue Hook', labeledIssue('file:///nowhere.git'))).status).toBe(202);
+    expect((await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue('file:///nowhere.git')))).status).toBe(202);
     await settled(app);
 
     expect(lostAnswers).toBe(1);
@@ -101,7 +101,7 @@ describe('forge calls that fail half-way', () => {
     gitlab.install();
     app = await startTestApp({ tweak: (l) => void (l.config.forges.request_timeout_ms = 200) });
 
-    expect((await postGitLab(app.url, 'Issue Hook', labeledIssue('file:///nowhere.git'))).status).toBe(202);
+    expect((await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue('file:///nowhere.git')))).status).toBe(202);
     await settled(app);
 
     // First try: looked for the note, POST timed out, looked again (not there), failed.

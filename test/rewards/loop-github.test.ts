@@ -162,7 +162,7 @@ describe('the RLVR loop on GitHub', () => {
       },
     });
     const labeled = labeledPayload();
-    await postGitHub(app.url, 'issues', labeled);
+    await postGitHub(app.url, 'issues', github.issueFrom(labeled));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' ? t : undefined;
@@ -201,7 +201,7 @@ describe('the RLVR loop on GitHub', () => {
 
   it('a relabel while the pull request is open updates the same pull request in a new attempt', async () => {
     const { labeled, task } = await startWithPull();
-    await postGitHub(app!.url, 'issues', labeled);
+    await postGitHub(app!.url, 'issues', github.issueFrom(labeled));
     await waitFor(async () => {
       const runs = await app!.store.db.selectFrom('assignments').selectAll().execute();
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow();

@@ -362,7 +362,7 @@ describe('the RLVR loop on GitLab', () => {
 
     // The maintainer labels the issue again: the forge says the MR is closed, so a new branch
     // and a new MR, and the first attempt's final reward is left as it was.
-    await postGitLab(app!.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app!.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     const again = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' && t.pr_number === 2 ? t : undefined;

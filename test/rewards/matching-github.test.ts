@@ -61,7 +61,7 @@ describe('GitHub: which CI evidence counts for a pull request', () => {
     labeled.installation = { id: INSTALLATION };
     labeled.repository = { ...labeled.repository, clone_url: `file://${remote.bare}`, default_branch: 'main' };
     repository = labeled.repository;
-    await postGitHub(app.url, 'issues', labeled);
+    await postGitHub(app.url, 'issues', github.issueFrom(labeled));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' ? t : undefined;

@@ -51,7 +51,7 @@ describe('GitLab: which pipelines and reviews count for a merge request', () => 
   async function openMergeRequest() {
     app = await startTestApp({ executor: 'local', tweak: writeGreeting });
     issue = labeledIssue(`file://${remote.bare}`);
-    await postGitLab(app.url, 'Issue Hook', issue);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(issue));
     const task = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' ? t : undefined;

@@ -60,7 +60,7 @@ describe('guards: an agent that edits .github/workflows/ci.yml', () => {
 
   it('refuse: the run fails naming the file, nothing is pushed, no MR is opened', async () => {
     app = await start('refuse');
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
 
@@ -80,7 +80,7 @@ describe('guards: an agent that edits .github/workflows/ci.yml', () => {
 
   it('flag: the MR is opened, labeled doom:protected-change, and says so at its top', async () => {
     app = await start('flag');
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the task to complete');
     await app.runs.idle();
 

@@ -80,7 +80,7 @@ describe.skipIf(!bin)(title, () => {
     const db = app.store.db;
     const task = async () => (await db.selectFrom('tasks').selectAll().executeTakeFirst())!;
 
-    expect((await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`))).status).toBe(202);
+    expect((await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)))).status).toBe(202);
     await held.agentDone;
     expect((await task()).status).toBe('in_progress');
 

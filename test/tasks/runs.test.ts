@@ -179,7 +179,7 @@ describe('runs: issue to merge request', () => {
       tweak: withRunners((a) => (a.tier === 'junior' ? writeThenSleep('wip.txt', 'junior was here\n') : continueWork('wip.txt', 'senior finished\n'))),
     });
     const body = 'Slow one.\n\n```yaml\ntask:\n  constraints:\n    timeout_ms: 6000\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     const done = await waitFor(async () => ((await task())?.status === 'completed' ? task() : undefined), 'the escalated task', 60_000);
     await app.runs.idle();
 
@@ -210,7 +210,7 @@ describe('runs: issue to merge request', () => {
   it('keeps the work of each agent that runs out of tokens, one commit on top of the other, and opens no MR', async () => {
     app = await startTestApp({ executor: 'local', tweak: withRunners((a) => continueWork('notes.txt', `${a.tier}\n`)) });
     const body = '```yaml\ntask:\n  constraints:\n    max_tokens: 1000\n```\n';
-    await postGitLab(app.url, 'Issue Hook', labeledIssue(`file://${remote.bare}`, body));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`, body)));
     await waitFor(async () => ((await task())?.status === 'failed' ? true : undefined), 'the task to fail');
     await app.runs.idle();
     const failed = await task();

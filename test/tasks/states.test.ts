@@ -137,11 +137,13 @@ describe('task and run states', () => {
     const close = gitlabFixture('merge-request-hook.json');
     close.project = first.project;
     close.object_attributes = { ...close.object_attributes, iid: mr.iid, action: 'close', state: 'closed', source_branch: mr.source_branch, target_branch: 'main' };
-    await postGitLab(app.url, 'Merge Request Hook', close);
+    // The pipeline first: a close settles the reward, and what comes after it is evidence only.
     const pipeline = gitlabFixture('pipeline-hook.json');
     pipeline.project = first.project;
     pipeline.object_attributes = { ...pipeline.object_attributes, id: 200, iid: 200, sha: done.head_sha, status: 'failed', coverage: '70', ref: 'refs/merge-requests/1/head' };
     await postGitLab(app.url, 'Pipeline Hook', pipeline);
+    await settled(app);
+    await postGitLab(app.url, 'Merge Request Hook', close);
     await settled(app);
     const senior = await app.store.db.selectFrom('agents').selectAll().where('name', '=', 'agent-bugfix-senior').executeTakeFirstOrThrow();
     expect(senior.tier).toBe('suspended');
