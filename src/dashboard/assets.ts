@@ -3,7 +3,7 @@
 export const styles = `
 :root { --bg:#0f1419; --card:#171d24; --line:#2a323c; --text:#dfe5ec; --muted:#8b98a5; --pos:#3fb67a; --neg:#e0605a; --accent:#6aa8ff; }
 * { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
+body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", Arial, sans-serif; background:var(--bg); color:var(--text); }
 header { display:flex; align-items:baseline; justify-content:space-between; padding:14px 24px; border-bottom:1px solid var(--line); }
 header h1 { margin:0; font-size:20px; letter-spacing:.5px; }
 header p { margin:0; color:var(--muted); }
@@ -31,7 +31,8 @@ svg.chart { width:100%; height:auto; display:block; }
 svg .axis, svg .grid { stroke:var(--line); } svg .zero { stroke:var(--muted); stroke-dasharray:3 3; }
 svg .tick { fill:var(--muted); font-size:11px; }
 svg .bar.pos { fill:var(--pos); } svg .bar.neg { fill:var(--neg); }
-svg .whisker { stroke:var(--accent); stroke-width:2; } svg .mean { fill:var(--text); }
+svg .whisker { stroke:var(--accent); stroke-width:3; stroke-linecap:round; } svg .mean { fill:var(--text); } svg .mean.neg { fill:var(--neg); }
+svg.interval { width:160px; height:16px; vertical-align:middle; }
 svg .up { fill:var(--pos); } svg .down { fill:var(--neg); }
 @media (max-width: 900px) { #live { grid-template-columns:1fr; } .split, .split.even { grid-template-columns:1fr; } }
 `;

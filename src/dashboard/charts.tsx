@@ -34,32 +34,22 @@ export function RewardHistogram(props: { bins: HistogramBin[]; width?: number; h
   );
 }
 
-/** Each agent's mean reward with its interval, on the reward scale [-5, +5]. */
-export function IntervalPlot(props: { entries: LeaderboardEntry[]; width?: number }) {
-  const { entries, width = 260 } = props;
-  const row = 22;
-  const height = Math.max(row, entries.length * row) + 18;
-  const x = (v: number) => 6 + ((Math.max(-5, Math.min(5, v)) + 5) / 10) * (width - 12);
+/** One agent's mean (dot) and interval (whisker) on the reward scale [-5, +5], for a table cell. */
+export function IntervalBar(props: { entry: LeaderboardEntry; width?: number }) {
+  const { entry: e, width = 160 } = props;
+  const h = 16;
+  const x = (v: number) => 4 + ((Math.max(-5, Math.min(5, v)) + 5) / 10) * (width - 8);
+  const s = e.interval;
   return (
-    <svg class="chart intervals" viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Mean reward and interval per agent">
-      <line x1={x(0)} y1={0} x2={x(0)} y2={height - 16} class="zero" />
-      {entries.map((e, i) => {
-        const cy = i * row + row / 2;
-        const s = e.interval;
-        return (
-          <g>
-            {s.low !== null && s.high !== null ? <line x1={x(s.low)} y1={cy} x2={x(s.high)} y2={cy} class="whisker" /> : null}
-            {s.mean !== null ? (
-              <circle cx={x(s.mean)} cy={cy} r={4} class="mean">
-                <title>{`${e.name}: mean ${fmt(s.mean)}${s.low !== null ? ` [${fmt(s.low)}, ${fmt(s.high!)}]` : ''} over ${s.n}`}</title>
-              </circle>
-            ) : null}
-          </g>
-        );
-      })}
-      <text x={x(-5)} y={height - 3} class="tick">-5</text>
-      <text x={x(0)} y={height - 3} class="tick" text-anchor="middle">0</text>
-      <text x={x(5)} y={height - 3} class="tick" text-anchor="end">+5</text>
+    <svg class="chart interval" viewBox={`0 0 ${width} ${h}`} width={width} height={h} role="img" aria-label={`${e.name} mean and interval`}>
+      <line x1={4} y1={h / 2} x2={width - 4} y2={h / 2} class="axis" />
+      <line x1={x(0)} y1={1} x2={x(0)} y2={h - 1} class="zero" />
+      {s.low !== null && s.high !== null ? <line x1={x(s.low)} y1={h / 2} x2={x(s.high)} y2={h / 2} class="whisker" /> : null}
+      {s.mean !== null ? (
+        <circle cx={x(s.mean)} cy={h / 2} r={4} class={s.mean < 0 ? 'mean neg' : 'mean'}>
+          <title>{`${e.name}: mean ${fmt(s.mean)}${s.low !== null ? ` [${fmt(s.low)}, ${fmt(s.high!)}]` : ''} over ${s.n}`}</title>
+        </circle>
+      ) : null}
     </svg>
   );
 }
@@ -108,12 +98,12 @@ export function TierTimeline(props: { changes: TierHistoryRow[]; width?: number;
 export function Bars(props: { rows: { label: string; value: number; text: string }[]; width?: number }) {
   const { rows, width = 520 } = props;
   const row = 24;
-  const labelW = 170;
+  const labelW = 150;
   const max = Math.max(1e-9, ...rows.map((r) => r.value));
   return (
     <svg class="chart" viewBox={`0 0 ${width} ${Math.max(row, rows.length * row)}`} role="img" aria-label="Bar chart">
       {rows.map((r, i) => {
-        const w = ((width - labelW - 90) * r.value) / max;
+        const w = ((width - labelW - 190) * r.value) / max;
         return (
           <g>
             <text x={labelW - 8} y={i * row + 16} class="tick" text-anchor="end">{r.label}</text>

@@ -36,7 +36,8 @@ export async function dashboardData(db: Kysely<Database>, _config: Pick<Config, 
     taskCounts,
     rewardBins: histogram(settled.map((r) => r.reward)),
     rewardCount: settled.length,
-    tierChanges,
+    // An agent's first row (from its file) records a tier, not a change.
+    tierChanges: tierChanges.filter((c) => c.from_tier !== c.to_tier),
     usageByAgent,
     usageByType,
   };

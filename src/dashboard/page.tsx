@@ -5,7 +5,7 @@
  */
 import type { Child } from 'hono/jsx';
 import { INTERVAL_METHOD } from '../metrics/summary.js';
-import { Bars, IntervalPlot, RewardHistogram, TierTimeline } from './charts.js';
+import { Bars, IntervalBar, RewardHistogram, TierTimeline } from './charts.js';
 import type { DashboardData } from './data.js';
 
 const tiers = ['principal', 'senior', 'junior', 'suspended'] as const;
@@ -25,10 +25,9 @@ function Card(props: { title: string; id: string; wide?: boolean; children: Chil
 function Leaderboard({ data }: { data: DashboardData }) {
   return (
     <Card title="Leaderboard" id="leaderboard" wide>
-      <div class="split">
-        <table>
+      <table>
           <thead>
-            <tr><th>#</th><th>agent</th><th>tier</th><th class="n">rolling avg</th><th class="n">mean ± s.e.</th><th class="n">interval</th><th class="n">tasks</th><th class="n">success</th></tr>
+            <tr><th>#</th><th>agent</th><th>tier</th><th class="n">rolling avg</th><th class="n">mean ± s.e.</th><th class="n">interval</th><th>−5 · 0 · +5</th><th class="n">tasks</th><th class="n">success</th></tr>
           </thead>
           <tbody>
             {data.leaderboard.map((e) => (
@@ -39,14 +38,13 @@ function Leaderboard({ data }: { data: DashboardData }) {
                 <td class="n">{num(e.rolling_avg)}</td>
                 <td class="n">{e.interval.mean === null ? '–' : `${num(e.interval.mean)} ± ${num(e.interval.stderr)}`}</td>
                 <td class="n">{e.interval.low === null ? `n=${e.interval.n}` : `[${num(e.interval.low)}, ${num(e.interval.high)}]`}</td>
+                <td><IntervalBar entry={e} /></td>
                 <td class="n">{e.total_tasks}</td>
                 <td class="n">{pct(e.success_rate)}</td>
               </tr>
             ))}
           </tbody>
-        </table>
-        <IntervalPlot entries={data.leaderboard} />
-      </div>
+      </table>
       <p class="note">Interval: {INTERVAL_METHOD}. The router keeps no interval of its own (it ranks by UCB1), so this one is computed here from each agent's settled rewards; it needs two rewards.</p>
     </Card>
   );
@@ -107,8 +105,8 @@ function Distribution({ data }: { data: DashboardData }) {
 
 function TierChanges({ data }: { data: DashboardData }) {
   return (
-    <Card title="Promotions and demotions" id="tier-changes">
-      {data.tierChanges.length === 0 ? <p class="muted">no tier changes yet</p> : <TierTimeline changes={data.tierChanges} />}
+    <Card title="Promotions and demotions" id="tier-changes" wide>
+      {data.tierChanges.length === 0 ? <p class="muted">no tier changes yet</p> : <TierTimeline changes={data.tierChanges} width={1100} height={200} />}
       <ul class="events">
         {data.tierChanges.slice(-6).reverse().map((c) => (
           <li>{`${c.created_at.slice(0, 16).replace('T', ' ')} · ${c.agent_name}: ${c.from_tier} → ${c.to_tier} (${c.source})`}</li>
@@ -151,6 +149,7 @@ export function Page({ data, css }: { data: DashboardData; css: string }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>doom-rlvr</title>
+        <link rel="icon" href="data:," />
         <style>{css}</style>
         <noscript><meta http-equiv="refresh" content="60" /></noscript>
       </head>
