@@ -63,7 +63,9 @@ export const TaskSubmission = z
       .strict()
       .openapi({ description: 'A repository the bot has already seen an issue from (so it knows its installation and clone URL).' }),
     issue: z.number().int().positive().openapi({ description: 'The issue (GitHub number, GitLab iid) the task reports on.' }),
-    task: seedTask.openapi('SeedTask', { description: "The seed's task.yml `task` object." }),
+    // `.describe`, not `.openapi`: the schema is built in intake.ts, maybe before this module
+    // extends zod, and zod 4 gives `.openapi` only to schemas built after.
+    task: seedTask.describe("The seed's task.yml `task` object."),
     force_agent: z.string().min(1).optional().openapi({ description: 'Assign this agent, as `doom assign --force-agent` does.' }),
   })
   .strict()
