@@ -12,7 +12,7 @@ import type { Executor } from './executor/contract.js';
 import { LocalExecutor } from './executor/local.js';
 import { withHookEvents } from './executor/hooks.js';
 import { DomainEvents } from './events.js';
-import { createMetrics } from './metrics/metrics.js';
+import { mountApi } from './api/mount.js';
 import { Evaluator } from './rewards/evaluator.js';
 import { ReviewApps } from './tasks/review-app.js';
 import { nightlyTierRecompute, scheduleTierRecompute } from './tiers/schedule.js';
@@ -25,7 +25,9 @@ import type { ForgeDirectory } from './forges/forge.js';
 import { dispatcher, isPermanentError, retryAfterMsOf } from './inbox/dispatch.js';
 import { InboxProcessor } from './inbox/processor.js';
 import { InboxWriter } from './ingress/inbox-writer.js';
-import { createIngress } from './ingress/server.js';
+import { createIngress, inboxStuckReason } from './ingress/server.js';
+import { oldestDueDelivery } from './store/stats.js';
+import { nowIso } from './store/time.js';
 import type { Logger } from './log.js';
 import { syncAgents } from './store/agents.js';
 import { isPostgresUrl, openStore, type Store } from './store/db.js';
@@ -231,10 +233,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     maxBodyBytes: config.server.max_body_bytes,
     ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),
     ...(gitlab ? { gitlab: { secret: gitlab.webhookSecret } } : {}),
-    extend: (http) => {
-      const metrics = createMetrics(store.db);
-      http.get('/metrics', async (c) => c.text(await metrics.metrics(), 200, { 'content-type': metrics.contentType }));
-    },
+    inboxStuck: async () => inboxStuckReason(await oldestDueDelivery(store.db, nowIso()), Date.now(), config.inbox.stuck_after_ms),
+    extend: (http) => mountApi(http, { db: store.db, config, tasks, tokens: env.apiTokens, metricsToken: env.metricsToken, log: log.child({ name: 'api' }) }),
   });
 
   const port = options.port ?? env.port ?? config.coordinator.port;

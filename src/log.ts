@@ -26,6 +26,12 @@ export const redactPaths = [
   'env.GITLAB_WEBHOOK_SECRET',
   'env.DATABASE_URL',
   'env.ANTHROPIC_API_KEY',
+  'env.DOOM_API_TOKENS',
+  'env.DOOM_METRICS_TOKEN',
+  'apiTokens',
+  'metricsToken',
+  '*.apiTokens',
+  '*.metricsToken',
 ];
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {

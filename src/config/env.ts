@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseApiTokens, type ApiToken } from '../api/auth.js';
 import { ConfigError, describeIssues } from './errors.js';
 
 const optionalString = z
@@ -24,6 +25,8 @@ const envSchema = z.object({
   PORT: optionalString.pipe(z.string().regex(/^\d+$/, 'expected a port number').transform(Number).pipe(z.number().int().min(0).max(65535)).optional()),
   LOG_LEVEL: optionalString.pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   DOOM_CONFIG: optionalString,
+  DOOM_API_TOKENS: optionalString,
+  DOOM_METRICS_TOKEN: optionalString,
 });
 
 export interface GitHubSecrets {
@@ -49,6 +52,10 @@ export interface Environment {
   port?: number;
   logLevel: string;
   configPath: string;
+  /** REST API bearer tokens (DOOM_API_TOKENS); none means the API answers 401. */
+  apiTokens: ApiToken[];
+  /** When set, `/metrics` wants it as a bearer token (DOOM_METRICS_TOKEN). */
+  metricsToken?: string;
 }
 
 /** Reads and validates the environment. Partial forge settings are reported, not guessed. */
@@ -65,6 +72,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
       throw new ConfigError(`environment: PRIVATE_KEY_PATH: cannot read ${e.PRIVATE_KEY_PATH}: ${(error as Error).message}`);
     }
   }
+  const apiTokens = parseApiTokens(e.DOOM_API_TOKENS);
+  if (!apiTokens.ok) throw new ConfigError(`environment: DOOM_API_TOKENS: ${apiTokens.error}`);
   const githubMissing = [
     e.APP_ID ? null : 'APP_ID',
     privateKey ? null : 'PRIVATE_KEY or PRIVATE_KEY_PATH',
@@ -91,5 +100,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     port: e.PORT,
     logLevel: e.LOG_LEVEL ?? 'info',
     configPath: e.DOOM_CONFIG ?? 'config/doom-rlvr.toml',
+    apiTokens: apiTokens.tokens,
+    metricsToken: e.DOOM_METRICS_TOKEN,
   };
 }

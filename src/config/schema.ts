@@ -221,6 +221,8 @@ export const configSchema = z
         retry_base_ms: positiveInt.default(1_000),
         /** Deliveries handled at once. */
         concurrency: positiveInt.default(4),
+        /** `/readyz` answers 503 while a due delivery has waited longer than this. */
+        stuck_after_ms: positiveInt.default(300_000),
       })
       .strict()
       .prefault({}),

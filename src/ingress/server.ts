@@ -30,6 +30,11 @@ export interface IngressOptions {
   /** Absent when GitHub is not configured: the route then answers 404 saying so. */
   github?: { verify: (rawBody: string, signature: string) => Promise<boolean> };
   gitlab?: { secret: string };
+  /**
+   * Why the inbox is stuck (a due delivery waited too long), or null; `/readyz` answers 503
+   * with the reason while it is.
+   */
+  inboxStuck?: () => Promise<string | null>;
   /** Extra routes (REST API, metrics) mounted by the caller. */
   extend?: (app: Hono) => void;
 }
@@ -58,6 +63,17 @@ type Unreachable = Extract<StoreHealthState, { reachable: false }>;
 function unavailable(c: Context, body: Record<string, unknown>) {
   c.header('Retry-After', String(RETRY_AFTER_SECONDS));
   return c.json(body, 503);
+}
+
+/**
+ * Pure: why the inbox counts as stuck, or null. A delivery that has been due for longer than
+ * `thresholdMs` means the processor is not taking work (hung, or every slot held).
+ */
+export function inboxStuckReason(oldest: { id: number; due_at: string } | undefined, nowMs: number, thresholdMs: number): string | null {
+  if (!oldest) return null;
+  const waited = nowMs - Date.parse(oldest.due_at);
+  if (waited <= thresholdMs) return null;
+  return `delivery ${oldest.id} has been due since ${oldest.due_at} (${Math.round(waited / 1000)} s, more than ${Math.round(thresholdMs / 1000)} s): the inbox is not being processed`;
 }
 
 const storeDown = (dialect: string, state: Unreachable) => ({ dialect, reachable: false, reason: state.reason, since: state.since });
@@ -97,8 +113,11 @@ export function createIngress(options: IngressOptions): Hono {
 
   app.get('/readyz', async (c) => {
     const state = await backend.health.check();
-    if (state.reachable) return c.json({ status: 'ready', store: { dialect: backend.dialect, reachable: true } });
-    return unavailable(c, { status: 'unavailable', store: storeDown(backend.dialect, state) });
+    if (!state.reachable) return unavailable(c, { status: 'unavailable', store: storeDown(backend.dialect, state) });
+    const store = { dialect: backend.dialect, reachable: true };
+    const stuck = (await options.inboxStuck?.()) ?? null;
+    if (stuck) return unavailable(c, { status: 'unavailable', store, inbox: { stuck: true, reason: stuck } });
+    return c.json({ status: 'ready', store, inbox: { stuck: false } });
   });
 
   app.post('/api/github/webhooks', limit, async (c) => {

@@ -106,3 +106,31 @@ export function taskSpecFromIssue(issue: IssueInfo, config: Config): IntakeResul
     },
   };
 }
+
+/** The seed's `task.yml` `task` object, as a task file or the REST API gives it. */
+export const seedTask = z
+  .object({
+    id: z.string().min(1).max(200).optional(),
+    type: taskType,
+    tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+    priority: priority.optional(),
+    description: z.string().min(1).max(65_536),
+    constraints: taskBlockSchema.shape.task.shape.constraints,
+  })
+  .strict();
+export type SeedTask = z.infer<typeof seedTask>;
+
+/** Pure: a task specification from the seed's task object; the config fills what it leaves out. */
+export function taskSpecFromSeed(task: SeedTask, config: Config, forcedAgent: string | null = null): TaskSpec {
+  const title = task.description.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 200) ?? task.description.slice(0, 200);
+  return {
+    type: task.type,
+    priority: task.priority ?? config.labels.default_priority,
+    tags: [...new Set(task.tags)],
+    title,
+    description: task.description,
+    maxTokens: task.constraints?.max_tokens ?? config.coordinator.max_tokens_default,
+    timeoutMs: task.constraints?.timeout_ms ?? config.coordinator.task_timeout_default_ms,
+    forcedAgent,
+  };
+}

@@ -178,6 +178,48 @@ export class TaskService {
   }
 
   /**
+   * A task submitted by an operator (the REST API) for an issue of a repository the bot
+   * already knows: no forge permission check (the caller's token is the permission), then
+   * the same routing and issue sync as a labeled issue. An issue that has a task keeps it.
+   */
+  async submitTask(
+    source: SubmittedSource,
+    spec: TaskSpec,
+    actor: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ task: TaskRow; created: boolean }> {
+    const { db } = this.deps;
+    const key = `${source.repo.forge}:${source.repo.repo_id}:${source.issueNumber}`;
+    const { task, created } = await this.issueLock.run(key, () =>
+      insertTask(db, {
+        ...source.repo,
+        issue_number: source.issueNumber,
+        issue_url: source.issueUrl,
+        ...specFields(spec),
+        status: 'pending',
+        error_message: null,
+        assigned_agent: null,
+        pending_reason: null,
+        comment_id: null,
+        comment_hash: null,
+        pr_url: null,
+        pr_number: null,
+        tokens_used: 0,
+        cost_usd: 0,
+        duration_ms: 0,
+        escalations: 0,
+        created_at: nowIso(),
+        updated_at: nowIso(),
+        completed_at: null,
+      }),
+    );
+    if (!created) return { task, created };
+    await audit(db, { event: 'task.created', actor, taskId: task.id, data: { ...spec, ...extra, issue: task.issue_url, via: 'api' } });
+    await this.afterChange(task);
+    return { task: (await getTask(db, task.id)) ?? task, created };
+  }
+
+  /**
    * Tells the issue, once, who may start the bot. Later refusals are only audited. The notice
    * carries its own marker, so a retry after a crash edits it instead of posting another.
    */
@@ -396,6 +438,13 @@ export class TaskService {
     else if (last) await client.removeLabels(thread, [config.labels.assigned]);
     await markIssueSynced(db, task.id, { commentId, hash, revision: task.revision });
   }
+}
+
+/** Where a submitted task lives: a repository from the store, and an issue in it. */
+export interface SubmittedSource {
+  repo: Pick<TaskRow, 'forge' | 'installation_id' | 'repo_id' | 'repo' | 'repo_url' | 'clone_url' | 'default_branch'>;
+  issueNumber: number;
+  issueUrl: string;
 }
 
 const issueKey = (event: IssueEvent): IssueKey => ({ forge: event.forge, repoId: event.repo.id, issueNumber: event.issue.number });

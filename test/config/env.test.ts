@@ -33,6 +33,8 @@ describe('readEnvironment', () => {
       port: undefined,
       logLevel: 'info',
       configPath: 'config/doom-rlvr.toml',
+      apiTokens: [],
+      metricsToken: undefined,
     });
   });
 

@@ -129,7 +129,7 @@ describe.skipIf(!bin)(title, () => {
 
     await cluster.start();
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, '/readyz to answer 200 again');
-    expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', store: { dialect: 'postgres', reachable: true } });
+    expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', store: { dialect: 'postgres', reachable: true }, inbox: { stuck: false } });
     // The forge sends the refused deliveries again, and new ones arrive.
     for (const { iid, key } of refused) expect((await send(iid, key)).res.status).toBe(202);
     for (const iid of [9, 10, 11]) expect((await send(iid)).res.status).toBe(202);

@@ -26,7 +26,16 @@ describe('GET /metrics', () => {
     expect(text).toContain('doom_coordinator_queue_length 0');
     expect(text).toContain('doom_inbox_deliveries{status="done"} 1');
     expect(text).toContain('doom_agent_tier{agent="agent-principal",tier="principal"} 1');
-    expect(text).toContain('doom_agent_reward{agent="agent-bugfix-junior"} 0');
+    expect(text).toContain('doom_agent_reward{agent="agent-bugfix-junior",component="total"} 0');
     expect(text).toContain('doom_evaluator_errors 0');
+  });
+
+  it('wants the bearer token when DOOM_METRICS_TOKEN is set', async () => {
+    app = await startTestApp({ env: { DOOM_METRICS_TOKEN: 'metrics-token-for-tests' } });
+    expect((await fetch(`${app.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${app.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const res = await fetch(`${app.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-for-tests' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('doom_coordinator_queue_length 0');
   });
 });

@@ -132,6 +132,31 @@ describe('the RLVR loop on GitHub', () => {
     expect(report[0]!.body).toContain('**Tier change:** junior → senior');
     // Nothing secret in anything the bot wrote.
     expect(JSON.stringify(github.calls)).not.toContain('ghs_');
+
+    // What Prometheus scrapes after the loop: every seed name, with its labels.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    for (const line of [
+      'doom_tasks_total{status="completed"} 1',
+      'doom_tasks_total{status="failed"} 0',
+      'doom_tasks_total{status="timeout"} 0',
+      'doom_task_duration_seconds_count{agent="agent-bugfix-junior"} 1',
+      'doom_agent_reward{agent="agent-bugfix-junior",component="total"} 2.85',
+      'doom_agent_reward{agent="agent-bugfix-junior",component="review_feedback_score"} 0.7',
+      'doom_agent_reward{agent="agent-bugfix-junior",component="ci_pipeline_status"} 1',
+      'doom_agent_tier{agent="agent-bugfix-junior",tier="senior"} 1',
+      'doom_coordinator_queue_length 0',
+      'doom_evaluator_duration_seconds_count 1',
+      'doom_hooks_failed_total{hook="evaluator"} 0',
+      'doom_tasks{status="completed"} 1',
+    ]) {
+      expect(metrics.split('\n')).toContain(line);
+    }
+    expect(metrics).toMatch(/^doom_task_duration_seconds_bucket\{le="\+Inf",agent="agent-bugfix-junior"\} 1$/m);
+    expect(metrics).toMatch(/^doom_tokens_used\{agent="agent-bugfix-junior"\} \d+$/m);
+    expect(metrics).toMatch(/^# TYPE doom_task_duration_seconds histogram$/m);
+    expect(metrics).toMatch(/^# TYPE doom_tasks_total counter$/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).toMatch(/^nodejs_heap_size_used_bytes \d/m);
   });
 
   /** The published issues.labeled example, labeled `doom`, its repository a bare one on disk. */
