@@ -21,11 +21,11 @@ describe('REST API /api/v1', () => {
   let repo: string;
   onlyLocalNetwork();
   beforeAll(async () => {
-    new FakeGitLab().install();
+    const gitlab = new FakeGitLab().install();
     app = await startTestApp({ env: { DOOM_API_TOKENS: `grafana:read:${READ},ops:operate:${OPERATE}` } });
     const hook = labeledIssue(CLONE);
     repo = hook.project.path_with_namespace as string;
-    await postGitLab(app.url, 'Issue Hook', hook);
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(hook));
     await settled(app);
   });
   afterAll(async () => {

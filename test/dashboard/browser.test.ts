@@ -31,9 +31,9 @@ const args = [
   '--disable-quic',
 ];
 
-async function seed(app: TestApp): Promise<void> {
+async function seed(app: TestApp, gitlab: FakeGitLab): Promise<void> {
   const hook = labeledIssue('https://gitlab.example.com/gitlabhq/gitlab-test.git');
-  await postGitLab(app.url, 'Issue Hook', hook);
+  await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(hook));
   await settled(app);
   const types = ['bugfix', 'feature', 'refactor', 'security', 'bugfix', 'feature', 'bugfix', 'refactor'];
   for (const [i, type] of types.entries()) {
@@ -91,9 +91,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium', () => {
   onlyLocalNetwork();
 
   beforeAll(async () => {
-    new FakeGitLab().install();
+    const gitlab = new FakeGitLab().install();
     app = await startTestApp({ env: { DOOM_API_TOKENS: `ops:operate:${OPERATE}` } });
-    await seed(app);
+    await seed(app, gitlab);
     profile = mkdtempSync(join(tmpdir(), 'doom-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args, viewport: { width: 1280, height: 900 } });
     mkdirSync(out, { recursive: true });
