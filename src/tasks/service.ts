@@ -58,6 +58,26 @@ const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
 /** Statuses in which the issue carries the `assigned` label. */
 const HOLDS_LABEL: readonly TaskStatus[] = ['assigned', 'in_progress', 'publishing'];
 
+/** What a new task row holds before anything happened to it: no agent, comment, MR or spend. */
+const untouchedTask = () => {
+  const now = nowIso();
+  return {
+    assigned_agent: null,
+    pending_reason: null,
+    comment_id: null,
+    comment_hash: null,
+    pr_url: null,
+    pr_number: null,
+    tokens_used: 0,
+    cost_usd: 0,
+    duration_ms: 0,
+    escalations: 0,
+    created_at: now,
+    updated_at: now,
+    completed_at: null,
+  };
+};
+
 export class TaskService {
   private readonly issueLock = new KeyedMutex();
   private readonly syncLock = new KeyedMutex();
@@ -152,19 +172,7 @@ export class TaskService {
       ...fields,
       status: intake.ok ? 'pending' : 'failed',
       error_message: intake.ok ? null : intake.error,
-      assigned_agent: null,
-      pending_reason: null,
-      comment_id: null,
-      comment_hash: null,
-      pr_url: null,
-      pr_number: null,
-      tokens_used: 0,
-      cost_usd: 0,
-      duration_ms: 0,
-      escalations: 0,
-      created_at: nowIso(),
-      updated_at: nowIso(),
-      completed_at: null,
+      ...untouchedTask(),
     });
     if (created) {
       await audit(db, {
@@ -198,19 +206,7 @@ export class TaskService {
         ...specFields(spec),
         status: 'pending',
         error_message: null,
-        assigned_agent: null,
-        pending_reason: null,
-        comment_id: null,
-        comment_hash: null,
-        pr_url: null,
-        pr_number: null,
-        tokens_used: 0,
-        cost_usd: 0,
-        duration_ms: 0,
-        escalations: 0,
-        created_at: nowIso(),
-        updated_at: nowIso(),
-        completed_at: null,
+        ...untouchedTask(),
       }),
     );
     if (!created) return { task, created };
