@@ -57,7 +57,9 @@ describe('ClaudeCodeRunner with the real claude binary', () => {
       turns: 2,
     });
     expect(res.usage.costUsd).toBeGreaterThan(0);
-    expect(seen.length).toBeGreaterThan(1);
+    // Reported as the stream goes: at least once, the last report the final figures. (How many
+    // reports two turns give depends on how claude batches its stream lines: seen 1 and 2.)
+    expect(seen.length).toBeGreaterThanOrEqual(1);
     expect(seen.at(-1)).toEqual(res.usage);
 
     const lines = res.transcript.split('\n').map((l) => JSON.parse(l) as { type: string });
