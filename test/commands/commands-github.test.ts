@@ -3,8 +3,8 @@
  * example with a `/doom` body, signed, the REST API answered by nock (FakeGitHub), the store
  * a real SQLite file.
  */
-import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
+import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getAgent } from '../../src/store/agents.js';
 import { postGitHub, settled, startTestApp, type TestApp } from '../helpers/app.js';
@@ -15,10 +15,14 @@ type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no
 const INSTALLATION = 4242;
 const REPO = 'Codertocat/Hello-World';
 
-function example(action: string): Payload {
-  const group = (examples as { name: string; examples: Payload[] }[]).find((e) => e.name === 'issue_comment')!;
-  return structuredClone(group.examples.find((e) => e.action === action && e.installation)! ?? group.examples.find((e) => e.action === action)!);
-}
+const example = (action: string): Payload => {
+  const of = (e: Payload) => e.action === action;
+  try {
+    return githubExample('issue_comment', (e) => of(e) && Boolean(e.installation));
+  } catch {
+    return githubExample('issue_comment', of);
+  }
+};
 
 /** The published `issue_comment` example, with `body`, by `user` (the sender too). */
 function comment(body: string, user: Payload = {}, action = 'created', id = 492700400): Payload {

@@ -1,10 +1,12 @@
 /**
  * The one way tests read the payloads in `test/fixtures/`: GitLab's documented webhook examples
- * (see `test/fixtures/gitlab/SOURCE.md`), with the `X-Gitlab-Event` header each is sent with.
+ * (see `test/fixtures/gitlab/SOURCE.md`), with the `X-Gitlab-Event` header each is sent with;
+ * and GitHub's, from `@octokit/webhooks-examples`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 
 export const GITLAB_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/gitlab');
 
@@ -27,4 +29,15 @@ export function gitlabFixtureFiles(): string[] {
 export function gitlabFixtureHeaders(): Map<string, string> {
   const text = readFileSync(join(GITLAB_FIXTURES, 'HEADERS.md'), 'utf8');
   return new Map([...text.matchAll(/^\| ([\w-]+\.json) \| `([^`]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+/** A webhook payload as tests edit it: loosely typed test data. */
+export type GitHubExample = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
+
+/** A fresh copy of the first published GitHub example of `event` that `pick` accepts. */
+export function githubExample(event: string, pick: (e: GitHubExample) => boolean = () => true): GitHubExample {
+  const group = (examples as { name: string; examples: GitHubExample[] }[]).find((e) => e.name === event);
+  const found = group?.examples.find(pick);
+  if (!found) throw new Error(`no ${event} example matches`);
+  return structuredClone(found);
 }

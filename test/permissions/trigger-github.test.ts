@@ -3,8 +3,8 @@
  * `issues.labeled` / `issues.edited` examples, signed, with the collaborator-permission API
  * answered by nock (FakeGitHub).
  */
-import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
+import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
@@ -13,10 +13,7 @@ import { onlyLocalNetwork } from '../helpers/network.js';
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
 const INSTALLATION = 4242;
 
-function example(action: string): Payload {
-  const group = (examples as { name: string; examples: Payload[] }[]).find((e) => e.name === 'issues')!;
-  return structuredClone(group.examples.find((e) => e.action === action)!);
-}
+const example = (action: string): Payload => githubExample('issues', (e) => e.action === action);
 
 /** The published `issues.labeled` example, labeled `doom` by `sender`. */
 function labeled(sender: Payload = {}): Payload {

@@ -3,8 +3,8 @@
  * issue becomes a pull request (scripted agent, real git), its workflow run (with artifacts),
  * an approval and the merge become a final reward that promotes the agent.
  */
-import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
+import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
@@ -18,10 +18,7 @@ import { promoteAgent } from '../../src/tiers/service.js';
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
 const INSTALLATION = 4242;
 
-function example(event: string, pick: (e: Payload) => boolean): Payload {
-  const group = (examples as { name: string; examples: Payload[] }[]).find((e) => e.name === event)!;
-  return structuredClone(group.examples.find(pick)!);
-}
+const example = githubExample;
 
 describe('the RLVR loop on GitHub', () => {
   let app: TestApp | undefined;

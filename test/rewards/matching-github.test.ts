@@ -4,8 +4,8 @@
  * check suite of another App (Codecov) and a commit status carry a verdict only, and neither
  * is compared with workflow-run ids or has artifacts fetched as a workflow run's.
  */
-import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import nock from 'nock';
+import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
@@ -22,10 +22,7 @@ const CODECOV_SUITE = 32733614876;
 const lcov = (hit: number) =>
   `TN:\nSF:src/index.ts\n${Array.from({ length: 10 }, (_, i) => `DA:${i + 1},${i < hit ? 1 : 0}\n`).join('')}LF:10\nLH:${hit}\nend_of_record\n`;
 
-function example(event: string, pick: (e: Payload) => boolean = () => true): Payload {
-  const group = (examples as { name: string; examples: Payload[] }[]).find((e) => e.name === event)!;
-  return structuredClone(group.examples.find(pick)!);
-}
+const example = githubExample;
 
 describe('GitHub: which CI evidence counts for a pull request', () => {
   let app: TestApp | undefined;
