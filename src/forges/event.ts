@@ -57,7 +57,21 @@ export const issueEvent = z.object({
   issue: issueInfo,
   /** The label added or removed, for `labeled` / `unlabeled`. */
   label: z.string().optional(),
+  /**
+   * When the issue changed, by the payload (the issue's `updated_at`, ISO 8601): a webhook
+   * redelivered with a new id carries the old time, a new change a later one.
+   */
+  changedAt: z.string().optional(),
 });
+
+/**
+ * `{ changedAt }` from a payload's `updated_at`, in ISO 8601 (GitLab's older hooks write
+ * `2013-12-03 17:15:43 UTC`); nothing when it is absent or unreadable.
+ */
+export function changedAt(stamp: string | null | undefined): { changedAt?: string } {
+  const time = stamp ? Date.parse(stamp) : Number.NaN;
+  return Number.isNaN(time) ? {} : { changedAt: new Date(time).toISOString() };
+}
 
 export const commentEvent = z.object({
   ...base,
@@ -169,4 +183,6 @@ export type CommentEvent = z.infer<typeof commentEvent>;
 export type MergeRequestEvent = z.infer<typeof mergeRequestEvent>;
 export type ReviewEvent = z.infer<typeof reviewEvent>;
 export type PipelineEvent = z.infer<typeof pipelineEvent>;
+/** A finished pipeline as the forge lists it (the evaluator reads these before a reward settles). */
+export type PipelineRun = Pick<PipelineEvent, 'status' | 'origin' | 'pipelineId' | 'sha' | 'ref' | 'mergeRequestNumbers' | 'url' | 'coverage'>;
 export type DeploymentEvent = z.infer<typeof deploymentEvent>;

@@ -2,7 +2,7 @@
  * The seam between the bot and a forge. One object per GitHub App installation or GitLab
  * project host; every method is safe to call again after a crash (idempotent by design).
  */
-import type { ForgeKind } from './event.js';
+import type { ForgeKind, PipelineRun } from './event.js';
 
 /** Enough to address a repository on either forge: GitHub uses `fullName`, GitLab `id`. */
 export interface RepoLocator {
@@ -137,6 +137,14 @@ export interface Forge {
 
   /** The newest successful pipeline (workflow run) on `ref`, e.g. the target branch. */
   latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null>;
+
+  /**
+   * The finished pipelines of a merge request's head commit, as the forge lists them now:
+   * GitHub's workflow runs, other Apps' check suites and commit statuses; GitLab's merge
+   * request pipelines. Read before a reward settles, because a pipeline's delivery may come
+   * after the merge, or not at all.
+   */
+  headPipelines(repo: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]>;
 }
 
 /** A person or bot as the evaluation sees them. */

@@ -8,12 +8,12 @@
  */
 import type { Kysely } from 'kysely';
 import type { Config, ReportsConfig } from '../config/schema.js';
-import type { MergeRequestEvent, PipelineEvent, ReviewEvent } from '../forges/event.js';
+import type { MergeRequestEvent, PipelineEvent, PipelineRun, ReviewEvent } from '../forges/event.js';
 import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
 import { publishedAttempt } from '../store/assignments.js';
-import { rewardOfAttempt, saveAttemptReward, type SavedReward } from '../store/rewards.js';
+import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import type { EventSink } from '../events.js';
@@ -23,7 +23,7 @@ import type { MirrorCache } from '../workspace/mirror.js';
 import { assembleComponents, type PipelineSignals } from './components.js';
 import { computeReward, EVALUATOR_VERSION, type RewardComponents } from './formula.js';
 import { renderRewardReport, rewardMarker } from './report-comment.js';
-import { combinedStatus, matchPipeline, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
+import { combinedStatus, matchPipeline, newestPerSequence, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
 import { peopleToCheck, reviewFeedback } from './review.js';
 import { complexityDelta, fileComplexities, loadComplexity } from './signals/complexity.js';
 import { parseCoverage } from './signals/coverage.js';
@@ -121,39 +121,69 @@ export class Evaluator {
       .where('pr_number', 'is not', null)
       .executeTakeFirst();
     // Not a bot MR, or a pipeline for a commit that is no longer the head: not this reward's.
-    if (!task) return;
-    const match = matchPipeline({ headSha: task.head_sha, branch: task.branch, number: task.pr_number }, event);
-    if (match.kind === 'ignore') {
-      this.deps.log.info({ taskId: task.id, pipelineId: event.pipelineId, why: match.why }, 'pipeline ignored: not the merge request\'s');
+    if (!task || !this.isMergeRequests(task, event)) return;
+    await this.lock.run(String(task.id), () =>
+      this.guard(task, async () => {
+        const forge = await this.forgeOf(task);
+        if (await this.recordPipeline(task, forge, event)) await this.evaluate(task, forge, 'pipeline');
+      }),
+    );
+  }
+
+  private isMergeRequests(task: TaskRow, pipeline: PipelineRun): boolean {
+    const match = matchPipeline({ headSha: task.head_sha, branch: task.branch, number: task.pr_number }, pipeline);
+    if (match.kind === 'match') return true;
+    this.deps.log.info({ taskId: task.id, pipelineId: pipeline.pipelineId, why: match.why }, 'pipeline ignored: not the merge request\'s');
+    return false;
+  }
+
+  /**
+   * Records a finished pipeline's verdict in the task's evaluation, reading its reports when it
+   * has them; false when it says nothing new (an older run delivered late, or a redelivery).
+   */
+  private async recordPipeline(task: TaskRow, forge: Forge, pipeline: PipelineRun): Promise<boolean> {
+    const previous = await this.evaluation(task.id);
+    const stored = previous && previous.head_sha === pipeline.sha ? storedSignals(previous, task.forge) : null;
+    const step = recordVerdict(stored?.verdicts ?? {}, pipeline);
+    if (step.kind === 'stale') return false;
+    const read = step.readReports || !stored ? await this.pipelineSignals(task, forge, pipeline, stored, step.readReports) : stored;
+    const signals: StoredSignals = {
+      ...read,
+      status: combinedStatus(step.verdicts),
+      url: step.readReports ? pipeline.url : (stored?.url ?? pipeline.url),
+      verdicts: step.verdicts,
+    };
+    // The columns name the pipeline whose reports were read.
+    const reportsRun = step.readReports
+      ? { pipeline_id: pipeline.pipelineId, pipeline_status: pipeline.status }
+      : { pipeline_id: stored ? (previous?.pipeline_id ?? null) : null, pipeline_status: stored ? (previous?.pipeline_status ?? null) : null };
+    const row = { head_sha: pipeline.sha, ...reportsRun, signals: JSON.stringify(signals), updated_at: nowIso() };
+    await this.deps.db
+      .insertInto('evaluations')
+      .values({ task_id: task.id, ...row, errors: 0, last_error: null })
+      .onConflict((oc) => oc.column('task_id').doUpdateSet(row))
+      .execute();
+    return true;
+  }
+
+  /**
+   * Before a reward settles, the head commit's pipelines are read from the forge: a delivery
+   * may come after the merge, or never, and the first one delivered need not be the newest.
+   * The newest finished run of each CI sequence is recorded as if it had been delivered. If
+   * the forge cannot list them, the reward settles on what was delivered (and says why).
+   */
+  private async catchUpHead(task: TaskRow, forge: Forge, attempt: AttemptRef): Promise<void> {
+    if (task.pr_number === null || task.head_sha === null) return;
+    const reward = await rewardOfAttempt(this.deps.db, attempt);
+    if (reward?.settled_at) return;
+    let runs: PipelineRun[];
+    try {
+      runs = await forge.headPipelines({ id: task.repo_id, fullName: task.repo }, { number: task.pr_number, headSha: task.head_sha });
+    } catch (error) {
+      this.deps.log.warn({ err: error, taskId: task.id }, 'the head commit\'s pipelines could not be listed: the reward settles on the delivered ones');
       return;
     }
-    await this.lock.run(String(task.id), async () => {
-      const previous = await this.evaluation(task.id);
-      const stored = previous && previous.head_sha === event.sha ? storedSignals(previous, task.forge) : null;
-      const step = recordVerdict(stored?.verdicts ?? {}, event);
-      if (step.kind === 'stale') return; // an older run delivered late, or a redelivery
-      await this.guard(task, async () => {
-        const forge = await this.forgeOf(task);
-        const read = step.readReports || !stored ? await this.pipelineSignals(task, forge, event, stored, step.readReports) : stored;
-        const signals: StoredSignals = {
-          ...read,
-          status: combinedStatus(step.verdicts),
-          url: step.readReports ? event.url : (stored?.url ?? event.url),
-          verdicts: step.verdicts,
-        };
-        // The columns name the pipeline whose reports were read.
-        const reportsRun = step.readReports
-          ? { pipeline_id: event.pipelineId, pipeline_status: event.status }
-          : { pipeline_id: stored ? (previous?.pipeline_id ?? null) : null, pipeline_status: stored ? (previous?.pipeline_status ?? null) : null };
-        const row = { head_sha: event.sha, ...reportsRun, signals: JSON.stringify(signals), updated_at: nowIso() };
-        await this.deps.db
-          .insertInto('evaluations')
-          .values({ task_id: task.id, ...row, errors: 0, last_error: null })
-          .onConflict((oc) => oc.column('task_id').doUpdateSet(row))
-          .execute();
-        await this.evaluate(task, forge, 'pipeline');
-      });
-    });
+    for (const run of newestPerSequence(runs.filter((r) => this.isMergeRequests(task, r)))) await this.recordPipeline(task, forge, run);
   }
 
   async onReview(event: ReviewEvent): Promise<void> {
@@ -215,6 +245,7 @@ export class Evaluator {
     const agentName = attempt.agent_name;
 
     const mr = await forge.getMergeRequest(repo, task.pr_number);
+    if (mr.state !== 'open') await this.catchUpHead(task, forge, { taskId: task.id, assignmentId: attempt.id, agentName });
     const evaluation = await this.evaluation(task.id);
     const pipeline = evaluation && evaluation.head_sha === task.head_sha ? storedSignals(evaluation, task.forge) : null;
     if (!pipeline && mr.state === 'open') return; // provisional rewards start with a finished pipeline
@@ -349,7 +380,7 @@ export class Evaluator {
   private async pipelineSignals(
     task: TaskRow,
     forge: Forge,
-    event: PipelineEvent,
+    event: PipelineRun,
     stored: StoredSignals | null,
     readReports: boolean,
   ): Promise<PipelineSignals> {
@@ -419,7 +450,7 @@ export class Evaluator {
    * fast-forward merge the target branch's newest pipeline is the change itself: not a base
    * to compare with, so the base read before the merge stands.
    */
-  private async coverageSignals(task: TaskRow, forge: Forge, event: PipelineEvent, stored: StoredSignals | null, gather: Gather) {
+  private async coverageSignals(task: TaskRow, forge: Forge, event: PipelineRun, stored: StoredSignals | null, gather: Gather) {
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
     const { missing, attempt } = gather;
     const locations = this.reportsFor(task.repo).coverage;

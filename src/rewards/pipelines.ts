@@ -89,6 +89,17 @@ export function recordVerdict(verdicts: Verdicts, event: Pick<PipelineEvent, 'or
   };
 }
 
+/** The newest (highest id) run of each CI sequence, as the forge lists a commit's runs. */
+export function newestPerSequence<R extends Pick<PipelineEvent, 'origin' | 'pipelineId'>>(runs: readonly R[]): R[] {
+  const newest = new Map<string, R>();
+  for (const run of runs) {
+    const sequence = sequenceOf(run.origin);
+    const known = newest.get(sequence);
+    if (!known || known.pipelineId < run.pipelineId) newest.set(sequence, run);
+  }
+  return [...newest.values()];
+}
+
 /**
  * What CI says as a whole: failed or canceled if any sequence says so, success if at least
  * one succeeded and the rest passed (neutral and skipped do not block, as on GitHub), else

@@ -173,6 +173,11 @@ export async function latestLocalPipeline(
   return q.orderBy('id', 'desc').executeTakeFirst();
 }
 
+/** The pipelines run on `ref` at commit `sha`, oldest first. */
+export async function localPipelinesAt(db: Kysely<Database>, repo: string, ref: string, sha: string): Promise<LocalPipelineRow[]> {
+  return db.selectFrom('local_pipelines').selectAll().where('repo', '=', repo).where('ref', '=', ref).where('sha', '=', sha).orderBy('id').execute();
+}
+
 /** The task's reward row, with its components decoded. */
 export async function rewardOfTask(db: Kysely<Database>, taskId: number) {
   const row = await db.selectFrom('rewards').selectAll().where('task_id', '=', taskId).orderBy('id', 'desc').executeTakeFirst();

@@ -81,6 +81,8 @@ export interface TasksTable {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** The payload time (`updated_at`) of the issue change that started the current attempt. */
+  trigger_changed_at: string | null;
   /** Bumped by every change of the row (updateTask and the transitions). */
   revision: Generated<number>;
   /** The revision the issue's comment and labels were last brought in line with. */

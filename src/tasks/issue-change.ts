@@ -93,6 +93,9 @@ export function decideIssueChange(
   // reopening a failed task (closing it cancelled it). An edit alone never retries: a failed
   // run is not started again by whoever touches the issue next.
   const relabeled = event.action === 'labeled' && event.label === trigger;
+  if ((relabeled || event.action === 'reopened') && isCopyOfTrigger(event, task)) {
+    return { kind: 'ignore', task, why: 'a copy of the change that started this attempt' };
+  }
   const retry = (task.status === 'completed' && relabeled) || (task.status === 'failed' && (relabeled || event.action === 'reopened'));
   if (retry) return { kind: 'requeue', task, fields };
 
@@ -104,6 +107,14 @@ export function decideIssueChange(
     return { kind: 'update', task, fields, reroute };
   }
   return { kind: 'ignore', task, why: changed ? `the task is ${task.status}` : 'nothing changed' };
+}
+
+/**
+ * A change no later than the one that started the task's current attempt is a redelivery of
+ * it (or of something older), not a new request. Without both times, it counts as new.
+ */
+function isCopyOfTrigger(event: IssueEvent, task: TaskRow): boolean {
+  return event.changedAt !== undefined && task.trigger_changed_at !== null && event.changedAt <= task.trigger_changed_at;
 }
 
 function unwanted(existing: TaskRow | null, why: string): IssueChange {

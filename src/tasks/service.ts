@@ -140,7 +140,8 @@ export class TaskService {
       }
       case 'requeue': {
         const publishTo = await this.nextAttemptBranch(change.task, actor);
-        const task = await requeue(db, change.task.id, { fields: { ...change.fields, ...publishTo }, actor, action: event.action });
+        const fields = { ...change.fields, ...publishTo, trigger_changed_at: event.changedAt ?? null };
+        const task = await requeue(db, change.task.id, { fields, actor, action: event.action });
         return this.afterChange(task ?? change.task);
       }
       case 'update': {
@@ -173,6 +174,7 @@ export class TaskService {
       status: intake.ok ? 'pending' : 'failed',
       error_message: intake.ok ? null : intake.error,
       ...untouchedTask(),
+      trigger_changed_at: event.changedAt ?? null,
     });
     if (created) {
       await audit(db, {
@@ -207,6 +209,7 @@ export class TaskService {
         status: 'pending',
         error_message: null,
         ...untouchedTask(),
+        trigger_changed_at: null,
       }),
     );
     if (!created) return { task, created };

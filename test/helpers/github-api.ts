@@ -71,7 +71,11 @@ export class FakeGitHub {
   /** Artifacts per workflow run: name → zip bytes. Only these runs exist: another id is a 404, as on GitHub. */
   artifacts = new Map<number, Map<string, Buffer>>();
   /** Finished workflow runs, as `GET /actions/runs` lists them (newest first). */
-  workflowRuns: { id: number; head_sha: string; head_branch: string; event: string; conclusion: string }[] = [];
+  workflowRuns: { id: number; head_sha: string; head_branch: string; event: string; conclusion: string; pull_requests?: { number: number }[] }[] = [];
+  /** Check suites by commit, as `GET /commits/{ref}/check-suites` lists them. */
+  checkSuites: { id: number; head_sha: string; head_branch: string | null; conclusion: string | null; app: { id: number; slug: string } }[] = [];
+  /** Commit statuses, newest first, as `GET /commits/{ref}/statuses` lists them. */
+  statuses: { id: number; sha: string; state: string; context: string; target_url: string | null }[] = [];
   private nextId = 3000;
   readonly bot: GhUser = { login: 'doom-rlvr[bot]', id: 41898282, type: 'Bot' };
 
@@ -223,11 +227,23 @@ export class FakeGitHub {
     scope.get(`${base}/actions/runs`).query(true).reply((uri) => {
       record('GET', uri, {});
       const q = new URL(uri, API).searchParams;
+      // `status` filters by conclusion (`success`) or by status (`completed`), as on GitHub.
+      const status = q.get('status');
       const runs = this.workflowRuns
-        .filter((r) => r.head_branch === q.get('branch') && (!q.get('event') || r.event === q.get('event')) && (!q.get('status') || r.conclusion === q.get('status')))
+        .filter((r) => (q.has('head_sha') ? r.head_sha === q.get('head_sha') : r.head_branch === q.get('branch')))
+        .filter((r) => (!q.get('event') || r.event === q.get('event')) && (!status || status === 'completed' || r.conclusion === status))
         .sort((a, b) => b.id - a.id)
-        .map((r) => ({ ...r, status: 'completed', html_url: `https://github.com/${this.repo}/actions/runs/${r.id}`, pull_requests: [] }));
+        .map((r) => ({ ...r, status: 'completed', html_url: `https://github.com/${this.repo}/actions/runs/${r.id}`, pull_requests: r.pull_requests ?? [] }));
       return [200, { total_count: runs.length, workflow_runs: runs.slice(0, Number(q.get('per_page') ?? 30)) }];
+    });
+    scope.get(new RegExp(`^${base}/commits/[0-9a-f]+/check-suites`)).query(true).reply((uri) => {
+      const sha = record('GET', uri, {}).split('/').at(-2);
+      const suites = this.checkSuites.filter((c) => c.head_sha === sha).map((c) => ({ ...c, status: c.conclusion ? 'completed' : 'in_progress', pull_requests: [] }));
+      return [200, { total_count: suites.length, check_suites: suites }];
+    });
+    scope.get(new RegExp(`^${base}/commits/[0-9a-f]+/statuses`)).query(true).reply((uri) => {
+      const sha = record('GET', uri, {}).split('/').at(-2);
+      return [200, this.statuses.filter((s) => s.sha === sha).map(({ sha: _sha, ...s }) => ({ ...s, description: null, creator: this.bot }))];
     });
     return this;
   }

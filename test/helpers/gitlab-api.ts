@@ -190,6 +190,16 @@ export class FakeGitLab {
       const mr = mrOf(record('GET', uri, {}).path);
       return [200, mr?.reviewers ?? [], { 'x-next-page': '' }];
     });
+    // The MR's own pipelines: its merge request pipelines and its source branch's, newest first.
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/pipelines/).query(true).reply((uri) => {
+      const mr = mrOf(record('GET', uri, {}).path);
+      if (!mr) return [404, { message: '404 Not found' }];
+      const own = this.pipelines
+        .filter((p) => p.ref === mr.source_branch || p.ref === `refs/merge-requests/${mr.iid}/head`)
+        .sort((a, b) => b.id - a.id)
+        .map(({ id, sha, ref, status }) => ({ id, iid: id, project_id: 1, sha, ref, status, source: ref.startsWith('refs/merge-requests/') ? 'merge_request_event' : 'push', web_url: `${GITLAB_URL}/gitlabhq/gitlab-test/-/pipelines/${id}` }));
+      return [200, own, { 'x-next-page': '' }];
+    });
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/award_emoji/).query(true).reply((uri) => {
       const mr = mrOf(record('GET', uri, {}).path);
       return [200, (mr?.emoji ?? []).map((e, i) => ({ id: i + 1, name: e.name, user: e.user, awardable_type: 'MergeRequest' })), { 'x-next-page': '' }];

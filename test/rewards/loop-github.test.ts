@@ -8,6 +8,7 @@ import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
+import { madeLater } from '../helpers/issues.js';
 import { buildZip } from '../forges/github/zip-writer.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
@@ -221,9 +222,47 @@ describe('the RLVR loop on GitHub', () => {
     expect(await audits()).toBe(auditCount);
   });
 
+  it('a merge delivered before any CI event settles on the head commit\'s runs as GitHub lists them', async () => {
+    const { labeled, task } = await startWithPull();
+    // CI finished, but none of its webhooks arrived: a workflow run with its reports, another
+    // App's failing check suite, a commit status. GitHub lists them all for the head commit.
+    github.workflowRuns.push({ id: 777, head_sha: task.head_sha!, head_branch: task.branch!, event: 'pull_request', conclusion: 'success', pull_requests: [{ number: 2 }] });
+    github.artifacts.set(777, new Map([['lint', buildZip([{ name: 'eslint-report.json', data: '[]' }])]]));
+    github.checkSuites.push({ id: 31, head_sha: task.head_sha!, head_branch: task.branch!, conclusion: 'success', app: { id: 254, slug: 'codecov' } });
+    github.statuses.push({ id: 41, sha: task.head_sha!, state: 'success', context: 'ci/circleci', target_url: null });
+    const pull = github.pulls[0]!;
+    Object.assign(pull, { state: 'closed', merged_at: '2026-11-21T11:00:00Z' });
+    await postGitHub(app!.url, 'pull_request', closedPayload(labeled, pull));
+    await settled(app!);
+    const final = await app!.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow();
+    expect(final).toMatchObject({ kind: 'final', mr_state: 'merged' });
+    expect(JSON.parse(final.components)).toMatchObject({ ci_pipeline_status: 1, lint_score: 1 });
+    expect(github.made('GET', /\/commits\/[0-9a-f]+\/check-suites$/)).toHaveLength(1);
+
+    // The run's own webhook, arriving after the merge, changes nothing.
+    const run = example('workflow_run', (e) => e.action === 'completed' && e.workflow_run.conclusion === 'success' && e.workflow_run.pull_requests.length > 0);
+    Object.assign(run.workflow_run, { id: 777, head_sha: task.head_sha, head_branch: task.branch });
+    run.workflow_run.pull_requests[0].number = 2;
+    run.repository = labeled.repository;
+    run.installation = { id: INSTALLATION };
+    await postGitHub(app!.url, 'workflow_run', run);
+    await settled(app!);
+    expect(await app!.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow()).toEqual(final);
+  });
+
+  it('a redelivered copy of the labeling after the task finished starts nothing', async () => {
+    const { labeled } = await startWithPull();
+    await postGitHub(app!.url, 'issues', github.issueFrom(labeled));
+    await settled(app!);
+    await app!.runs.idle();
+    expect(await app!.store.db.selectFrom('assignments').selectAll().execute()).toHaveLength(1);
+    expect((await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow()).status).toBe('completed');
+    expect(github.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls'))).toHaveLength(1);
+  });
+
   it('a relabel while the pull request is open updates the same pull request in a new attempt', async () => {
     const { labeled, task } = await startWithPull();
-    await postGitHub(app!.url, 'issues', github.issueFrom(labeled));
+    await postGitHub(app!.url, 'issues', github.issueFrom(madeLater(labeled)));
     await waitFor(async () => {
       const runs = await app!.store.db.selectFrom('assignments').selectAll().execute();
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow();

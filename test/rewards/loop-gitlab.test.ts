@@ -12,7 +12,7 @@ import { git } from '../../src/workspace/git.js';
 import { gitlabFixture } from '../helpers/fixtures.js';
 import { postGitLab, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { FakeGitLab, type FakePipeline } from '../helpers/gitlab-api.js';
-import { labeledIssue } from '../helpers/issues.js';
+import { labeledIssue, madeLater } from '../helpers/issues.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 
@@ -309,22 +309,21 @@ describe('the RLVR loop on GitLab', () => {
     // P1: seniors and principals only; the senior bugfix agent takes it.
     const { task, issue, mainSha } = await openMergeRequest(['P1']);
     expect(task.assigned_agent).toBe('agent-bugfix-senior');
-    gitlab.pipelines.push(
-      { id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] },
-      {
-        id: 200,
-        sha: task.head_sha!,
-        ref: 'refs/merge-requests/1/head',
-        status: 'failed',
-        coverage: '70',
-        jobs: [{ id: 2002, name: 'semgrep-sast', files: { 'gl-sast-report.json': sast([{ severity: 'Critical', file: 'src/greet.js' }]) } }],
-      },
-    );
-    // The merge request closes first; its failed pipeline is delivered after.
+    gitlab.pipelines.push({ id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] });
+    // The merge request closes while its pipeline still runs (GitLab lists none finished); the
+    // pipeline fails after, and its hook is delivered after that.
     gitlab.mergeRequests[0]!.state = 'closed';
     gitlab.mergeRequests[0]!.reviewers.push({ user: { id: 7, username: 'alice' }, state: 'requested_changes' });
     await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'close', 'closed'));
     await settled(app!);
+    gitlab.pipelines.push({
+      id: 200,
+      sha: task.head_sha!,
+      ref: 'refs/merge-requests/1/head',
+      status: 'failed',
+      coverage: '70',
+      jobs: [{ id: 2002, name: 'semgrep-sast', files: { 'gl-sast-report.json': sast([{ severity: 'Critical', file: 'src/greet.js' }]) } }],
+    });
     const early = (await reward())!;
     expect(early).toMatchObject({ kind: 'final', degraded: 1 });
     // Without the pipeline's signals, defaults: 5 × (0.2·0.5 + 0.2·0.5 + 0.1·−0.9) = 0.55.
@@ -351,6 +350,25 @@ describe('the RLVR loop on GitLab', () => {
     expect(reportNote()).toContain('Lint | +0.50 (default');
   });
 
+  it('a merge delivered before any Pipeline Hook settles on the merge request\'s pipelines as GitLab lists them', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    // An older failed pipeline and the head's green one; neither hook arrived before the merge.
+    gitlab.pipelines.push(...greenPipelines(task.head_sha!, mainSha), { id: 150, sha: task.head_sha!, ref: 'refs/merge-requests/1/head', status: 'failed', coverage: null, jobs: [] });
+    gitlab.mergeRequests[0]!.state = 'merged';
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'merge', 'merged'));
+    await settled(app!);
+    const final = (await reward())!;
+    expect(final).toMatchObject({ kind: 'final', mr_state: 'merged', degraded: 0 });
+    // The newest pipeline (200) speaks: green, and 90% against main's 80% from the pipeline API.
+    expect(JSON.parse(final.components)).toMatchObject({ ci_pipeline_status: 1, test_coverage_delta: 1, security_scan_score: 1 });
+
+    // The hooks arrive late, the failed one last: the final reward stands.
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[2]!));
+    await settled(app!);
+    expect(await reward()).toEqual(final);
+  });
+
   it('a relabel after the merge request closed opens a new attempt on a new branch; the old final reward stays', async () => {
     const { task, issue, mainSha } = await openMergeRequest();
     gitlab.pipelines.push({ id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] });
@@ -362,7 +380,7 @@ describe('the RLVR loop on GitLab', () => {
 
     // The maintainer labels the issue again: the forge says the MR is closed, so a new branch
     // and a new MR, and the first attempt's final reward is left as it was.
-    await postGitLab(app!.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
+    await postGitLab(app!.url, 'Issue Hook', gitlab.issueFrom(madeLater(labeledIssue(`file://${remote.bare}`))));
     const again = await waitFor(async () => {
       const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
       return t?.status === 'completed' && t.pr_number === 2 ? t : undefined;

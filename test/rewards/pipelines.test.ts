@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PipelineEvent, PipelineOrigin } from '../../src/forges/event.js';
-import { carriesReports, combinedStatus, matchPipeline, recordVerdict, type Verdicts } from '../../src/rewards/pipelines.js';
+import { carriesReports, combinedStatus, matchPipeline, newestPerSequence, recordVerdict, type Verdicts } from '../../src/rewards/pipelines.js';
 
 const HEAD = 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7';
 const mr = { headSha: HEAD, branch: 'doom/7-health-check', number: 3 };
@@ -67,6 +67,19 @@ describe('recordVerdict', () => {
     expect(carriesReports(gitlab(null))).toBe(true);
     expect(carriesReports(codecov)).toBe(false);
     expect(carriesReports({ kind: 'commit_status', context: 'ci/jenkins' })).toBe(false);
+  });
+});
+
+describe('newestPerSequence', () => {
+  it('keeps the highest id of each sequence; ids of different sequences are never compared', () => {
+    const run = (pipelineId: number, origin: PipelineOrigin) => ({ pipelineId, origin });
+    const codecov: PipelineOrigin = { kind: 'check_suite', app: 'codecov' };
+    expect(newestPerSequence([run(5, { kind: 'workflow_run' }), run(900, codecov), run(7, { kind: 'workflow_run' }), run(899, codecov), run(1, { kind: 'commit_status', context: 'ci' })])).toEqual([
+      run(7, { kind: 'workflow_run' }),
+      run(900, codecov),
+      run(1, { kind: 'commit_status', context: 'ci' }),
+    ]);
+    expect(newestPerSequence([])).toEqual([]);
   });
 });
 

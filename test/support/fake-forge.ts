@@ -29,6 +29,7 @@ import type {
   ThreadRef,
   UserRef,
 } from '../../src/forges/forge.js';
+import type { PipelineRun } from '../../src/forges/event.js';
 
 export interface FakeMr extends MergeRequestDetails {
   labels: string[];
@@ -47,6 +48,8 @@ export class FakeForge implements Forge {
   permissions = new Map<string, Permission>();
   /** Successful pipelines by ref, newest last. */
   pipelines: (PipelineRef & { ref: string })[] = [];
+  /** Finished pipelines of merge requests' head commits, as `headPipelines` lists them (with their coverage, as a hook carries it). */
+  headRuns: PipelineRun[] = [];
   /** Report texts by pipeline id. */
   reports = new Map<number, string>();
   private nextId = 1000;
@@ -155,5 +158,9 @@ export class FakeForge implements Forge {
   async latestSuccessfulPipeline(_repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
     const found = this.pipelines.filter((p) => p.ref === ref).at(-1);
     return found ? { id: found.id, sha: found.sha, coverage: found.coverage } : null;
+  }
+
+  async headPipelines(_repo: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]> {
+    return structuredClone(this.headRuns.filter((r) => r.sha === mr.headSha));
   }
 }

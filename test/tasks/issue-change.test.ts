@@ -94,6 +94,24 @@ describe('decideIssueChange', () => {
   });
 });
 
+describe('a copy of the change that started the attempt', () => {
+  const at = '2026-11-30T10:00:00.000Z';
+  const later = '2026-11-30T11:00:00.000Z';
+  const cases: Array<[string, TaskStatus, IssueEvent, string | null, string]> = [
+    ['a labeled copy (same time) at a completed task', 'completed', event({ changedAt: at }), at, 'ignore'],
+    ['an older labeled at a completed task', 'completed', event({ changedAt: '2026-11-30T09:00:00.000Z' }), at, 'ignore'],
+    ['a reopened copy at a failed task', 'failed', event({ action: 'reopened', label: undefined, changedAt: at }), at, 'ignore'],
+    ['a later labeling: a relabel', 'completed', event({ changedAt: later }), at, 'requeue'],
+    ['no time in the payload: counts as new', 'completed', labeled, at, 'requeue'],
+    ['no time stored (an older task): counts as new', 'completed', event({ changedAt: at }), null, 'requeue'],
+  ];
+  for (const [name, status, e, stored, expected] of cases) {
+    it(`${name} → ${expected}`, () => {
+      expect(decide(taskFor(e, status, { trigger_changed_at: stored }), e).kind).toBe(expected);
+    });
+  }
+});
+
 describe('gateIssueChange', () => {
   const policy = { allowed_bots: ['renovate[bot]'] };
   const writer = decideTrigger({ id: 1, login: 'alice', isBot: false }, 'write', policy);

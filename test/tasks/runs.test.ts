@@ -10,7 +10,7 @@ import type { RunnerConfig } from '../../src/runners/config.js';
 import { git } from '../../src/workspace/git.js';
 import { gitlabFixture } from '../helpers/fixtures.js';
 import { postGitLab, settled as settledInbox, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
-import { labeledIssue } from '../helpers/issues.js';
+import { labeledIssue, madeLater } from '../helpers/issues.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { createRemote, tempDir, type Remote } from '../workspace/helpers.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
@@ -113,7 +113,7 @@ describe('runs: issue to merge request', () => {
     // The maintainer asks for another attempt while the MR is open (the forge says so, with the
     // head the bot pushed): same branch, the same MR updated, no second one.
     gitlab.mergeRequests[0]!.sha = done.head_sha;
-    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(labeledIssue(`file://${remote.bare}`)));
+    await postGitLab(app.url, 'Issue Hook', gitlab.issueFrom(madeLater(labeledIssue(`file://${remote.bare}`))));
     await waitFor(async () => (await runsOf()).length === 2 && (await task()).status === 'completed', 'the second run');
     await app.runs.idle();
     expect(gitlab.made('POST', /merge_requests$/)).toHaveLength(1);

@@ -23,7 +23,9 @@ import type {
 } from '../forge.js';
 import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
+import type { PipelineRun } from '../event.js';
 import { readZipEntry, ZipError } from './zip.js';
+import { commitStatus, conclusionStatus } from './normalize.js';
 
 type Octokit = ProbotOctokit;
 
@@ -89,6 +91,20 @@ type Artifact = z.infer<typeof artifact>;
 const workflowRuns = z.object({
   workflow_runs: z.array(z.object({ id: z.number().int(), head_sha: z.string() })),
 });
+
+/** What a finished workflow run and a check suite both carry (the webhooks' fields). */
+const ciRun = z.object({
+  id: z.number().int(),
+  head_sha: z.string(),
+  head_branch: z.string().nullable(),
+  conclusion: z.string().nullable(),
+  pull_requests: z.array(z.object({ number: z.number().int() })).nullish(),
+});
+const headWorkflowRuns = z.object({ workflow_runs: z.array(ciRun.extend({ html_url: z.string() })) });
+const headCheckSuites = z.object({
+  check_suites: z.array(ciRun.extend({ app: z.object({ id: z.number().int(), slug: z.string().nullish() }).nullable() })),
+});
+const commitStatusItem = z.object({ id: z.number().int(), state: z.string(), context: z.string(), target_url: z.string().nullish() });
 
 export interface GitHubForgeOptions {
   /** Largest report read out of an artifact, uncompressed. Default 50 MiB. */
@@ -407,6 +423,37 @@ export class GitHubForge implements Forge {
     });
     const run = runs[0];
     return run ? { id: run.id, sha: run.head_sha, coverage: null } : null;
+  }
+
+  /**
+   * The head commit's workflow runs, check suites of other Apps (an Actions suite is its
+   * workflow run) and commit statuses (newest first per context, as GitHub lists them), each
+   * as its webhook would have said it. One page of each: a commit with more than 100 runs is
+   * not a case the reward cares about.
+   */
+  async headPipelines(repoRef: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]> {
+    const { owner, repo } = splitFullName(repoRef);
+    const web = `https://github.com/${owner}/${repo}`;
+    const [runs, suites, statuses] = await Promise.all([
+      this.call(headWorkflowRuns, 'GET /repos/{owner}/{repo}/actions/runs', { owner, repo, head_sha: mr.headSha, status: 'completed', per_page: 100 }),
+      this.call(headCheckSuites, 'GET /repos/{owner}/{repo}/commits/{ref}/check-suites', { owner, repo, ref: mr.headSha, per_page: 100 }),
+      this.call(z.array(commitStatusItem), 'GET /repos/{owner}/{repo}/commits/{ref}/statuses', { owner, repo, ref: mr.headSha, per_page: 100 }),
+    ]);
+    const finished = (run: z.infer<typeof ciRun>, origin: PipelineRun['origin'], url: string): PipelineRun[] =>
+      run.conclusion === null
+        ? []
+        : [{ status: conclusionStatus(run.conclusion), origin, pipelineId: run.id, sha: run.head_sha, ref: run.head_branch ?? '', mergeRequestNumbers: (run.pull_requests ?? []).map((p) => p.number), url, coverage: null }];
+    const fromStatuses = statuses.flatMap((st): PipelineRun[] => {
+      const status = commitStatus(st.state);
+      return status ? [{ status, origin: { kind: 'commit_status', context: st.context }, pipelineId: st.id, sha: mr.headSha, ref: '', mergeRequestNumbers: [], url: st.target_url || `${web}/commit/${mr.headSha}`, coverage: null }] : [];
+    });
+    return [
+      ...runs.workflow_runs.flatMap((r) => finished(r, { kind: 'workflow_run' }, r.html_url)),
+      ...suites.check_suites
+        .filter((c) => c.app?.slug !== 'github-actions')
+        .flatMap((c) => finished(c, { kind: 'check_suite', app: c.app ? (c.app.slug ?? String(c.app.id)) : 'unknown' }, `${web}/commit/${c.head_sha}/checks?check_suite_id=${c.id}`)),
+      ...fromStatuses,
+    ];
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import {
+  changedAt,
   issueAction,
   type Actor,
   type DeploymentEvent,
@@ -103,6 +104,7 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
             author: toActor(p.issue.user),
           },
           ...(isLabelAction && p.label ? { label: p.label.name } : {}),
+          ...changedAt(p.issue.updated_at),
         },
       ];
     }
@@ -277,8 +279,11 @@ function pipelineCompleted(
   }];
 }
 
+/** A commit status's verdict; undefined while it is `pending`. */
+export const commitStatus = (state: string): PipelineEvent['status'] | undefined => lookup(STATUS_STATES, state);
+
 /** Unknown conclusions GitHub may add later count as no verdict rather than a failure. */
-function conclusionStatus(conclusion: string): PipelineEvent['status'] {
+export function conclusionStatus(conclusion: string): PipelineEvent['status'] {
   return lookup(CONCLUSIONS, conclusion) ?? 'neutral';
 }
 

@@ -45,6 +45,7 @@ export const issue = z.object({
   html_url: z.string(),
   state: z.enum(['open', 'closed']),
   user,
+  updated_at: z.string().nullish(),
   /** Present (an object of URLs) when the "issue" is a pull request. */
   pull_request: z.object({}).nullish(),
 });

@@ -53,7 +53,8 @@ import type {
 import { readAtMost, withMarker } from '../bodies.js';
 import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
-import { isGitLabBot, toCoverage } from './normalize.js';
+import type { PipelineRun } from '../event.js';
+import { finishedPipelineStatus, isGitLabBot, toCoverage } from './normalize.js';
 import { retryingRequesterFn } from './requester.js';
 import * as S from './schema.js';
 
@@ -364,6 +365,30 @@ export class GitLabForge implements Forge {
     // The list leaves `coverage` out; the single pipeline has it.
     const details = await this.pipeline(repo, latest.id);
     return { id: details.id, sha: details.sha, coverage: toCoverage(details.coverage) };
+  }
+
+  /**
+   * The merge request's own pipelines on its head commit (its merge request pipelines and its
+   * source branch's), newest first, as the Pipeline Hook would have said them. The list has no
+   * `coverage`: the evaluator reads it from the single pipeline, as for a hook without one.
+   */
+  async headPipelines(repo: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]> {
+    const path = `/projects/${repo.id}/merge_requests/${mr.number}/pipelines`;
+    const found = this.check(S.MergeRequestPipeline.array(), 'GET', path, await this.#api.mergeRequests.allPipelines(repo.id, mr.number, { perPage: 100, maxPages: 1 }));
+    return found.flatMap((p): PipelineRun[] => {
+      const status = finishedPipelineStatus(p.status);
+      if (!status || p.sha !== mr.headSha) return [];
+      return [{
+        status,
+        origin: { kind: 'gitlab_pipeline', source: p.source ?? null },
+        pipelineId: p.id,
+        sha: p.sha,
+        ref: p.ref,
+        mergeRequestNumbers: p.ref === `refs/merge-requests/${mr.number}/head` ? [mr.number] : [],
+        url: p.web_url,
+        coverage: null,
+      }];
+    });
   }
 
   private async pipeline(repo: RepoLocator, pipelineId: number): Promise<z.infer<typeof S.PipelineDetails>> {

@@ -4,7 +4,7 @@
  * update that adds two labels gives two `labeled` events); unhandled ones give `[]`.
  */
 import type { z } from 'zod';
-import type { Actor, DeploymentEvent, ForgeEvent, MergeRequestEvent, PipelineEvent, RepoRef, ReviewEvent } from '../event.js';
+import { changedAt, type Actor, type DeploymentEvent, type ForgeEvent, type MergeRequestEvent, type PipelineEvent, type RepoRef, type ReviewEvent } from '../event.js';
 import { PayloadError } from '../errors.js';
 import {
   deploymentHook,
@@ -182,7 +182,7 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
     case 'pipeline': {
       const p = parse(pipelineHook);
       const pipeline = p.object_attributes;
-      const status = lookup(FINISHED_PIPELINE, pipeline.status);
+      const status = finishedPipelineStatus(pipeline.status);
       if (!status) return [];
       return [
         {
@@ -236,6 +236,7 @@ function issueEvents(p: GitLabIssueHook): ForgeEvent[] {
       state: attrs.state === 'closed' ? ('closed' as const) : ('open' as const),
       author: authorActor(attrs.author_id, p.user),
     },
+    ...changedAt(attrs.updated_at),
   };
   const action = attrs.action ?? '';
   const simple = lookup(ISSUE_ACTIONS, action);
@@ -358,4 +359,9 @@ function fullSha(commitUrl: string | null | undefined): string | null {
 /** Own keys only, so an action named `constructor` or `toString` never matches. */
 function lookup<V>(table: Record<string, V>, key: string | undefined | null): V | undefined {
   return key != null && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** A pipeline's verdict; undefined while it has none (running, pending, created, manual…). */
+export function finishedPipelineStatus(status: string): PipelineEvent['status'] | undefined {
+  return lookup(FINISHED_PIPELINE, status);
 }

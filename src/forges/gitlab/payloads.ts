@@ -42,6 +42,7 @@ export const issueHook = z.object({
     action: z.string().nullish(),
     author_id: id,
     labels: z.array(label).nullish(),
+    updated_at: z.string().nullish(),
   }),
   /** Top-level labels: the issue's labels after the change. */
   labels: z.array(label).nullish(),

@@ -54,6 +54,8 @@ export const Job = z.object({
 export type Job = z.infer<typeof Job>;
 
 export const Pipeline = z.object({ id: z.number().int(), sha: z.string() });
+/** An item of `GET /merge_requests/:iid/pipelines`. */
+export const MergeRequestPipeline = Pipeline.extend({ ref: z.string(), status: z.string(), source: z.string().nullish(), web_url: z.string() });
 export const PipelineDetails = Pipeline.extend({ coverage: z.union([z.string(), z.number()]).nullish() });
 
 /** `GET /projects/:id/issues/:iid`: `state` is `opened` or `closed`, labels are names. */

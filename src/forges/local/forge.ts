@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
+import type { PipelineRun } from '../event.js';
 import type {
   Forge,
   IssueState,
@@ -41,6 +42,7 @@ import {
   getLocalMergeRequest,
   getLocalPipeline,
   latestLocalPipeline,
+  localPipelinesAt,
   localReviews,
   openLocalMergeRequest,
   updateLocalMergeRequest,
@@ -147,6 +149,22 @@ export class LocalForge implements Forge {
   async latestSuccessfulPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
     const row = await latestLocalPipeline(this.db, repo.fullName, ref, 'success');
     return row ? { id: row.id, sha: row.sha, coverage: null } : null;
+  }
+
+  /** The local pipelines the bot ran on the merge request's branch at its head commit. */
+  async headPipelines(repo: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]> {
+    const row = await this.mergeRequest(repo, mr.number);
+    const rows = await localPipelinesAt(this.db, repo.fullName, row.source_branch, mr.headSha);
+    return rows.map((p) => ({
+      status: p.status,
+      origin: { kind: 'local' },
+      pipelineId: p.id,
+      sha: p.sha,
+      ref: p.ref,
+      mergeRequestNumbers: [mr.number],
+      url: `file://${repo.fullName}#pipeline/${p.id}`,
+      coverage: null,
+    }));
   }
 
   private async mergeRequest(repo: RepoLocator, number: number): Promise<LocalMergeRequestRow> {

@@ -7,6 +7,7 @@ import { GitHubForge } from '../../../src/forges/github/client.js';
 import type { RepoLocator, ThreadRef } from '../../../src/forges/forge.js';
 import { strictForgeMocks } from '../../helpers/network.js';
 import { testPrivateKey } from '../../helpers/app.js';
+import { githubExample } from '../../helpers/fixtures.js';
 import { account, API, botUser, pullBody } from './payloads.js';
 
 const INSTALLATION = 4242;
@@ -312,6 +313,36 @@ describe('GitHubForge merge requests', () => {
       body: 'Closes #7\n\nCost: $0.42',
       state: 'merged',
     });
+  });
+});
+
+describe('GitHubForge.headPipelines', () => {
+  const sha = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821';
+  it('lists the head commit\'s workflow runs, other Apps\' check suites and commit statuses as their webhooks would', async () => {
+    // The REST items have the webhook objects' shape: take them from GitHub's own examples.
+    const run = githubExample('workflow_run', (e) => e.action === 'completed' && e.workflow_run.conclusion === 'success').workflow_run;
+    const actionsSuite = githubExample('check_suite', (e) => e.action === 'completed').check_suite;
+    const codecov = { ...structuredClone(actionsSuite), id: 88, conclusion: 'failure', app: { ...actionsSuite.app, id: 254, slug: 'codecov' } };
+    const running = { ...structuredClone(codecov), id: 89, conclusion: null, app: { ...codecov.app, id: 255, slug: 'circleci-checks' } };
+    github
+      .get('/repos/Codertocat/Hello-World/actions/runs')
+      .query({ head_sha: sha, status: 'completed', per_page: 100 })
+      .reply(200, { total_count: 1, workflow_runs: [{ ...run, head_sha: sha }] })
+      .get(`/repos/Codertocat/Hello-World/commits/${sha}/check-suites`)
+      .query({ per_page: 100 })
+      .reply(200, { total_count: 3, check_suites: [{ ...actionsSuite, app: { ...actionsSuite.app, slug: 'github-actions' } }, codecov, running] })
+      .get(`/repos/Codertocat/Hello-World/commits/${sha}/statuses`)
+      .query({ per_page: 100 })
+      .reply(200, [
+        { id: 3, state: 'pending', context: 'ci/jenkins', target_url: null },
+        { id: 2, state: 'error', context: 'ci/circleci', target_url: 'https://circleci.com/gh/x/1' },
+      ]);
+    const runs = await forge.headPipelines(repo, { number: 2, headSha: sha });
+    expect(runs).toEqual([
+      { status: 'success', origin: { kind: 'workflow_run' }, pipelineId: run.id, sha, ref: run.head_branch, mergeRequestNumbers: run.pull_requests.map((p: { number: number }) => p.number), url: run.html_url, coverage: null },
+      expect.objectContaining({ status: 'failed', origin: { kind: 'check_suite', app: 'codecov' }, pipelineId: 88 }),
+      { status: 'failed', origin: { kind: 'commit_status', context: 'ci/circleci' }, pipelineId: 2, sha, ref: '', mergeRequestNumbers: [], url: 'https://circleci.com/gh/x/1', coverage: null },
+    ]);
   });
 });
 

@@ -91,6 +91,8 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
       },
       sender: { login: 'Codertocat', isBot: false },
       issue: { number: 1, labels: ['bug'], state: 'open', author: { id: 21031067, login: 'Codertocat', isBot: false } },
+      // The issue's updated_at: what tells a relabel from a redelivered copy.
+      changedAt: '2019-05-15T15:20:18.000Z',
     });
   });
 

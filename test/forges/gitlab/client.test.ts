@@ -318,6 +318,37 @@ describe('GitLabForge merge requests', () => {
   });
 });
 
+describe('GitLabForge.headPipelines', () => {
+  const sha = 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7';
+  const pipeline = (id: number, ref: string, status: string, at = sha) => ({
+    id,
+    iid: id,
+    project_id: 30,
+    sha: at,
+    ref,
+    status,
+    source: ref.startsWith('refs/') ? 'merge_request_event' : 'push',
+    created_at: '2025-03-01T10:00:00.000Z',
+    updated_at: '2025-03-01T10:05:00.000Z',
+    web_url: `${HOST}/root/test-deployment-webhooks/-/pipelines/${id}`,
+  });
+  it('lists the merge request\'s finished pipelines of the head commit; running ones and older commits are left out', async () => {
+    gitlab
+      .get('/api/v4/projects/30/merge_requests/1/pipelines')
+      .query(true)
+      .reply(200, [
+        pipeline(9, 'refs/merge-requests/1/head', 'running'),
+        pipeline(8, 'refs/merge-requests/1/head', 'success'),
+        pipeline(7, 'doom/23-health-check', 'failed'),
+        pipeline(6, 'refs/merge-requests/1/head', 'success', 'b'.repeat(40)),
+      ]);
+    expect(await forge.headPipelines(repo, { number: 1, headSha: sha })).toEqual([
+      { status: 'success', origin: { kind: 'gitlab_pipeline', source: 'merge_request_event' }, pipelineId: 8, sha, ref: 'refs/merge-requests/1/head', mergeRequestNumbers: [1], url: `${HOST}/root/test-deployment-webhooks/-/pipelines/8`, coverage: null },
+      { status: 'failed', origin: { kind: 'gitlab_pipeline', source: 'push' }, pipelineId: 7, sha, ref: 'doom/23-health-check', mergeRequestNumbers: [], url: `${HOST}/root/test-deployment-webhooks/-/pipelines/7`, coverage: null },
+    ]);
+  });
+});
+
 describe('GitLabForge.gitCredential', () => {
   it('is oauth2 + the bot token', async () => {
     expect(await forge.gitCredential(repo)).toEqual({ username: 'oauth2', password: TOKEN });

@@ -71,8 +71,14 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
           // The hook names the author by id only; the author (51) is not the sender (1).
           author: { id: 51, login: '', isBot: false },
         },
+        changedAt: '2013-12-03T17:15:43.000Z',
       },
     ]);
+  });
+
+  it('Issue Hook: an older hook\'s `2013-12-03 17:15:43 UTC` time is read as ISO; an unreadable one is left out', () => {
+    expect(normalize('issue-hook.json', (p) => void (attrs(p).updated_at = '2013-12-03 17:15:43 UTC'))).toMatchObject([{ changedAt: '2013-12-03T17:15:43.000Z' }]);
+    expect(normalize('issue-hook.json', (p) => void (attrs(p).updated_at = 'yesterday'))[0]).not.toHaveProperty('changedAt');
   });
 
   it('Issue Hook close / reopen', () => {
