@@ -1,20 +1,22 @@
 /**
  * A property over the real handlers (TaskService, RunCoordinator, Evaluator, the inbox
- * dispatcher over GitLab's documented payloads) with the in-memory FakeForge: for any order
- * and any duplication of the deliveries of a task's merge request — its pipelines (an older
- * failed one, the head's), a review, a reaction, the merge or the close, and copies of the
- * labeling redelivered after the task finished — the final store is the same: rewards, their
- * settled order, tiers, tier history, number of comments.
+ * dispatcher over each forge's real payloads) with the in-memory FakeForge, on GitLab and on
+ * GitHub: for any order and any duplication of the deliveries of a task's merge request — its
+ * pipelines (an older failed run, the head's green one, the target branch's post-merge run on
+ * the same commit; on GitHub also another App's check suite and a commit status), a review, a
+ * reaction, the merge or the close, and copies of the labeling redelivered while the run is
+ * under way and after the task finished — the final store is the same: rewards, their settled
+ * order, tiers, tier history, number of comments.
  *
  * The forge holds its final state throughout (the webhooks of a life that has happened are
  * what is being delivered, late and out of order), including the head commit's pipeline list,
- * which the evaluator reads before a reward settles. 300 histories with a fixed seed in
- * `npm test`; `DOOM_PROPERTY_RUNS=5000 npx vitest run test/tasks/lifecycle.property.test.ts`
+ * which the evaluator reads before a reward settles. 300 histories per forge with a fixed seed
+ * in `npm test`; `DOOM_PROPERTY_RUNS=5000 npx vitest run test/tasks/lifecycle.property.test.ts`
  * for more (and `DOOM_PROPERTY_SEED` for another seed).
  *
- * Not covered here: GitHub's sequences (test/rewards/matching-github.test.ts covers them one
- * by one), and a real relabel (a later `updated_at`), which starts another attempt and so
- * another merge request with deliveries of its own.
+ * Not covered: a real relabel (a later `updated_at`), which starts another attempt and so
+ * another merge request with a life of its own; test/rewards/loop-*.test.ts cover it one path
+ * at a time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +27,7 @@ import { wireRunConsequences, wireTaskConsequences } from '../../src/app.js';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
 import { DomainEvents } from '../../src/events.js';
 import type { PipelineRun } from '../../src/forges/event.js';
-import { normalizeGitLab } from '../../src/forges/gitlab/normalize.js';
-import { dispatcher } from '../../src/inbox/dispatch.js';
+import { dispatcher, normalizeDelivery } from '../../src/inbox/dispatch.js';
 import { createLogger } from '../../src/log.js';
 import { Evaluator } from '../../src/rewards/evaluator.js';
 import { syncAgents } from '../../src/store/agents.js';
@@ -36,7 +37,7 @@ import { RunCoordinator } from '../../src/tasks/runs.js';
 import { TaskService } from '../../src/tasks/service.js';
 import { MirrorCache } from '../../src/workspace/mirror.js';
 import { repoRoot } from '../helpers/app.js';
-import { gitlabFixture } from '../helpers/fixtures.js';
+import { githubExample, gitlabFixture } from '../helpers/fixtures.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { scriptedExecutor } from '../support/executor.js';
 import { FakeForge } from '../support/fake-forge.js';
@@ -61,10 +62,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+type Kind = 'github' | 'gitlab';
+
 let deliveryId = 0;
-const delivery = (hook: Hook): Delivery => ({
+const delivery = (forge: Kind, hook: Hook): Delivery => ({
   id: ++deliveryId,
-  forge: 'gitlab',
+  forge,
   delivery_id: String(deliveryId),
   event: hook.event,
   body: JSON.stringify(hook.body),
@@ -76,61 +79,119 @@ const delivery = (hook: Hook): Delivery => ({
   processed_at: null,
 });
 
-/** A Pipeline Hook as the forge's pipeline list shows the same pipeline. */
-function asRun(hook: unknown): PipelineRun {
-  const [event] = normalizeGitLab('Pipeline Hook', hook);
-  if (event?.kind !== 'pipeline') throw new Error('not a pipeline hook');
-  return event;
+/** The pipelines among a life's deliveries, as the forge's list shows them. */
+function runsOf(forge: Kind, life: Hook[]): PipelineRun[] {
+  return life.flatMap((hook) => normalizeDelivery({ forge, event: hook.event, body: JSON.stringify(hook.body) })).filter((e) => e.kind === 'pipeline');
 }
 
-/** The MR's deliveries once it exists: what the generated histories reorder and repeat. */
-function lifeOf(issue: ReturnType<typeof labeledIssue>, headSha: string, outcome: Outcome): Hook[] {
+/** One forge's task: the labeled issue, and its merge request's deliveries once it exists. */
+interface Script {
+  issueNumber: number;
+  issue: Hook;
+  /** What the generated histories reorder and repeat: each is delivered at least once. */
+  life(headSha: string, branch: string, outcome: Outcome): Hook[];
+}
+
+function gitlabScript(): Script {
+  const issue = labeledIssue(CLONE);
   const project = issue.project;
-  const pipeline = (id: number, status: string) => {
+  const pipeline = (id: number, status: string, ref: string) => {
     const hook = gitlabFixture('pipeline-hook.json');
     hook.project = project;
-    hook.object_attributes = { ...hook.object_attributes, id, iid: id, sha: headSha, status, coverage: status === 'success' ? '82.5' : null, ref: 'refs/merge-requests/1/head' };
-    hook.merge_request = { ...hook.merge_request, iid: 1 };
-    return { event: 'Pipeline Hook', body: hook };
+    hook.object_attributes = { ...hook.object_attributes, id, iid: id, sha: '', status, coverage: status === 'success' ? '82.5' : null, ref };
+    hook.merge_request = ref === 'main' ? null : { ...hook.merge_request, iid: 1 };
+    return hook;
   };
-  const mergeRequest = (action: string, state: string) => {
+  const mergeRequest = (action: string, state: string, branch: string) => {
     const hook = gitlabFixture('merge-request-hook.json');
     hook.project = project;
-    hook.object_attributes = { ...hook.object_attributes, iid: 1, action, state, source_branch: 'doom/1-fix-the-greeting', target_branch: 'main' };
+    hook.object_attributes = { ...hook.object_attributes, iid: 1, action, state, source_branch: branch, target_branch: 'main' };
     hook.user = { ...hook.user, id: 7, username: 'alice', name: 'Alice' };
     return { event: 'Merge Request Hook', body: hook };
   };
   const emoji = gitlabFixture('emoji-hook.json');
   emoji.project = project;
-  return [
-    pipeline(150, 'failed'),
-    pipeline(200, 'success'),
-    mergeRequest('approved', 'opened'),
-    { event: 'Emoji Hook', body: emoji },
-    outcome === 'merged' ? mergeRequest('merge', 'merged') : mergeRequest('close', 'closed'),
-    // A copy of the labeling (a redelivery, with a new delivery id) after the task finished.
-    { event: 'Issue Hook', body: issue },
-  ];
+  return {
+    issueNumber: 23,
+    issue: { event: 'Issue Hook', body: issue },
+    life(headSha, branch, outcome) {
+      const at = (hook: ReturnType<typeof pipeline>) => ({ event: 'Pipeline Hook', body: { ...hook, object_attributes: { ...hook.object_attributes, sha: headSha } } });
+      return [
+        at(pipeline(150, 'failed', 'refs/merge-requests/1/head')),
+        at(pipeline(200, 'success', 'refs/merge-requests/1/head')),
+        // main's pipeline on the same commit after a fast-forward merge: not the MR's.
+        at(pipeline(300, 'failed', 'main')),
+        mergeRequest('approved', 'opened', branch),
+        { event: 'Emoji Hook', body: emoji },
+        outcome === 'merged' ? mergeRequest('merge', 'merged', branch) : mergeRequest('close', 'closed', branch),
+        // A copy of the labeling (a redelivery, with a new delivery id) after the task finished.
+        { event: 'Issue Hook', body: issue },
+      ];
+    },
+  };
+}
+
+function githubScript(): Script {
+  const labeled = githubExample('issues', (e) => e.action === 'labeled');
+  labeled.issue.labels.push({ ...labeled.label, id: 9001, name: 'doom' });
+  labeled.label = { ...labeled.label, name: 'doom' };
+  labeled.repository = { ...labeled.repository, clone_url: CLONE, default_branch: 'main' };
+  const repository = labeled.repository;
+  const alice = { ...labeled.sender, login: 'alice', id: 7 };
+  return {
+    issueNumber: labeled.issue.number,
+    issue: { event: 'issues', body: labeled },
+    life(headSha, branch, outcome) {
+      const workflowRun = (id: number, conclusion: string, ref: string) => {
+        const run = githubExample('workflow_run', (e) => e.action === 'completed' && e.workflow_run.pull_requests.length > 0);
+        Object.assign(run.workflow_run, { id, conclusion, head_sha: headSha, head_branch: ref });
+        run.workflow_run.pull_requests = ref === 'main' ? [] : [{ ...run.workflow_run.pull_requests[0], number: 1 }];
+        return { event: 'workflow_run', body: { ...run, repository } };
+      };
+      const suite = githubExample('check_suite', (e) => e.action === 'completed');
+      Object.assign(suite.check_suite, { id: 9000, conclusion: 'success', head_sha: headSha, head_branch: branch, app: { ...suite.check_suite.app, id: 254, slug: 'codecov' }, pull_requests: [] });
+      const status = githubExample('status');
+      Object.assign(status, { id: 5, sha: headSha, state: 'success', context: 'ci/circleci', repository });
+      const review = githubExample('pull_request_review', (e) => e.action === 'submitted');
+      review.pull_request = { ...review.pull_request, number: 1 };
+      review.review = { ...review.review, state: 'approved', user: alice, commit_id: headSha };
+      const closed = githubExample('pull_request', (e) => e.action === 'closed');
+      closed.number = 1;
+      Object.assign(closed.pull_request, { number: 1, merged: outcome === 'merged', merged_at: outcome === 'merged' ? '2026-11-21T11:00:00Z' : null, state: 'closed' });
+      closed.pull_request.head = { ...closed.pull_request.head, ref: branch, sha: headSha };
+      return [
+        workflowRun(150, 'failure', branch),
+        workflowRun(200, 'success', branch),
+        // main's push run on the same commit after a rebase or fast-forward merge: not the PR's.
+        workflowRun(300, 'failure', 'main'),
+        { event: 'check_suite', body: { ...suite, repository } },
+        { event: 'status', body: status },
+        { event: 'pull_request_review', body: { ...review, repository } },
+        { event: 'pull_request', body: { ...closed, repository } },
+        { event: 'issues', body: labeled },
+      ];
+    },
+  };
 }
 
 interface History {
   outcome: Outcome;
   /** How many times the labeled hook is delivered before the run finishes. */
   labeled: number;
-  /** The MR's deliveries by index into lifeOf, in delivery order; each at least once. */
+  /** The MR's deliveries by index into the script's life, in delivery order; each at least once. */
   order: number[];
 }
 
 /** Plays one history against a fresh store; returns what must not depend on the order. */
-async function play(history: History) {
+async function play(kind: Kind, history: History) {
   const store = await openStore(':memory:');
   try {
     await syncAgents(store.db, loaded.agents);
     const { config } = loaded;
-    const forge = new FakeForge('gitlab');
-    forge.permissions.set('root', 'write').set('alice', 'write');
-    const issue = labeledIssue(CLONE);
-    forge.issues.set(23, { number: 23, state: 'open', labels: issue.labels.map((l: { title: string }) => l.title), title: 'Fix the greeting', body: 'The greeting is wrong.' });
+    const forge = new FakeForge(kind);
+    forge.permissions.set('root', 'write').set('alice', 'write').set('Codertocat', 'write');
+    const script = kind === 'gitlab' ? gitlabScript() : githubScript();
+    forge.issues.set(script.issueNumber, { number: script.issueNumber, state: 'open', labels: ['doom', 'bug'], title: 'Fix the greeting', body: 'The greeting is wrong.' });
     forge.pipelines.push({ id: 100, sha: 'b'.repeat(40), coverage: 80, ref: 'main' });
 
     const events = new DomainEvents(log);
@@ -149,19 +210,19 @@ async function play(history: History) {
     });
     await runs.start();
     try {
-      // Redeliveries of the label come while the first attempt is under way; one that came
-      // after the task finished would be a relabel (another attempt), which is not this property.
-      for (let i = 0; i < history.labeled; i++) await handle(delivery({ event: 'Issue Hook', body: issue }));
+      // Redeliveries of the label come while the first attempt is under way, and (in the life)
+      // after it finished.
+      for (let i = 0; i < history.labeled; i++) await handle(delivery(kind, script.issue));
       await runs.idle();
       const task = await store.db.selectFrom('tasks').selectAll().executeTakeFirstOrThrow();
       // The life happened: the forge shows its end while the deliveries still come in.
       const mr = forge.mergeRequests[0]!;
       Object.assign(mr, { headSha: task.head_sha!, state: history.outcome });
-      forge.headRuns = lifeOf(issue, task.head_sha!, history.outcome).filter((h) => h.event === 'Pipeline Hook').map((h) => asRun(h.body));
+      const life = script.life(task.head_sha!, task.branch!, history.outcome);
+      forge.headRuns = runsOf(kind, life);
       forge.reviewsByMr.set(1, [{ user: alice, state: 'approved', at: null }]);
       forge.reactionsByMr.set(1, [{ user: alice, kind: 'up' }]);
-      const life = lifeOf(issue, task.head_sha!, history.outcome);
-      for (const i of history.order) await handle(delivery(life[i]!));
+      for (const i of history.order) await handle(delivery(kind, life[i]!));
       await runs.idle();
     } finally {
       await runs.stop();
@@ -169,7 +230,7 @@ async function play(history: History) {
     const db = store.db;
     return {
       tasks: await db.selectFrom('tasks').select(['status', 'pr_number', 'assigned_agent']).orderBy('id').execute(),
-      rewards: await db.selectFrom('rewards').select(['task_id', 'agent_name', 'reward', 'kind', 'degraded', 'components']).orderBy('updated_at').orderBy('id').execute(),
+      rewards: await db.selectFrom('rewards').select(['task_id', 'agent_name', 'reward', 'kind', 'degraded', 'components']).orderBy('settled_at').orderBy('id').execute(),
       agents: await db.selectFrom('agents').select(['name', 'tier', 'rolling_avg', 'total_tasks', 'completed_tasks']).orderBy('name').execute(),
       tierHistory: await db.selectFrom('tier_history').select(['agent_name', 'from_tier', 'to_tier', 'source']).where('source', '!=', 'config').orderBy('id').execute(),
       comments: forge.commentCount(),
@@ -180,32 +241,34 @@ async function play(history: History) {
   }
 }
 
-const LIFE = 6;
-const history: fc.Arbitrary<History> = fc.record({
-  outcome: fc.constantFrom<Outcome>('merged', 'closed'),
-  // One label delivery: a second one after the run finished counts as a relabel (see the header).
-  labeled: fc.integer({ min: 1, max: 3 }),
-  extra: fc.array(fc.nat(LIFE - 1), { maxLength: LIFE }),
-}).chain(({ outcome, labeled, extra }) => {
-  const all = [...Array.from({ length: LIFE }, (_, i) => i), ...extra];
-  return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }).map((order) => ({ outcome, labeled, order }));
-});
+const history = (size: number): fc.Arbitrary<History> =>
+  fc.record({
+    outcome: fc.constantFrom<Outcome>('merged', 'closed'),
+    labeled: fc.integer({ min: 1, max: 3 }),
+    extra: fc.array(fc.nat(size - 1), { maxLength: size }),
+  }).chain(({ outcome, labeled, extra }) => {
+    const all = [...Array.from({ length: size }, (_, i) => i), ...extra];
+    return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length }).map((order) => ({ outcome, labeled, order }));
+  });
 
-describe('a task\'s life, delivered in any order and any number of times', () => {
+describe.each([
+  ['gitlab', 7],
+  ['github', 8],
+] as const)('a task\'s life on %s, delivered in any order and any number of times', (kind, size) => {
   it(`ends in the same store (${RUNS} histories)`, async () => {
     const expected = new Map<Outcome, Awaited<ReturnType<typeof play>>>();
     for (const outcome of ['merged', 'closed'] as const) {
-      expected.set(outcome, await play({ outcome, labeled: 1, order: Array.from({ length: LIFE }, (_, i) => i) }));
+      expected.set(outcome, await play(kind, { outcome, labeled: 1, order: Array.from({ length: size }, (_, i) => i) }));
     }
     // The canonical histories say something: a final reward, one MR, one comment per thread.
     expect(expected.get('merged')).toMatchObject({ rewards: [{ kind: 'final' }], mergeRequests: 1, comments: 2 });
-    // The head pipeline (200) succeeded: whatever came first, CI is green in the final reward.
+    // The head's newest run succeeded and main's failing run is not the MR's: CI is green.
     expect(JSON.parse(expected.get('merged')!.rewards[0]!.components)).toMatchObject({ ci_pipeline_status: 1 });
     expect(expected.get('closed')!.rewards[0]!.reward).toBeLessThan(expected.get('merged')!.rewards[0]!.reward);
 
     await fc.assert(
-      fc.asyncProperty(history, async (h) => {
-        expect(await play(h)).toEqual(expected.get(h.outcome));
+      fc.asyncProperty(history(size), async (h) => {
+        expect(await play(kind, h)).toEqual(expected.get(h.outcome));
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
