@@ -12,7 +12,7 @@ import type { MergeRequestEvent, PipelineEvent, PipelineRun, ReviewEvent } from 
 import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
-import { publishedAttempt } from '../store/assignments.js';
+import { publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
@@ -112,7 +112,7 @@ export class Evaluator {
    * changes the CI component and leaves what the reports said alone.
    */
   async onPipeline(event: PipelineEvent): Promise<void> {
-    const task = await this.deps.db
+    const current = await this.deps.db
       .selectFrom('tasks')
       .selectAll()
       .where('forge', '=', event.forge)
@@ -120,6 +120,7 @@ export class Evaluator {
       .where('head_sha', '=', event.sha)
       .where('pr_number', 'is not', null)
       .executeTakeFirst();
+    const task = current ?? (await taskOfPublishedAttempt(this.deps.db, { forge: event.forge, repoId: event.repo.id }, { headSha: event.sha }));
     // Not a bot MR, or a pipeline for a commit that is no longer the head: not this reward's.
     if (!task || !this.isMergeRequests(task, event)) return;
     await this.lock.run(String(task.id), () =>
@@ -498,13 +499,15 @@ export class Evaluator {
     return attempt ? rewardOfAttempt(this.deps.db, { taskId: task.id, assignmentId: attempt.id, agentName: attempt.agent_name }) : undefined;
   }
 
-  private taskOfMergeRequest(forge: string, repoId: number, number: number): Promise<TaskRow | undefined> {
-    return this.deps.db
+  /** The task the merge request scores; an earlier attempt's MR gives the task as that attempt left it. */
+  private async taskOfMergeRequest(forge: string, repoId: number, number: number): Promise<TaskRow | undefined> {
+    const current = await this.deps.db
       .selectFrom('tasks')
       .selectAll()
       .where('forge', '=', forge)
       .where('repo_id', '=', repoId)
       .where('pr_number', '=', number)
       .executeTakeFirst();
+    return current ?? taskOfPublishedAttempt(this.deps.db, { forge, repoId }, { mrNumber: number });
   }
 }

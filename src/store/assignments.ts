@@ -4,7 +4,7 @@
  * it records what it published, and the evaluator scores it with its own reward row.
  */
 import type { Insertable, Kysely } from 'kysely';
-import type { AssignmentRow, AssignmentsTable, Database } from './schema.js';
+import type { AssignmentRow, AssignmentsTable, Database, TaskRow } from './schema.js';
 import { nowIso } from './time.js';
 
 /** A fresh assignment of `taskId` to `agent`, not started, nothing spent yet. */
@@ -47,6 +47,34 @@ export async function publishedAttempt(db: Kysely<Database>, taskId: number, mrN
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/**
+ * The task whose attempt published a merge request (found by its number, or by the head commit
+ * the attempt pushed), as that attempt left it: its `pr_number`, `head_sha` and `branch` are the
+ * attempt's, so events of an earlier attempt's merge request still score that attempt after a
+ * relabel moved the task on. Undefined when no published attempt matches, or when a later
+ * attempt published the same merge request (a commit it superseded scores nothing).
+ */
+export async function taskOfPublishedAttempt(
+  db: Kysely<Database>,
+  repo: { forge: string; repoId: number },
+  by: { mrNumber: number } | { headSha: string },
+): Promise<TaskRow | undefined> {
+  let q = db
+    .selectFrom('assignments')
+    .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
+    .select(['assignments.id as attempt_id', 'assignments.task_id', 'assignments.mr_number', 'assignments.head_sha', 'assignments.branch'])
+    .where('tasks.forge', '=', repo.forge)
+    .where('tasks.repo_id', '=', repo.repoId)
+    .where('assignments.mr_number', 'is not', null);
+  q = 'mrNumber' in by ? q.where('assignments.mr_number', '=', by.mrNumber) : q.where('assignments.head_sha', '=', by.headSha);
+  const found = await q.orderBy('assignments.id', 'desc').limit(1).executeTakeFirst();
+  if (!found || found.mr_number === null) return undefined;
+  const newest = await publishedAttempt(db, found.task_id, found.mr_number);
+  if (newest?.id !== found.attempt_id) return undefined;
+  const task = await db.selectFrom('tasks').selectAll().where('id', '=', found.task_id).executeTakeFirst();
+  return task && { ...task, pr_number: found.mr_number, head_sha: found.head_sha, branch: found.branch };
 }
 
 /** The agent's newest attempt of the task, if it had one. */

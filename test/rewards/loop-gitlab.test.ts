@@ -369,6 +369,27 @@ describe('the RLVR loop on GitLab', () => {
     expect(await reward()).toEqual(final);
   });
 
+  it('the close of an earlier attempt\'s merge request, delivered after a relabel moved the task on, settles that attempt', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    gitlab.pipelines.push(...greenPipelines(task.head_sha!, mainSha));
+    // Closed on GitLab; its hook is late. The relabel sees the MR closed: a new attempt, a new MR.
+    gitlab.mergeRequests[0]!.state = 'closed';
+    await postGitLab(app!.url, 'Issue Hook', gitlab.issueFrom(madeLater(labeledIssue(`file://${remote.bare}`))));
+    await waitFor(async () => {
+      const t = await app!.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'completed' && t.pr_number === 2 ? t : undefined;
+    }, 'the second merge request');
+    await app!.runs.idle();
+
+    await postGitLab(app!.url, 'Merge Request Hook', mergeRequestHook(issue, 'close', 'closed'));
+    await settled(app!);
+    const [first] = await app!.store.db.selectFrom('assignments').selectAll().orderBy('id').execute();
+    const rows = await app!.store.db.selectFrom('rewards').selectAll().execute();
+    // The first attempt's reward, from its own head's pipeline (listed by GitLab at the close).
+    expect(rows).toEqual([expect.objectContaining({ assignment_id: first!.id, kind: 'final', mr_number: 1, mr_state: 'closed' })]);
+    expect(JSON.parse(rows[0]!.components)).toMatchObject({ ci_pipeline_status: 1 });
+  });
+
   it('a relabel after the merge request closed opens a new attempt on a new branch; the old final reward stays', async () => {
     const { task, issue, mainSha } = await openMergeRequest();
     gitlab.pipelines.push({ id: 100, sha: mainSha, ref: 'main', status: 'success', coverage: '80', jobs: [] });
