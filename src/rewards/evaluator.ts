@@ -14,19 +14,20 @@ import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
 import { publishedAttempt } from '../store/assignments.js';
 import { rewardOfAttempt, saveAttemptReward, type SavedReward } from '../store/rewards.js';
-import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
+import type { Database, EvaluationRow, MergeRequestState, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import type { EventSink } from '../events.js';
 import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import { KeyedMutex } from '../util/mutex.js';
 import type { MirrorCache } from '../workspace/mirror.js';
-import { assembleComponents, type PipelineSignals } from './components.js';
+import { assembleComponents, type CoverageBasis, type PipelineSignals } from './components.js';
 import { computeReward, EVALUATOR_VERSION, type RewardComponents } from './formula.js';
 import { renderRewardReport, rewardMarker } from './report-comment.js';
 import { combinedStatus, matchPipeline, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
 import { peopleToCheck, reviewFeedback } from './review.js';
 import { complexityDelta, fileComplexities, loadComplexity } from './signals/complexity.js';
-import { parseCoverage } from './signals/coverage.js';
+import { parseCoverage, type CoverageSummary } from './signals/coverage.js';
+import { patchCoverage, type PatchCoverage } from './signals/patch.js';
 import { newFindings } from './signals/findings.js';
 import { lintScore, parseLintReport } from './signals/lint.js';
 import { parseGitlabSast, parseSarifSecurity, securityScore } from './signals/security.js';
@@ -229,8 +230,8 @@ export class Evaluator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }
 
-    const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
-    const reward = computeReward(components, config.evaluator.weights);
+    const { components, coverage, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
+    const reward = computeReward(components, config.evaluator.weights, { mrState: mr.state });
     const kind = mr.state === 'open' ? 'provisional' : 'final';
     const saved = await saveAttemptReward(
       db,
@@ -248,7 +249,7 @@ export class Evaluator {
         mrState: mr.state,
       },
     );
-    await this.afterSave(task, forge, saved, { trigger, components, degraded, guarded, pipelineUrl: pipeline?.url ?? null });
+    await this.afterSave(task, forge, saved, { trigger, components, coverage, degraded, guarded, mrState: mr.state, pipelineUrl: pipeline?.url ?? null });
   }
 
   /**
@@ -263,8 +264,10 @@ export class Evaluator {
     context: {
       trigger: string;
       components: RewardComponents;
+      coverage: CoverageBasis | null;
       degraded: Record<string, string>;
       guarded: Record<string, string>;
+      mrState: MergeRequestState;
       pipelineUrl: string | null;
     },
   ): Promise<void> {
@@ -327,6 +330,8 @@ export class Evaluator {
       reward,
       components: context.components,
       weights: config.evaluator.weights,
+      coverage: context.coverage,
+      mrState: context.mrState,
       degraded: context.degraded,
       guarded: context.guarded,
       rollingAvg: tier.agent.rolling_avg,
@@ -361,9 +366,9 @@ export class Evaluator {
       const why = 'only a check suite or commit status has finished for the head commit: it has no reports';
       for (const name of ['coverage', 'lint', 'security']) missing[name] = why;
     }
-    const { base, coverageHead, coverageBase } = readReports
+    const { base, coverageHead, coverageBase, headReport } = readReports
       ? await this.coverageSignals(task, forge, event, stored, gather)
-      : { base: null, coverageHead: null, coverageBase: null };
+      : { base: null, coverageHead: null, coverageBase: null, headReport: null };
     const text = (pipelineId: number, locations: ReportsConfig[keyof ReportsConfig]) => forge.report(repo, pipelineId, locations);
 
     const sources = await attempt<ChangedSources>(
@@ -400,11 +405,13 @@ export class Evaluator {
         }, 'complexity was not measured')
       : null;
     if (!sources) missing.complexity = `the changed files could not be read: ${missing.sources ?? ''}`;
+    const patch = readReports ? this.patchSignal(headReport, sources, missing) : null;
 
     return {
       status: event.status,
       coverageHead,
       coverageBase,
+      patch,
       lintScore: lint,
       securityScore: security,
       complexityDelta: complexity,
@@ -415,17 +422,22 @@ export class Evaluator {
 
   /**
    * Coverage of the head and of the target branch, each by the same rule: the coverage
-   * report, else the forge's own figure (the hook's, else the pipeline API's). After a
-   * fast-forward merge the target branch's newest pipeline is the change itself: not a base
-   * to compare with, so the base read before the merge stands.
+   * report, else the forge's own figure (the hook's, else the pipeline API's). The head's
+   * parsed report is kept for patch coverage. After a fast-forward merge the target branch's
+   * newest pipeline is the change itself: not a base to compare with, so the base read before
+   * the merge stands.
    */
   private async coverageSignals(task: TaskRow, forge: Forge, event: PipelineEvent, stored: StoredSignals | null, gather: Gather) {
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
     const { missing, attempt } = gather;
     const locations = this.reportsFor(task.repo).coverage;
-    const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>) => {
+    let headReport: CoverageSummary | null = null;
+    const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>, keep?: (s: CoverageSummary) => void) => {
       const report = await forge.report(repo, pipelineId, locations);
-      return report !== null ? parseCoverage(report).percent : figure();
+      if (report === null) return figure();
+      const summary = parseCoverage(report);
+      keep?.(summary);
+      return summary.percent;
     };
 
     const latest = await attempt('base', () => forge.latestSuccessfulPipeline(repo, task.default_branch), `no successful pipeline on ${task.default_branch}`);
@@ -433,7 +445,7 @@ export class Evaluator {
     const base = baseIsHead ? null : latest;
     const coverageHead = await attempt(
       'coverage',
-      () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId)),
+      () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId), (s) => (headReport = s)),
       'no coverage report or figure for the head',
     );
     const coverageBase = base
@@ -446,7 +458,22 @@ export class Evaluator {
         ? `the newest successful pipeline on ${task.default_branch} is this change itself: no base to compare coverage with`
         : `no successful pipeline on ${task.default_branch} to compare coverage with`;
     }
-    return { base, coverageHead, coverageBase };
+    return { base, coverageHead, coverageBase, headReport: headReport as CoverageSummary | null };
+  }
+
+  /** The head report's counts over the change's lines; null, with why in `missing.patch`, when either is missing. */
+  private patchSignal(headReport: CoverageSummary | null, sources: ChangedSources | null, missing: Record<string, string>): PatchCoverage | null {
+    if (!headReport) {
+      missing.patch = missing.coverage ?? 'the head has a coverage figure but no coverage report';
+      return null;
+    }
+    if (!sources) {
+      missing.patch = `the changed lines could not be read: ${missing.sources ?? ''}`;
+      return null;
+    }
+    const patch = patchCoverage(headReport, sources.change.added);
+    if (!patch) missing.patch = 'the coverage report has no per-line data (totals only)';
+    return patch;
   }
 
   private reportsFor(repo: string): ReportsConfig {
