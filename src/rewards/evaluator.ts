@@ -431,25 +431,27 @@ export class Evaluator {
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
     const { missing, attempt } = gather;
     const locations = this.reportsFor(task.repo).coverage;
-    let headReport: CoverageSummary | null = null;
-    const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>, keep?: (s: CoverageSummary) => void) => {
+    /** The pipeline's coverage: its report, parsed (kept for patch coverage), else the forge's figure. */
+    const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>) => {
       const report = await forge.report(repo, pipelineId, locations);
-      if (report === null) return figure();
-      const summary = parseCoverage(report);
-      keep?.(summary);
-      return summary.percent;
+      if (report !== null) {
+        const summary = parseCoverage(report);
+        return { percent: summary.percent, summary };
+      }
+      const percent = await figure();
+      return percent === null ? null : { percent, summary: null };
     };
 
     const latest = await attempt('base', () => forge.latestSuccessfulPipeline(repo, task.default_branch), `no successful pipeline on ${task.default_branch}`);
     const baseIsHead = latest !== null && latest.sha === task.head_sha;
     const base = baseIsHead ? null : latest;
-    const coverageHead = await attempt(
+    const head = await attempt(
       'coverage',
-      () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId), (s) => (headReport = s)),
+      () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId)),
       'no coverage report or figure for the head',
     );
     const coverageBase = base
-      ? await attempt('coverage', () => coverageOf(base.id, async () => base.coverage), `no coverage report or figure on ${task.default_branch}`)
+      ? ((await attempt('coverage', () => coverageOf(base.id, async () => base.coverage), `no coverage report or figure on ${task.default_branch}`))?.percent ?? null)
       : baseIsHead
         ? (stored?.coverageBase ?? null)
         : null;
@@ -458,7 +460,7 @@ export class Evaluator {
         ? `the newest successful pipeline on ${task.default_branch} is this change itself: no base to compare coverage with`
         : `no successful pipeline on ${task.default_branch} to compare coverage with`;
     }
-    return { base, coverageHead, coverageBase, headReport: headReport as CoverageSummary | null };
+    return { base, coverageHead: head?.percent ?? null, coverageBase, headReport: head?.summary ?? null };
   }
 
   /** The head report's counts over the change's lines; null, with why in `missing.patch`, when either is missing. */
