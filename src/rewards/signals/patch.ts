@@ -44,11 +44,12 @@ export interface PatchCoverage {
  */
 export function patchCoverage(report: Pick<CoverageSummary, 'lines'>, changed: readonly ChangedLine[]): PatchCoverage | null {
   if (report.lines.size === 0) return null;
+  const find = matcher(report.lines);
   const byFile = new Map<string, ReadonlyMap<number, number> | null>();
   let coverable = 0;
   let covered = 0;
   for (const { file, line } of changed) {
-    if (!byFile.has(file)) byFile.set(file, linesOf(report.lines, toPosixPath(file)));
+    if (!byFile.has(file)) byFile.set(file, find(toPosixPath(file)));
     const hits = byFile.get(file)?.get(line);
     if (hits === undefined) continue;
     coverable++;
@@ -57,14 +58,30 @@ export function patchCoverage(report: Pick<CoverageSummary, 'lines'>, changed: r
   return { coverable, covered };
 }
 
-function linesOf(lines: CoverageSummary['lines'], file: string): ReadonlyMap<number, number> | null {
-  const exact = lines.get(file);
-  if (exact) return exact;
-  let best: string | null = null;
-  for (const path of lines.keys()) {
-    if ((isAbsolutePath(path) || path.startsWith('../')) && path.endsWith(`/${file}`) && (best === null || path.length < best.length)) best = path;
-  }
-  return best === null ? null : lines.get(best)!;
+/** Finds a changed file's line data: its exact path, else the shortest absolute path ending in it. */
+function matcher(lines: CoverageSummary['lines']): (file: string) => ReadonlyMap<number, number> | null {
+  // Outside paths by base name, so a lookup reads only the few that could end with the file.
+  let outside: Map<string, string[]> | null = null;
+  const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  return (file) => {
+    const exact = lines.get(file);
+    if (exact) return exact;
+    if (!outside) {
+      outside = new Map();
+      for (const path of lines.keys()) {
+        if (!isAbsolutePath(path) && !path.startsWith('../')) continue;
+        const name = baseName(path);
+        const same = outside.get(name);
+        if (same) same.push(path);
+        else outside.set(name, [path]);
+      }
+    }
+    let best: string | null = null;
+    for (const path of outside.get(baseName(file)) ?? []) {
+      if (path.endsWith(`/${file}`) && (best === null || path.length < best.length)) best = path;
+    }
+    return best === null ? null : lines.get(best)!;
+  };
 }
 
 /** Patch coverage in percent; null when no changed line is coverable. */
