@@ -5,6 +5,11 @@
  * merge request's current state from the forge and recomputes the reward of the attempt that
  * published it; a final reward is never rewritten, and an evaluation that changes nothing
  * writes nothing, so redelivered or late events can change nothing twice.
+ *
+ * Coverage is the MR's patch coverage: the head's coverage report (a forge artifact) over the
+ * change's added and modified lines, which come from the mirror with the rest of the change
+ * (sources.ts), not from a forge diff API: one reading of the change serves complexity, lint,
+ * security, the guards and coverage alike, on every forge (signals/patch.ts says more).
  */
 import type { Kysely } from 'kysely';
 import type { Config, ReportsConfig } from '../config/schema.js';
