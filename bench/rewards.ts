@@ -4,7 +4,8 @@
  * (a) Reward calculation < 1 s: the evaluator's work once the CI reports are downloaded. Head and
  *     base reports of real size are parsed (an LCOV of 2,000 files, an ESLint JSON of 5,000
  *     messages, a SARIF of 1,000 results), the new findings are told from the inherited ones,
- *     the signals are scored and `computeReward` combines them. (The complexity signal parses
+ *     patch coverage is counted over 200 changed files of 120 changed lines each, the signals
+ *     are scored and `computeReward` combines them. (The complexity signal parses
  *     source with tree-sitter and is not part of this figure.)
  * (b) Tier update < 100 ms per agent, and the nightly recompute of 10,000 agents holding
  *     1,000,000 rewards under 1 s as a whole, on a SQLite file. In the same run, the baseline:
@@ -33,7 +34,10 @@ import {
   parseEslintJson,
   parseLcov,
   parseSarifSecurity,
+  patchCoverage,
+  patchCoverageScore,
   securityScore,
+  type ChangedLine,
 } from '../src/rewards/signals/index.js';
 import { openStore, type Store } from '../src/store/db.js';
 import { recomputeAllTiers, type RecomputeResult } from '../src/tiers/recompute.js';
@@ -158,6 +162,7 @@ interface Reports {
   sarifHead: string;
   sarifBase: string;
   changed: string[];
+  changedLines: ChangedLine[];
 }
 
 function buildReports(): Reports {
@@ -169,13 +174,16 @@ function buildReports(): Reports {
     sarifHead: sarif(SARIF_RESULTS, 5),
     sarifBase: sarif(SARIF_RESULTS - 20, 5),
     changed: Array.from({ length: CHANGED_FILES }, (_, i) => filePath(i * 5)),
+    changedLines: Array.from({ length: CHANGED_FILES }, (_, i) => Array.from({ length: 2 * LCOV_LINES_PER_FILE }, (_, l) => ({ file: filePath(i * 5), line: l + 1 }))).flat(),
   };
 }
 
 /** One evaluation: every report of head and base parsed, scored and combined. */
 function evaluate(r: Reports, config: Config): number {
   const root = '/builds/acme/widgets';
-  const coverage = coverageDelta(parseLcov(r.lcovHead, { root }).percent, parseLcov(r.lcovBase, { root }).percent);
+  const [head, base] = [parseLcov(r.lcovHead, { root }), parseLcov(r.lcovBase, { root })];
+  const patch = patchCoverage(head, r.changedLines);
+  const coverage = patch && patch.coverable > 0 ? patchCoverageScore(patch, base.percent) : coverageDelta(head.percent, base.percent);
   const lintNew = newFindings(parseEslintJson(r.eslintHead, { root }), parseEslintJson(r.eslintBase, { root }), r.changed);
   const securityNew = newFindings(parseSarifSecurity(r.sarifHead), parseSarifSecurity(r.sarifBase), r.changed);
   const components: RewardComponents = {

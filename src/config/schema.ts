@@ -145,7 +145,7 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        /** Coverage change, in percentage points, that counts as the full ±1. */
+        /** Project-coverage change, in percentage points, that counts as the full ±1 (used when there is no patch coverage). */
         coverage_full_scale_points: z.number().positive().default(10),
         weights: weightsSchema.default({
           test_coverage: 0.3,

@@ -2,10 +2,16 @@
  * From signals to the six reward components: each signal that could be read becomes its
  * component; each one that could not gets the configured default and is named in
  * `degraded`. Pure: the evaluator gathers the signals, this decides.
+ *
+ * `test_coverage_delta` is the MR's patch coverage against the project's (signals/patch.ts)
+ * when the head's coverage report has per-line data for a changed line; else the change in
+ * project coverage (`coverageDelta`: a pipeline with only a coverage figure, or a change with
+ * no instrumented line); else its default, and the reward is degraded.
  */
 import type { Config } from '../config/schema.js';
 import type { GuardFinding } from '../policy/guards.js';
 import { coverageDelta } from './signals/coverage.js';
+import { patchCoverageScore, type PatchCoverage } from './signals/patch.js';
 import type { RewardComponents } from './formula.js';
 
 /** What the pipeline said, as stored between events. */
@@ -14,6 +20,11 @@ export interface PipelineSignals {
   /** Coverage percent of the head and of the target branch; null when unknown. */
   coverageHead: number | null;
   coverageBase: number | null;
+  /**
+   * The head report's counts over the change's added and modified lines; null when there was
+   * no per-line data (why: `missing.patch`), absent in signals stored before it existed.
+   */
+  patch?: PatchCoverage | null;
   lintScore: number | null;
   securityScore: number | null;
   complexityDelta: number | null;
@@ -26,8 +37,14 @@ export interface PipelineSignals {
   guards?: GuardFinding[];
 }
 
+/** What `test_coverage_delta` was computed from, for the report; null when it is a default. */
+export type CoverageBasis =
+  | { kind: 'patch'; covered: number; coverable: number; projectPercent: number; against: 'base' | 'head' }
+  | { kind: 'project'; head: number; base: number; why: string };
+
 export interface Assembled {
   components: RewardComponents;
+  coverage: CoverageBasis | null;
   /** Components that used their default, with why. */
   degraded: Record<string, string>;
   /** Components that were read but not trusted (a guard flagged the change), with why. */
@@ -71,14 +88,11 @@ export function assembleComponents(
     return fallback;
   };
   const noPipeline = 'no pipeline has finished for the head commit';
-  const coverage =
-    pipeline && pipeline.coverageHead !== null && pipeline.coverageBase !== null
-      ? coverageDelta(pipeline.coverageHead, pipeline.coverageBase, { fullScaleDelta: evaluator.coverage_full_scale_points })
-      : null;
+  const coverage = pipeline ? coverageOf(pipeline, evaluator.coverage_full_scale_points) : null;
   const read: RewardComponents = {
     test_coverage_delta: pick(
       'test_coverage_delta',
-      coverage,
+      coverage?.value,
       d.test_coverage_delta,
       pipeline ? (pipeline.missing.coverage ?? 'no coverage figure for the head or the target branch') : noPipeline,
     ),
@@ -101,5 +115,24 @@ export function assembleComponents(
   };
   const { components, guarded } = guard(read, pipeline?.guards ?? [], d);
   for (const name of Object.keys(guarded)) delete degraded[name];
-  return { components, degraded, guarded };
+  const basis = coverage && !guarded.test_coverage_delta ? coverage.basis : null;
+  return { components, coverage: basis, degraded, guarded };
+}
+
+/**
+ * Patch coverage against the target branch's project coverage (Codecov's `auto` target), or
+ * the head's own when the target branch has none. A change with no instrumented changed line
+ * (tests only, docs, configuration) has no patch coverage; the project-coverage change speaks
+ * for it instead, so adding missing tests still counts.
+ */
+function coverageOf(pipeline: PipelineSignals, fullScaleDelta: number): { value: number; basis: CoverageBasis } | null {
+  const { coverageHead: head, coverageBase: base, patch } = pipeline;
+  const project = base ?? head;
+  if (patch && patch.coverable > 0 && project !== null) {
+    const basis: CoverageBasis = { kind: 'patch', ...patch, projectPercent: project, against: base !== null ? 'base' : 'head' };
+    return { value: patchCoverageScore(patch, project), basis };
+  }
+  if (head === null || base === null) return null;
+  const why = patch ? 'no changed line is instrumented' : (pipeline.missing.patch ?? 'patch coverage was not read');
+  return { value: coverageDelta(head, base, { fullScaleDelta }), basis: { kind: 'project', head, base, why } };
 }

@@ -5,6 +5,11 @@
  * merge request's current state from the forge and recomputes the reward of the attempt that
  * published it; a final reward is never rewritten, and an evaluation that changes nothing
  * writes nothing, so redelivered or late events can change nothing twice.
+ *
+ * Coverage is the MR's patch coverage: the head's coverage report (a forge artifact) over the
+ * change's added and modified lines, which come from the mirror with the rest of the change
+ * (sources.ts), not from a forge diff API: one reading of the change serves complexity, lint,
+ * security, the guards and coverage alike, on every forge (signals/patch.ts says more).
  */
 import type { Kysely } from 'kysely';
 import type { Config, ReportsConfig } from '../config/schema.js';
@@ -14,19 +19,20 @@ import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
 import { publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
-import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
+import type { Database, EvaluationRow, MergeRequestState, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import type { EventSink } from '../events.js';
 import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import { KeyedMutex } from '../util/mutex.js';
 import type { MirrorCache } from '../workspace/mirror.js';
-import { assembleComponents, type PipelineSignals } from './components.js';
+import { assembleComponents, type CoverageBasis, type PipelineSignals } from './components.js';
 import { computeReward, EVALUATOR_VERSION, type RewardComponents } from './formula.js';
 import { renderRewardReport, rewardMarker } from './report-comment.js';
 import { combinedStatus, matchPipeline, newestPerSequence, recordVerdict, sequenceOf, type Verdicts } from './pipelines.js';
 import { peopleToCheck, reviewFeedback } from './review.js';
 import { complexityDelta, fileComplexities, loadComplexity } from './signals/complexity.js';
-import { parseCoverage } from './signals/coverage.js';
+import { parseCoverage, type CoverageSummary } from './signals/coverage.js';
+import { patchCoverage, type PatchCoverage } from './signals/patch.js';
 import { newFindings } from './signals/findings.js';
 import { lintScore, parseLintReport } from './signals/lint.js';
 import { parseGitlabSast, parseSarifSecurity, securityScore } from './signals/security.js';
@@ -261,8 +267,8 @@ export class Evaluator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }
 
-    const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
-    const reward = computeReward(components, config.evaluator.weights);
+    const { components, coverage, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
+    const reward = computeReward(components, config.evaluator.weights, { mrState: mr.state });
     const kind = mr.state === 'open' ? 'provisional' : 'final';
     const saved = await saveAttemptReward(
       db,
@@ -280,7 +286,7 @@ export class Evaluator {
         mrState: mr.state,
       },
     );
-    await this.afterSave(task, forge, saved, { trigger, components, degraded, guarded, pipelineUrl: pipeline?.url ?? null });
+    await this.afterSave(task, forge, saved, { trigger, components, coverage, degraded, guarded, mrState: mr.state, pipelineUrl: pipeline?.url ?? null });
   }
 
   /**
@@ -295,8 +301,10 @@ export class Evaluator {
     context: {
       trigger: string;
       components: RewardComponents;
+      coverage: CoverageBasis | null;
       degraded: Record<string, string>;
       guarded: Record<string, string>;
+      mrState: MergeRequestState;
       pipelineUrl: string | null;
     },
   ): Promise<void> {
@@ -359,6 +367,8 @@ export class Evaluator {
       reward,
       components: context.components,
       weights: config.evaluator.weights,
+      coverage: context.coverage,
+      mrState: context.mrState,
       degraded: context.degraded,
       guarded: context.guarded,
       rollingAvg: tier.agent.rolling_avg,
@@ -393,9 +403,9 @@ export class Evaluator {
       const why = 'only a check suite or commit status has finished for the head commit: it has no reports';
       for (const name of ['coverage', 'lint', 'security']) missing[name] = why;
     }
-    const { base, coverageHead, coverageBase } = readReports
+    const { base, coverageHead, coverageBase, headReport } = readReports
       ? await this.coverageSignals(task, forge, event, stored, gather)
-      : { base: null, coverageHead: null, coverageBase: null };
+      : { base: null, coverageHead: null, coverageBase: null, headReport: null };
     const text = (pipelineId: number, locations: ReportsConfig[keyof ReportsConfig]) => forge.report(repo, pipelineId, locations);
 
     const sources = await attempt<ChangedSources>(
@@ -432,11 +442,13 @@ export class Evaluator {
         }, 'complexity was not measured')
       : null;
     if (!sources) missing.complexity = `the changed files could not be read: ${missing.sources ?? ''}`;
+    const patch = readReports ? this.patchSignal(headReport, sources, missing) : null;
 
     return {
       status: event.status,
       coverageHead,
       coverageBase,
+      patch,
       lintScore: lint,
       securityScore: security,
       complexityDelta: complexity,
@@ -447,29 +459,36 @@ export class Evaluator {
 
   /**
    * Coverage of the head and of the target branch, each by the same rule: the coverage
-   * report, else the forge's own figure (the hook's, else the pipeline API's). After a
-   * fast-forward merge the target branch's newest pipeline is the change itself: not a base
-   * to compare with, so the base read before the merge stands.
+   * report, else the forge's own figure (the hook's, else the pipeline API's). The head's
+   * parsed report is kept for patch coverage. After a fast-forward merge the target branch's
+   * newest pipeline is the change itself: not a base to compare with, so the base read before
+   * the merge stands.
    */
   private async coverageSignals(task: TaskRow, forge: Forge, event: PipelineRun, stored: StoredSignals | null, gather: Gather) {
     const repo: RepoLocator = { id: task.repo_id, fullName: task.repo };
     const { missing, attempt } = gather;
     const locations = this.reportsFor(task.repo).coverage;
+    /** The pipeline's coverage: its report, parsed (kept for patch coverage), else the forge's figure. */
     const coverageOf = async (pipelineId: number, figure: () => Promise<number | null>) => {
       const report = await forge.report(repo, pipelineId, locations);
-      return report !== null ? parseCoverage(report).percent : figure();
+      if (report !== null) {
+        const summary = parseCoverage(report);
+        return { percent: summary.percent, summary };
+      }
+      const percent = await figure();
+      return percent === null ? null : { percent, summary: null };
     };
 
     const latest = await attempt('base', () => forge.latestSuccessfulPipeline(repo, task.default_branch), `no successful pipeline on ${task.default_branch}`);
     const baseIsHead = latest !== null && latest.sha === task.head_sha;
     const base = baseIsHead ? null : latest;
-    const coverageHead = await attempt(
+    const head = await attempt(
       'coverage',
       () => coverageOf(event.pipelineId, async () => event.coverage ?? forge.pipelineCoverage(repo, event.pipelineId)),
       'no coverage report or figure for the head',
     );
     const coverageBase = base
-      ? await attempt('coverage', () => coverageOf(base.id, async () => base.coverage), `no coverage report or figure on ${task.default_branch}`)
+      ? ((await attempt('coverage', () => coverageOf(base.id, async () => base.coverage), `no coverage report or figure on ${task.default_branch}`))?.percent ?? null)
       : baseIsHead
         ? (stored?.coverageBase ?? null)
         : null;
@@ -478,7 +497,22 @@ export class Evaluator {
         ? `the newest successful pipeline on ${task.default_branch} is this change itself: no base to compare coverage with`
         : `no successful pipeline on ${task.default_branch} to compare coverage with`;
     }
-    return { base, coverageHead, coverageBase };
+    return { base, coverageHead: head?.percent ?? null, coverageBase, headReport: head?.summary ?? null };
+  }
+
+  /** The head report's counts over the change's lines; null, with why in `missing.patch`, when either is missing. */
+  private patchSignal(headReport: CoverageSummary | null, sources: ChangedSources | null, missing: Record<string, string>): PatchCoverage | null {
+    if (!headReport) {
+      missing.patch = missing.coverage ?? 'the head has a coverage figure but no coverage report';
+      return null;
+    }
+    if (!sources) {
+      missing.patch = `the changed lines could not be read: ${missing.sources ?? ''}`;
+      return null;
+    }
+    const patch = patchCoverage(headReport, sources.change.added);
+    if (!patch) missing.patch = 'the coverage report has no per-line data (totals only)';
+    return patch;
   }
 
   private reportsFor(repo: string): ReportsConfig {

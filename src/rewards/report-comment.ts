@@ -1,6 +1,8 @@
 /** The reward report on a bot merge request: one comment, edited in place as signals arrive. */
 import type { Weights } from '../config/schema.js';
-import { componentNames, componentSpec, type RewardComponents } from './formula.js';
+import type { MergeRequestState } from '../store/schema.js';
+import type { CoverageBasis } from './components.js';
+import { componentNames, componentScores, componentSpec, type RewardComponents } from './formula.js';
 
 export const rewardMarker = (taskId: number): string => `<!-- doom-rlvr:reward:${taskId} -->`;
 
@@ -11,6 +13,10 @@ export interface ReportView {
   reward: number;
   components: RewardComponents;
   weights: Weights;
+  /** What the coverage component was computed from; absent or null: a default. */
+  coverage?: CoverageBasis | null;
+  /** The merge request's state the reward was computed for (a closed one earns no credit). */
+  mrState?: MergeRequestState;
   degraded: Record<string, string>;
   /** Components a guard made take their defaults (a flagged change), with why; absent: none. */
   guarded?: Record<string, string>;
@@ -22,7 +28,7 @@ export interface ReportView {
 }
 
 const labels: Record<keyof RewardComponents, string> = {
-  test_coverage_delta: 'Test coverage delta',
+  test_coverage_delta: 'Test coverage',
   lint_score: 'Lint',
   security_scan_score: 'Security scan',
   code_complexity_delta: 'Complexity delta',
@@ -32,24 +38,40 @@ const labels: Record<keyof RewardComponents, string> = {
 
 const signed = (n: number, digits = 2): string => (n > 0 ? `+${n.toFixed(digits)}` : n.toFixed(digits));
 
+const percent = (n: number): string => `${n.toFixed(1)}%`;
+
+/** How the coverage value was reached, shown beside it. */
+function coverageNote(basis: CoverageBasis): string {
+  if (basis.kind === 'project') {
+    return ` (project coverage ${percent(basis.base)} → ${percent(basis.head)}; no patch coverage: ${basis.why})`;
+  }
+  const project = `the ${basis.against === 'base' ? "target branch's" : "head's"} ${percent(basis.projectPercent)}`;
+  return ` (patch ${basis.covered}/${basis.coverable} changed lines, ${percent((basis.covered / basis.coverable) * 100)}, against ${project})`;
+}
+
 export function renderRewardReport(view: ReportView): string {
+  const scores = componentScores(view.components, { mrState: view.mrState ?? null });
   const rows = componentNames.map((name) => {
     const weight = view.weights[componentSpec[name].weight];
     const value = view.components[name];
     const guardedWhy = view.guarded?.[name];
-    const note = guardedWhy ? ` (guarded, default: ${guardedWhy})` : view.degraded[name] ? ` (default: ${view.degraded[name]})` : '';
-    return `| ${labels[name]} | ${signed(value)}${note} | ${weight.toFixed(2)} | ${signed(5 * weight * value)} |`;
+    const basis = name === 'test_coverage_delta' && view.coverage ? coverageNote(view.coverage) : '';
+    const note = guardedWhy ? ` (guarded, default: ${guardedWhy})` : view.degraded[name] ? ` (default: ${view.degraded[name]})` : basis;
+    return `| ${labels[name]} | ${signed(value)}${note} | ${signed(scores[name])} | ${weight.toFixed(2)} | ${signed(5 * weight * scores[name])} |`;
   });
   const lines = [
     rewardMarker(view.taskId),
     `### doom-rlvr reward: ${signed(view.reward)} (${view.kind})`,
     '',
-    '| Component | Value | Weight | Points |',
-    '|---|---|---|---|',
+    '| Component | Value | Score (−1…+1) | Weight | Points |',
+    '|---|---|---|---|---|',
     ...rows,
-    `| **Reward** | | | **${signed(view.reward)}** |`,
+    `| **Reward** | | | | **${signed(view.reward)}** |`,
     '',
   ];
+  if (view.mrState === 'closed') {
+    lines.push('Closed without merging: no component earns credit, only what speaks against the change counts.', '');
+  }
   if (Object.keys(view.degraded).length > 0) {
     lines.push('Some signals could not be read; their components used configured defaults (the reward is marked degraded).', '');
   }

@@ -1,7 +1,9 @@
 /**
  * The changed files of a task's head commit against its target branch, read from the
- * repository's cached mirror: what the complexity signal measures and what decides which
- * lint and security findings are the change's own.
+ * repository's cached mirror: what the complexity signal measures, what decides which lint
+ * and security findings are the change's own, and (the change's added and modified lines,
+ * `change.added`) what patch coverage counts (signals/patch.ts says why git and not the
+ * forge's diff API).
  */
 import type { ChangeSet } from '../policy/guards.js';
 import { readChangeSet } from '../workspace/changes.js';

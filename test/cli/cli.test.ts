@@ -252,16 +252,17 @@ describe('scores', () => {
     await ok('reward', '--task', String(b.id), '--agent', 'agent-bugfix-junior', '--component', ...worst);
     const table = await ok('scores', '--agent', 'agent-bugfix-junior');
     const lines = table.trimEnd().split('\n');
-    expect(lines[0]).toBe('agent-bugfix-junior: junior, rolling average 1.25');
+    // 5 and −5 (every component at its worst scores −1): an average of 0.
+    expect(lines[0]).toBe('agent-bugfix-junior: junior, rolling average 0.00');
     expect(lines[1]).toMatch(/^time\s+task\s+reward\s+kind\s+cov\s+lint\s+sec\s+cplx\s+ci\s+review$/);
     expect(lines).toHaveLength(5);
     expect(lines[3]).toMatch(new RegExp(`\\s${a.id}\\s+5\\.00\\s+manual\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00$`));
-    expect(lines[4]).toMatch(new RegExp(`\\s${b.id}\\s+-2\\.50\\s+manual\\s+-1\\.00\\s+0\\.00`));
+    expect(lines[4]).toMatch(new RegExp(`\\s${b.id}\\s+-5\\.00\\s+manual\\s+-1\\.00\\s+0\\.00`));
 
     const json = JSON.parse(await ok('scores', '--agent', 'agent-bugfix-junior', '--last', '1', '--format', 'json'));
-    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'junior', rolling_avg: 1.25 });
+    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'junior', rolling_avg: 0 });
     expect(json.rewards).toHaveLength(1);
-    expect(json.rewards[0]).toMatchObject({ task_id: b.id, reward: -2.5, kind: 'manual', degraded: false });
+    expect(json.rewards[0]).toMatchObject({ task_id: b.id, reward: -5, kind: 'manual', degraded: false });
     expect(json.rewards[0].components.review_feedback_score).toBe(-1);
   });
 });
@@ -325,14 +326,15 @@ describe('reward', () => {
     );
     expect((await getAgent(db, 'agent-bugfix-junior'))!.rolling_avg).toBe(5);
     expect(await ok('reward', '--task', String(b.id), '--agent', 'agent-bugfix-junior', '--component', ...worst)).toBe(
-      `reward -2.50 recorded for agent-bugfix-junior on task ${b.id}; tier junior (changed)\n`,
+      `reward -5.00 recorded for agent-bugfix-junior on task ${b.id}; tier junior (changed)\n`,
     );
+    // (5 + −5) / 2 = 0: junior (suspension is below 0).
     const agent = (await getAgent(db, 'agent-bugfix-junior'))!;
-    expect([agent.rolling_avg, agent.tier]).toEqual([1.25, 'junior']);
+    expect([agent.rolling_avg, agent.tier]).toEqual([0, 'junior']);
     const rows = await db.selectFrom('rewards').select(['task_id', 'reward', 'kind']).orderBy('id').execute();
     expect(rows).toEqual([
       { task_id: a.id, reward: 5, kind: 'manual' },
-      { task_id: b.id, reward: -2.5, kind: 'manual' },
+      { task_id: b.id, reward: -5, kind: 'manual' },
     ]);
   });
 

@@ -51,18 +51,21 @@ describe('doom demo', () => {
     expect(out).toContain('(0 passed, 2 failed)');
     expect(out).toContain('pipeline on doom/1-add-subtracts: success');
     expect(out).toContain('(2 passed, 0 failed)');
-    expect(out).toMatch(/final reward for agent-bugfix-junior: 2\.85/);
+    // main has no passing pipeline, so the patch (the fixed line, covered) is compared with the
+    // head's project coverage: +1. 5 × (0.3 + 0.2 + 0.2 + 0.1 (no complexity added) + 0.1 + 0.07).
+    expect(out).toMatch(/final reward for agent-bugfix-junior: 4\.85/);
+    expect(out).toContain('test_coverage_delta    1.00');
     expect(out).toContain('review_feedback_score  0.70');
-    expect(out).toContain('tier change: agent-bugfix-junior junior → senior');
+    expect(out).toContain('tier change: agent-bugfix-junior junior → principal');
     expect(out).toContain(`DATABASE_URL=${join(dir, 'doom.db')} npm start`);
     expect(out).toContain('http://127.0.0.1:8080/');
 
     const state = await storeState(join(dir, 'doom.db'));
     expect(state.tasks).toHaveLength(1);
     expect(state.tasks[0]).toMatchObject({ forge: 'local', status: 'completed', branch: 'doom/1-add-subtracts', pr_number: 1 });
-    expect(state.rewards).toEqual([expect.objectContaining({ agent_name: 'agent-bugfix-junior', kind: 'final', reward: 2.85 })]);
-    expect(state.agents[0]).toMatchObject({ name: 'agent-bugfix-junior', tier: 'senior' });
-    expect(state.tiers.at(-1)).toMatchObject({ from_tier: 'junior', to_tier: 'senior', source: 'rewards' });
+    expect(state.rewards).toEqual([expect.objectContaining({ agent_name: 'agent-bugfix-junior', kind: 'final', reward: 4.85 })]);
+    expect(state.agents[0]).toMatchObject({ name: 'agent-bugfix-junior', tier: 'principal' });
+    expect(state.tiers.at(-1)).toMatchObject({ from_tier: 'junior', to_tier: 'principal', source: 'rewards' });
     expect(state.mrs[0]).toMatchObject({ state: 'merged', source_branch: 'doom/1-add-subtracts', target_branch: 'main' });
     expect(state.hooks.map((h) => h.type)).toEqual(['TaskStart', 'TaskComplete']);
     // The merge landed on the sample's main: its test passes there now.
@@ -106,7 +109,8 @@ describe('doom assign --task <id> --type <type> (local mode)', () => {
     expect(out).toContain('task 1 (bugfix, P2): add() subtracts');
     expect(out).toContain('assigned to agent-bugfix-junior');
     expect(out).toMatch(/branch doom\/1-add-subtracts/);
-    expect(out).toContain('provisional reward for agent-bugfix-junior: 2.50');
+    // No review yet: 5 × (0.3 + 0.2 + 0.2 + 0.1 + 0.1 + 0) = 4.5.
+    expect(out).toContain('provisional reward for agent-bugfix-junior: 4.50');
     expect(out).toContain('doom review approve|request-changes|merge|close test-001');
     // The branch is in the repository; its checkout is untouched.
     expect(await git(['rev-parse', '--verify', 'refs/heads/doom/1-add-subtracts'], { cwd: repo })).toMatch(/^[0-9a-f]{40}$/);
@@ -142,16 +146,18 @@ describe('doom review (local forge)', () => {
     const { repo, database, cli } = await localSetup();
     await ok(...cli('assign', '--task', 'test-001', '--type', 'bugfix', '--repo', repo));
     const changes = await ok(...cli('review', 'request-changes', 'test-001'));
-    expect(changes).toContain('provisional reward for agent-bugfix-junior: 2.35');
+    // 4.5 + 5 × 0.1 × −0.3
+    expect(changes).toContain('provisional reward for agent-bugfix-junior: 4.35');
     expect(changes).toContain('review_feedback_score  -0.30');
     const closed = await ok(...cli('review', 'close', '1'));
-    expect(closed).toContain('final reward for agent-bugfix-junior: 2.05');
+    // Closed unmerged: the positive scores count 0, the review (−0.3 − 0.6) in full: 5 × 0.1 × −0.9.
+    expect(closed).toContain('final reward for agent-bugfix-junior: -0.45');
     expect(await fails(...cli('review', 'merge', 'test-001'))).toContain('is already closed');
     expect(await fails(...cli('review', 'approve', 'nope-1'))).toContain('task nope-1 does not exist');
     expect((await doom(...cli('review', 'ship', 'test-001'))).code).toBe(1);
     const state = await storeState(database);
     expect(state.mrs[0]!.state).toBe('closed');
-    expect(state.rewards[0]).toMatchObject({ kind: 'final', reward: 2.05 });
+    expect(state.rewards[0]).toMatchObject({ kind: 'final', reward: -0.45 });
     // Closing does not merge: main still has the bug.
     expect(await readFile(join(repo, 'src/math.js'), 'utf8')).toContain('return a - b;');
     const logs = await ok(...cli('logs', '--task', 'test-001'));
@@ -165,8 +171,8 @@ describe('doom review (local forge)', () => {
     await ok(...cli('assign', '--task', 'test-001', '--type', 'bugfix', '--repo', repo));
     await ok(...cli('review', 'approve', 'test-001'));
     const merged = await ok(...cli('review', 'merge', 'test-001'));
-    expect(merged).toContain('final reward for agent-bugfix-junior: 2.85');
-    expect(merged).toContain('tier change: agent-bugfix-junior junior → senior');
+    expect(merged).toContain('final reward for agent-bugfix-junior: 4.85');
+    expect(merged).toContain('tier change: agent-bugfix-junior junior → principal');
     expect(await git(['log', '-1', '--format=%s'], { cwd: repo })).toContain("Merge branch 'doom/1-test-001'");
   }, 60_000);
 });

@@ -57,9 +57,63 @@ describe('assembleComponents', () => {
   });
 });
 
+describe('assembleComponents: patch coverage, and the project-coverage change when it is missing', () => {
+  it('scores the patch against the target branch\'s coverage when the report has line data', () => {
+    const { components, coverage, degraded } = assembleComponents(pipeline({ patch: { coverable: 10, covered: 9 } }), 0.7, config.evaluator);
+    // 90% against 80%: 10 of the 20 points above the project.
+    expect(components.test_coverage_delta).toBe(0.5);
+    expect(coverage).toEqual({ kind: 'patch', coverable: 10, covered: 9, projectPercent: 80, against: 'base' });
+    expect(degraded).toEqual({});
+  });
+
+  it('compares with the head\'s project coverage when the target branch has none, and is not degraded', () => {
+    const { components, coverage, degraded } = assembleComponents(
+      pipeline({ coverageBase: null, patch: { coverable: 10, covered: 9 }, missing: { coverage: 'no successful pipeline on main to compare coverage with' } }),
+      0.7,
+      config.evaluator,
+    );
+    // (90 − 82.5) / (100 − 82.5) = 0.42857…
+    expect(components.test_coverage_delta).toBe(0.4286);
+    expect(coverage).toMatchObject({ kind: 'patch', projectPercent: 82.5, against: 'head' });
+    expect(degraded).toEqual({});
+  });
+
+  it('falls back to the project-coverage change without line data, saying why', () => {
+    const why = 'the head has a coverage figure but no coverage report';
+    const { components, coverage, degraded } = assembleComponents(pipeline({ patch: null, missing: { patch: why } }), 0.7, config.evaluator);
+    expect(components.test_coverage_delta).toBe(0.25); // (82.5 − 80) / 10
+    expect(coverage).toEqual({ kind: 'project', head: 82.5, base: 80, why });
+    expect(degraded).toEqual({});
+    // Signals stored before patch coverage existed have no `patch` at all.
+    expect(assembleComponents(pipeline(), 0.7, config.evaluator).coverage).toMatchObject({ kind: 'project', why: 'patch coverage was not read' });
+  });
+
+  it('lets the project-coverage change speak for a change with no instrumented line (tests only, docs)', () => {
+    const tests = assembleComponents(pipeline({ coverageHead: 85, patch: { coverable: 0, covered: 0 } }), 0.7, config.evaluator);
+    expect(tests.components.test_coverage_delta).toBe(0.5);
+    expect(tests.coverage).toMatchObject({ kind: 'project', why: 'no changed line is instrumented' });
+  });
+
+  it('takes the default, degraded, when neither can be computed', () => {
+    const missing = { coverage: 'no successful pipeline on main to compare coverage with' };
+    const empty = assembleComponents(pipeline({ coverageBase: null, patch: { coverable: 0, covered: 0 }, missing }), 0.7, config.evaluator);
+    expect(empty.components.test_coverage_delta).toBe(config.evaluator.defaults.test_coverage_delta);
+    expect(empty.coverage).toBeNull();
+    expect(empty.degraded).toEqual({ test_coverage_delta: missing.coverage });
+    const none = assembleComponents(pipeline({ coverageHead: null, coverageBase: null, patch: null, missing: { coverage: 'no coverage report or figure for the head' } }), 0, config.evaluator);
+    expect(none.degraded.test_coverage_delta).toBe('no coverage report or figure for the head');
+  });
+
+  it('a guard\'s default replaces the patch score, and the report shows no basis for it', () => {
+    const flagged = assembleComponents(pipeline({ patch: { coverable: 4, covered: 4 }, guards: [{ kind: 'deleted_test', file: 'a.test.ts' }] }), 0, config.evaluator);
+    expect(flagged.components.test_coverage_delta).toBe(config.evaluator.defaults.test_coverage_delta);
+    expect(flagged.coverage).toBeNull();
+  });
+});
+
 describe('renderRewardReport', () => {
   it('shows each component with its weight and points, the reward, the tier and its change', () => {
-    const { components, degraded } = assembleComponents(pipeline({ lintScore: null, missing: { lint: 'no lint report' } }), 1, config.evaluator);
+    const { components, coverage, degraded } = assembleComponents(pipeline({ lintScore: null, missing: { lint: 'no lint report' } }), 1, config.evaluator);
     const reward = computeReward(components, config.evaluator.weights);
     const body = renderRewardReport({
       taskId: 7,
@@ -68,6 +122,7 @@ describe('renderRewardReport', () => {
       reward,
       components,
       weights: config.evaluator.weights,
+      coverage,
       degraded,
       rollingAvg: 2.4,
       tier: 'senior',
@@ -76,12 +131,45 @@ describe('renderRewardReport', () => {
     });
     expect(body.startsWith(rewardMarker(7))).toBe(true);
     expect(body).toContain(`### doom-rlvr reward: +${reward.toFixed(2)} (final)`);
-    expect(body).toContain('| Test coverage delta | +0.25 | 0.30 | +0.38 |');
-    expect(body).toContain('| Lint | +0.50 (default: no lint report) | 0.20 | +0.50 |');
-    expect(body).toContain('| CI pipeline | +1.00 | 0.10 | +0.50 |');
+    expect(body).toContain('| Component | Value | Score (−1…+1) | Weight | Points |');
+    expect(body).toContain(
+      '| Test coverage | +0.25 (project coverage 80.0% → 82.5%; no patch coverage: patch coverage was not read) | +0.25 | 0.30 | +0.38 |',
+    );
+    // Lint's default 0.5 scores 0; complexity −0.1 (10% more complex) scores 1 − 0.2.
+    expect(body).toContain('| Lint | +0.50 (default: no lint report) | 0.00 | 0.20 | 0.00 |');
+    expect(body).toContain('| Complexity delta | -0.10 | +0.80 | 0.10 | +0.40 |');
+    expect(body).toContain('| CI pipeline | +1.00 | +1.00 | 0.10 | +0.50 |');
+    // 0.38 + 0 + 1.00 + 0.40 + 0.50 + 0.50 (review 1) = 2.78 rounded: 5 × 0.555 = 2.775.
+    expect(reward).toBe(2.775);
+    expect(body).toContain('| **Reward** | | | | **+2.77** |');
     expect(body).toContain('rolling average 2.40, tier **senior**');
     expect(body).toContain('**Tier change:** junior → senior');
     expect(body).toContain('the reward is marked degraded');
+    expect(body).not.toContain('Closed without merging');
+  });
+
+  it('shows the patch behind the coverage value, and that a closed merge request earns no credit', () => {
+    const { components, coverage, degraded } = assembleComponents(pipeline({ patch: { coverable: 10, covered: 9 } }), -0.6, config.evaluator);
+    const reward = computeReward(components, config.evaluator.weights, { mrState: 'closed' });
+    const body = renderRewardReport({
+      taskId: 7,
+      agent: 'agent-bugfix-junior',
+      kind: 'final',
+      reward,
+      components,
+      weights: config.evaluator.weights,
+      coverage,
+      mrState: 'closed',
+      degraded,
+      rollingAvg: -0.3,
+      tier: 'suspended',
+      tierChange: null,
+      pipelineUrl: null,
+    });
+    expect(body).toContain("| Test coverage | +0.50 (patch 9/10 changed lines, 90.0%, against the target branch's 80.0%) | 0.00 | 0.30 | 0.00 |");
+    expect(body).toContain('| Review feedback | -0.60 | -0.60 | 0.10 | -0.30 |');
+    expect(body).toContain('Closed without merging');
+    expect(reward).toBe(-0.3);
   });
 });
 

@@ -3,6 +3,7 @@ import { configSchema, type Weights } from '../../src/config/schema.js';
 import {
   checkComponents,
   componentNames,
+  componentScores,
   componentSpec,
   computeReward,
   type RewardComponents,
@@ -38,24 +39,45 @@ describe('computeReward', () => {
     expect(computeReward(perfect, seed)).toBe(5);
   });
 
-  it('scores an all-neutral change 0', () => {
+  it('scores a change whose scores cancel out 0', () => {
     expect(computeReward(neutral, seed)).toBe(0);
+    expect(Object.is(computeReward(neutral, seed), 0)).toBe(true); // not −0
   });
 
-  it('scores the worst change the minimum the seed ranges allow: -2.5 with the seed weights', () => {
-    // Only coverage, complexity and review can go negative; together they weigh 0.5.
-    expect(computeReward(worst, seed)).toBe(-2.5);
+  it('scores the worst change −5: every component scores −1', () => {
+    expect(componentScores(worst)).toEqual({
+      test_coverage_delta: -1,
+      lint_score: -1,
+      security_scan_score: -1,
+      code_complexity_delta: -1,
+      ci_pipeline_status: -1,
+      review_feedback_score: -1,
+    });
+    expect(computeReward(worst, seed)).toBe(-5);
   });
 
   it('weights each component as the seed says', () => {
-    const only = (name: keyof RewardComponents, value: number) => computeReward({ ...neutral, [name]: value }, seed);
-    expect(only('test_coverage_delta', 1)).toBe(1.5);
-    expect(only('test_coverage_delta', -0.5)).toBe(-0.75);
-    expect(only('lint_score', 1)).toBe(1);
-    expect(only('security_scan_score', 0.5)).toBe(0.5);
-    expect(only('code_complexity_delta', -1)).toBe(-0.5);
-    expect(only('ci_pipeline_status', 1)).toBe(0.5);
-    expect(only('review_feedback_score', -1)).toBe(-0.5);
+    // One component at +1, every other at −1: 5 × (w − (1 − w)) = 10w − 5.
+    const only = (name: keyof RewardComponents) => computeReward({ ...worst, [name]: perfect[name] }, seed);
+    expect(only('test_coverage_delta')).toBe(-2);
+    expect(only('lint_score')).toBe(-3);
+    expect(only('security_scan_score')).toBe(-3);
+    expect(only('code_complexity_delta')).toBe(-4);
+    expect(only('ci_pipeline_status')).toBe(-4);
+    expect(only('review_feedback_score')).toBe(-4);
+  });
+
+  it('a green, approved, merged change that did not move project coverage: 3.35, where the seed scale gave 2.85', () => {
+    const c: RewardComponents = {
+      test_coverage_delta: 0,
+      lint_score: 1,
+      security_scan_score: 1,
+      code_complexity_delta: 0,
+      ci_pipeline_status: 1,
+      review_feedback_score: 0.7,
+    };
+    // 5 × (0 + 0.2 + 0.2 + 0.1 × 1 + 0.1 + 0.1 × 0.7) = 3.35
+    expect(computeReward(c, seed, { mrState: 'merged' })).toBe(3.35);
   });
 
   it('matches the seed example shape: a green pipeline with good lint and a small coverage gain', () => {
@@ -67,13 +89,13 @@ describe('computeReward', () => {
       ci_pipeline_status: 1,
       review_feedback_score: 0.5,
     };
-    // 5 * (0.06 + 0.18 + 0.2 + 0 + 0.1 + 0.05) = 2.95
-    expect(computeReward(c, seed)).toBe(2.95);
+    // Scores 0.2, 0.8, 1, 1, 1, 0.5: 5 × (0.06 + 0.16 + 0.2 + 0.1 + 0.1 + 0.05) = 3.35
+    expect(computeReward(c, seed)).toBe(3.35);
   });
 
   it('rounds to 4 decimals', () => {
-    const r = computeReward({ ...neutral, lint_score: 1 / 3 }, seed);
-    expect(r).toBe(0.3333);
+    // lint 1/3 scores −1/3: 5 × (0.2 × −1/3 + 0.05 − 0.1) = −0.58333…
+    expect(computeReward({ ...neutral, lint_score: 1 / 3 }, seed)).toBe(-0.5833);
   });
 
   it('uses custom weights', () => {
@@ -81,18 +103,52 @@ describe('computeReward', () => {
     expect(computeReward({ ...perfect, review_feedback_score: -1 }, reviewOnly)).toBe(-5);
     expect(computeReward({ ...neutral, review_feedback_score: 0.4 }, reviewOnly)).toBe(2);
     const ciHeavy: Weights = { test_coverage: 0.1, lint_score: 0.1, security_scan: 0.1, complexity: 0.1, ci_status: 0.5, review_feedback: 0.1 };
-    expect(computeReward({ ...neutral, ci_pipeline_status: 1 }, ciHeavy)).toBe(2.5);
+    // 5 × (0.1 × 0.25 + 0.1 × 0.25 + 0.5 × 1) = 2.75
+    expect(computeReward({ ...neutral, ci_pipeline_status: 1 }, ciHeavy)).toBe(2.75);
   });
 
   it('clamps to [-5, +5] when the weights sum to more than 1', () => {
     const heavy: Weights = { test_coverage: 1, lint_score: 1, security_scan: 1, complexity: 1, ci_status: 1, review_feedback: 1 };
     expect(computeReward(perfect, heavy)).toBe(5);
     expect(computeReward(worst, heavy)).toBe(-5);
-    expect(computeReward({ ...neutral, lint_score: 0.5 }, heavy)).toBe(2.5);
+    // Scores 0, 0.25, 0.25, 0, −1, 0: 5 × −0.5
+    expect(computeReward(neutral, heavy)).toBe(-2.5);
   });
 
   it('checks the components before computing', () => {
     expect(() => computeReward({ ...perfect, lint_score: 1.5 }, seed)).toThrow('lint_score must be between 0 and 1, got 1.5');
+  });
+});
+
+describe('componentScores', () => {
+  it('maps each component into −1..+1', () => {
+    const at = (name: keyof RewardComponents, value: number) => componentScores({ ...neutral, [name]: value })[name];
+    expect([0, 0.5, 1].map((v) => at('lint_score', v))).toEqual([-1, 0, 1]);
+    expect(at('lint_score', 0.79)).toBeCloseTo(0.58, 10); // one error in a 100-line change
+    expect([0, 0.5, 1].map((v) => at('security_scan_score', v))).toEqual([-1, 0, 1]);
+    expect([0, 1].map((v) => at('ci_pipeline_status', v))).toEqual([-1, 1]);
+    expect([-1, -0.3, 0.4].map((v) => at('test_coverage_delta', v))).toEqual([-1, -0.3, 0.4]);
+    expect([-1, -0.9, 0.7].map((v) => at('review_feedback_score', v))).toEqual([-1, -0.9, 0.7]);
+    // Complexity is a cost: no growth +1, +5% 0.9, +25% 0.5, +50% 0, doubled −1; less is no better than none.
+    expect([0.5, 0, -0.05, -0.25, -0.5, -1].map((v) => at('code_complexity_delta', v))).toEqual([1, 1, 0.9, 0.5, 0, -1]);
+  });
+
+  it('counts no positive score of a merge request closed without merging', () => {
+    const clean: RewardComponents = { ...perfect, review_feedback_score: -0.6 };
+    expect(componentScores(clean, { mrState: 'closed' })).toEqual({
+      test_coverage_delta: 0,
+      lint_score: 0,
+      security_scan_score: 0,
+      code_complexity_delta: 0,
+      ci_pipeline_status: 0,
+      review_feedback_score: -0.6,
+    });
+    // 5 × 0.1 × −0.6; merged or open, the same components would score 5 × (0.9 − 0.06).
+    expect(computeReward(clean, seed, { mrState: 'closed' })).toBe(-0.3);
+    expect(computeReward(clean, seed, { mrState: 'open' })).toBe(4.2);
+    expect(computeReward(clean, seed)).toBe(4.2);
+    // What speaks against it still counts in full.
+    expect(computeReward(worst, seed, { mrState: 'closed' })).toBe(-5);
   });
 });
 

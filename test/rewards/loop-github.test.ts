@@ -120,13 +120,15 @@ describe('the RLVR loop on GitHub', () => {
     const final = await app.store.db.selectFrom('rewards').selectAll().executeTakeFirstOrThrow();
     expect(final.kind).toBe('final');
     expect(JSON.parse(final.components).review_feedback_score).toBe(0.7);
-    // 5 × (0.2 + 0.2 + 0.1 + 0.1 × 0.7), complexity unchanged (no code file changed).
-    expect(final.reward).toBe(2.85);
+    // Scores: coverage 0 (its default: only README.md changed, and no run on main to compare
+    // project coverage with), lint +1, security +1, complexity +1 (no code file changed), CI +1,
+    // review 0.7: 5 × (0 + 0.2 + 0.2 + 0.1 + 0.1 + 0.07) = 3.35 (2.85 on the seed's plain sum).
+    expect(final.reward).toBe(3.35);
     const agent = await app.store.db.selectFrom('agents').selectAll().where('name', '=', 'agent-bugfix-junior').executeTakeFirstOrThrow();
-    expect(agent).toMatchObject({ tier: 'senior', rolling_avg: 2.85 });
+    expect(agent).toMatchObject({ tier: 'senior', rolling_avg: 3.35 });
     const report = github.comments.get(2)!;
     expect(report).toHaveLength(1);
-    expect(report[0]!.body).toContain('### doom-rlvr reward: +2.85 (final)');
+    expect(report[0]!.body).toContain('### doom-rlvr reward: +3.35 (final)');
     expect(report[0]!.body).toContain('**Tier change:** junior → senior');
     // Nothing secret in anything the bot wrote.
     expect(JSON.stringify(github.calls)).not.toContain('ghs_');
@@ -138,7 +140,7 @@ describe('the RLVR loop on GitHub', () => {
       'doom_tasks_total{status="failed"} 0',
       'doom_tasks_total{status="timeout"} 0',
       'doom_task_duration_seconds_count{agent="agent-bugfix-junior"} 1',
-      'doom_agent_reward{agent="agent-bugfix-junior",component="total"} 2.85',
+      'doom_agent_reward{agent="agent-bugfix-junior",component="total"} 3.35',
       'doom_agent_reward{agent="agent-bugfix-junior",component="review_feedback_score"} 0.7',
       'doom_agent_reward{agent="agent-bugfix-junior",component="ci_pipeline_status"} 1',
       'doom_agent_tier{agent="agent-bugfix-junior",tier="senior"} 1',

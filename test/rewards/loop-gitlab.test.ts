@@ -326,9 +326,10 @@ describe('the RLVR loop on GitLab', () => {
     });
     const early = (await reward())!;
     expect(early).toMatchObject({ kind: 'final', degraded: 1 });
-    // Without the pipeline's signals, defaults: 5 × (0.2·0.5 + 0.2·0.5 + 0.1·−0.9) = 0.55.
-    expect(early.reward).toBe(0.55);
-    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
+    // Without the pipeline's signals, defaults; closed unmerged, no score counts above 0, and no
+    // pipeline passed (CI −1): 5 × (0.1 × −1 + 0.1 × −0.9) = −0.95 (0.55 on the seed's plain sum).
+    expect(early.reward).toBe(-0.95);
+    expect((await agent('agent-bugfix-senior')).tier).toBe('suspended');
 
     // Its failed pipeline, delivered after the close, is evidence for the audit log only: a
     // final reward is final, and the agent's standing does not move again.
@@ -336,18 +337,19 @@ describe('the RLVR loop on GitLab', () => {
     await settled(app!);
     const final = (await reward())!;
     expect(final).toEqual(early);
-    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
+    expect((await agent('agent-bugfix-senior')).tier).toBe('suspended');
     const late = await app!.store.db.selectFrom('audit_log').selectAll().where('event', '=', 'reward.late_evidence').execute();
     expect(late).toHaveLength(1);
     const evidence = JSON.parse(late[0]!.data);
     expect(evidence.components).toMatchObject({ ci_pipeline_status: 0, test_coverage_delta: -1, review_feedback_score: -0.9 });
-    expect(evidence.standing).toEqual({ id: early.id, reward: 0.55, kind: 'final' });
+    expect(evidence.standing).toEqual({ id: early.id, reward: -0.95, kind: 'final' });
     const history = await app!.store.db.selectFrom('tier_history').selectAll().where('agent_name', '=', 'agent-bugfix-senior').orderBy('id').execute();
-    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([['senior', 'junior']]);
+    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([['senior', 'suspended']]);
     // Its only MR closed unmerged: a success rate of 0.
     expect(await (await fetch(`${app!.url}/metrics`)).text()).toContain('doom_agent_success_rate{agent="agent-bugfix-senior"} 0');
     // The lint report was missing: its default, and the reward says so.
     expect(reportNote()).toContain('Lint | +0.50 (default');
+    expect(reportNote()).toContain('Closed without merging: no component earns credit');
   });
 
   it('a merge delivered before any Pipeline Hook settles on the merge request\'s pipelines as GitLab lists them', async () => {

@@ -147,8 +147,11 @@ describe('GitLab: which pipelines and reviews count for a merge request', () => 
     gitlab.pipelines.push({ id: 201, sha: task.head_sha!, ref: task.branch!, status: 'success', coverage: '82.5', jobs: [{ id: 2011, name: 'test', files: { 'coverage/lcov.info': lcov } }] });
     await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(gitlab.pipelines[2]!, false));
     await settled(app!);
-    // 75 % against 80: −5 points of a 10-point full scale.
-    expect((await components()).test_coverage_delta).toBe(-0.5);
+    const signals = JSON.parse((await app!.store.db.selectFrom('evaluations').selectAll().executeTakeFirstOrThrow()).signals);
+    expect(signals).toMatchObject({ coverageHead: 75, coverageBase: 80, patch: { coverable: 4, covered: 3 } });
+    // Its lines give patch coverage: all four lines of greet.js are the change's, three ran: 75%
+    // against main's 80% is (75 − 80) / 80. (Project coverage alone would say −5 points, −0.5.)
+    expect((await components()).test_coverage_delta).toBe(-0.0625);
   });
 
   it('a change request, delivered as a Merge Request Hook update, moves the provisional reward', async () => {

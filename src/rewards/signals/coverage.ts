@@ -1,8 +1,9 @@
 /**
- * `test_coverage_delta`: line coverage of the MR head against its target branch. The forge's
- * own pipeline figure (GitLab's `coverage`) is preferred by the evaluator; these parsers read
- * the coverage artifact when there is no such figure. Only line coverage is used: every tool
- * emits it, and branch coverage is missing from many LCOV producers.
+ * `test_coverage_delta`: line coverage from the MR head's coverage report (LCOV or Cobertura),
+ * per file and per line. The per-line data gives patch coverage (patch.ts); the project
+ * percentages of head and target branch give the fallback, `coverageDelta`, used when a
+ * pipeline has only a figure (GitLab's `coverage`) and no report. Only line coverage is used:
+ * every tool emits it, and branch coverage is missing from many LCOV producers.
  */
 import { posix } from 'node:path';
 import { isAbsolutePath, relativeToRoot, toPosixPath } from './paths.js';
@@ -23,6 +24,11 @@ export interface CoverageSummary {
   percent: number;
   /** Repo-relative POSIX path → counts. */
   files: Map<string, FileCoverage>;
+  /**
+   * Path → line number → hits, for the files the report has per-line records of (LCOV `DA:`,
+   * Cobertura `<line>`): what patch coverage reads. A file known only by its totals is absent.
+   */
+  lines: Map<string, ReadonlyMap<number, number>>;
 }
 
 export interface CoverageParseOptions {
@@ -44,7 +50,7 @@ export function parseCoverage(text: string, options: CoverageParseOptions = {}):
   const format = detectCoverageFormat(text);
   if (format === 'lcov') return parseLcov(text, options);
   if (format === 'cobertura') return parseCobertura(text, options);
-  if (text.trim() === '') return summarize(new Map());
+  if (text.trim() === '') return summarize(new Map(), new Map());
   throw new ReportError('Coverage', 'neither LCOV (no TN:/SF: record) nor Cobertura XML (no <coverage> root)');
 }
 
@@ -113,12 +119,14 @@ export function parseLcov(text: string, options: CoverageParseOptions = {}): Cov
   endRecord();
 
   const files = new Map<string, FileCoverage>();
+  const withLines = new Map<string, ReadonlyMap<number, number>>();
   for (const [path, perLine] of lines) {
     const fromLines = countLines(perLine);
     const totals = totalsOnly.get(path);
     files.set(path, totals && perLine.size === 0 ? totals : fromLines);
+    if (perLine.size > 0) withLines.set(path, perLine);
   }
-  return summarize(files);
+  return summarize(files, withLines);
 }
 
 /**
@@ -187,15 +195,20 @@ export function parseCobertura(xml: string, options: CoverageParseOptions = {}):
     throw err;
   }
 
-  if (perFile.size === 0 && rootTotals) return summarize(new Map(), rootTotals);
+  if (perFile.size === 0 && rootTotals) return summarize(new Map(), new Map(), rootTotals);
   const files = new Map<string, FileCoverage>();
+  const withLines = new Map<string, Map<number, number>>();
   for (const [filename, lines] of perFile) {
     const path = resolveCoberturaPath(filename, sources[0], options.root);
     const prev = files.get(path);
     const counts = countLines(lines);
     files.set(path, prev ? { found: prev.found + counts.found, hit: prev.hit + counts.hit } : counts);
+    if (lines.size === 0) continue;
+    const merged = withLines.get(path) ?? new Map<number, number>();
+    for (const [n, hits] of lines) merged.set(n, Math.max(merged.get(n) ?? 0, hits));
+    withLines.set(path, merged);
   }
-  return summarize(files);
+  return summarize(files, withLines);
 }
 
 function resolveCoberturaPath(filename: string, source: string | undefined, root: string | undefined): string {
@@ -235,7 +248,11 @@ function countLines(lines: ReadonlyMap<number, number>): FileCoverage {
   return { found: lines.size, hit };
 }
 
-function summarize(files: Map<string, FileCoverage>, totals?: FileCoverage): CoverageSummary {
+function summarize(
+  files: Map<string, FileCoverage>,
+  lines: Map<string, ReadonlyMap<number, number>>,
+  totals?: FileCoverage,
+): CoverageSummary {
   let linesFound = totals?.found ?? 0;
   let linesHit = totals?.hit ?? 0;
   if (!totals) {
@@ -245,7 +262,7 @@ function summarize(files: Map<string, FileCoverage>, totals?: FileCoverage): Cov
     }
   }
   const percent = linesFound === 0 ? 100 : (linesHit / linesFound) * 100;
-  return { linesFound, linesHit, percent, files };
+  return { linesFound, linesHit, percent, files, lines };
 }
 
 /** A non-negative integer from a report field, or null. */

@@ -13,6 +13,7 @@ export {
   type CoverageSummary,
   type FileCoverage,
 } from './coverage.js';
+export { patchCoverage, patchCoverageScore, patchPercent, type ChangedLine, type PatchCoverage } from './patch.js';
 export {
   LINT_SEVERITY_WEIGHT,
   lintScore,
