@@ -139,7 +139,7 @@ export const configSchema = z
             test_coverage_delta: z.number().min(-1).max(1).default(0),
             lint_score: z.number().min(0).max(1).default(0.5),
             security_scan_score: z.number().min(0).max(1).default(0.5),
-            code_complexity_delta: z.number().min(-1).max(1).default(0),
+            code_complexity_delta: z.number().min(-1).max(1).default(-0.5),
             /** Used only when a guard flags the change (see `[policy]`): CI cannot be trusted then. */
             ci_pipeline_status: z.number().min(0).max(1).default(0),
           })
