@@ -140,11 +140,11 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
 
   it('Note Hook: a discussion reply and a diff note on a merge request are comments too', () => {
     const reply = normalize('note-hook-merge-request.json', (p) => {
-      p.object_attributes = { ...p.object_attributes, id: 1250, type: 'DiscussionNote', discussion_id: 'a3f9c1', note: '/doom status', action: 'create' };
+      p.object_attributes = { ...(p.object_attributes as Payload), id: 1250, type: 'DiscussionNote', discussion_id: 'a3f9c1', note: '/doom status', action: 'create' };
     });
     expect(reply).toMatchObject([{ kind: 'comment', target: 'merge_request', number: 1, comment: { id: 1250, kind: 'comment', body: '/doom status' } }]);
     const diffNote = normalize('note-hook-merge-request.json', (p) => {
-      p.object_attributes = { ...p.object_attributes, id: 1251, type: 'DiffNote', position: { new_path: 'README.md', new_line: 3 }, action: 'create' };
+      p.object_attributes = { ...(p.object_attributes as Payload), id: 1251, type: 'DiffNote', position: { new_path: 'README.md', new_line: 3 }, action: 'create' };
     });
     expect(diffNote).toMatchObject([{ kind: 'comment', comment: { id: 1251, kind: 'comment' } }]);
   });
