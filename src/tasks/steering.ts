@@ -12,7 +12,8 @@
  *
  * Starting a task from a comment puts the trigger label (and `agent:<name>` when one is
  * asked for) on the issue, so the forge says what the store does: a later edit of the issue
- * reads the same spec and does not cancel or re-route what the command started.
+ * reads the same spec and does not cancel or re-route what the command started. A finished
+ * task's new attempt reads the issue again, as a relabel's does, and puts the label back.
  */
 import type { Kysely } from 'kysely';
 import type { AssignableTier, Config, Tier } from '../config/schema.js';
@@ -23,11 +24,11 @@ import { nextTierUp, tierAtLeast, type RouteDecision } from '../routing/router.j
 import { activeLoad, getAgent } from '../store/agents.js';
 import { audit } from '../store/audit.js';
 import { findTaskByThread } from '../store/commands.js';
-import type { Database, TaskRow } from '../store/schema.js';
+import type { Database, TaskRow, TaskUpdate } from '../store/schema.js';
 import { findTaskByIssue, getTask, insertTask } from '../store/tasks.js';
 import { escalateByRequest, lastAssignment, raiseBudget, release, retry } from '../store/transitions.js';
 import { taskSpecFromIssue } from './intake.js';
-import { specFields } from './issue-change.js';
+import { specFields, type SpecFields } from './issue-change.js';
 import { TaskError, untouchedTask, type TaskService } from './service.js';
 
 export interface TaskSteeringDeps {
@@ -95,8 +96,7 @@ export class TaskSteering {
     refuseUnderWay(task, 'escalate');
     const to = nextTierUp(await this.tierReached(task));
     if (!to) throw new TaskError(`task #${task.id} is already at principal: there is no tier above`);
-    const fields = FINISHED.has(task.status) ? await this.deps.tasks.nextAttemptBranch(task, actor) : {};
-    const next = (await escalateByRequest(this.deps.db, task.id, { minTier: to, actor, fields })) ?? moved(task);
+    const next = await this.again(task, actor, (fields) => escalateByRequest(this.deps.db, task.id, { minTier: to, actor, fields }));
     return { task: next, decision: await this.route(next, null, actor), created: false, to };
   }
 
@@ -155,9 +155,41 @@ export class TaskSteering {
     return candidates.reduce<AssignableTier>((best, t) => (tierAtLeast(t, best) ? t : best), 'junior');
   }
 
-  private async newAttempt(task: TaskRow, input: { minTier: AssignableTier | null; actor: string; why: string }): Promise<TaskRow> {
-    const fields = FINISHED.has(task.status) ? await this.deps.tasks.nextAttemptBranch(task, input.actor) : {};
-    return (await retry(this.deps.db, task.id, { minTier: input.minTier, actor: input.actor, fields, data: { via: `/doom ${input.why}` } })) ?? moved(task);
+  private newAttempt(task: TaskRow, input: { minTier: AssignableTier | null; actor: string; why: string }): Promise<TaskRow> {
+    return this.again(task, input.actor, (fields) => retry(this.deps.db, task.id, { minTier: input.minTier, actor: input.actor, fields, data: { via: `/doom ${input.why}` } }));
+  }
+
+  /**
+   * Sends a task back to the router through `transition`. A finished task's next attempt is
+   * made as a relabel makes one: from the issue as the forge shows it now (open, its spec read
+   * again, the trigger label put back if it was taken off) and on the branch the MR's state
+   * allows, under the issue's lock so the label's own webhook finds the task already waiting.
+   * A budget raised by `/doom budget` is kept.
+   */
+  private async again(task: TaskRow, actor: string, transition: (fields: TaskUpdate) => Promise<TaskRow | null>): Promise<TaskRow> {
+    if (!FINISHED.has(task.status)) return (await transition({})) ?? moved(task);
+    const key = { forge: task.forge, repoId: task.repo_id, issueNumber: task.issue_number };
+    return this.deps.tasks.withIssue(key, async () => {
+      const spec = await this.wantedIssue(task);
+      const publishTo = await this.deps.tasks.nextAttemptBranch(task, actor);
+      return (await transition({ ...spec, max_tokens: Math.max(spec.max_tokens, task.max_tokens), ...publishTo })) ?? moved(task);
+    });
+  }
+
+  /** The task's issue read again: it must be open and describe a task; the trigger label goes back on. */
+  private async wantedIssue(task: TaskRow): Promise<SpecFields> {
+    const { config, forges } = this.deps;
+    const forge = await forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+    const thread: ThreadRef = { repo: { id: task.repo_id, fullName: task.repo }, number: task.issue_number, on: 'issue' };
+    const current = await forge.getIssue(thread.repo, task.issue_number);
+    if (!current) throw new TaskError(`the forge no longer has issue #${task.issue_number}`);
+    if (current.state === 'closed') throw new TaskError(`issue #${task.issue_number} is closed; reopen it first`);
+    const adding = current.labels.includes(config.labels.trigger) ? [] : [config.labels.trigger];
+    const author = { id: 0, login: '', isBot: false };
+    const intake = taskSpecFromIssue({ ...current, labels: [...current.labels, ...adding], url: task.issue_url, state: 'open', author }, config as Config);
+    if (!intake.ok) throw new TaskError(`the issue does not describe a task: ${intake.error}`);
+    await forge.addLabels(thread, adding);
+    return specFields(intake.spec);
   }
 
   private route(task: TaskRow, agent: string | null, actor: string): Promise<RouteDecision> {

@@ -118,7 +118,21 @@ describe('task commands on GitHub', () => {
     await send('issue_comment', comment('/doom retry --tier senior'));
     expect(await getTask(app.store.db, failed.id)).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-senior', min_tier: 'senior', error_message: null });
     expect(JSON.parse((await audited('task.retried'))[0]!.data)).toMatchObject({ min_tier: 'senior', via: '/doom retry' });
+    expect(github.issues.get(1)!.labels).toEqual(expect.arrayContaining(['bug', 'doom']));
     expect(onlyReply(501)).toContain(`A new attempt at task #${failed.id} at senior or above. Assigned to \`agent-bugfix-senior\``);
+  });
+
+  it('retry of a task whose issue was closed, or no longer describes a task, changes nothing', async () => {
+    await store({ status: 'failed', error_message: 'the tests failed' });
+    github.issues.get(1)!.state = 'closed';
+    await send('issue_comment', comment('/doom retry'));
+    expect(onlyReply(501)).toContain('did nothing: issue #1 is closed; reopen it first');
+    github.issues.get(1)!.state = 'open';
+    github.issues.get(1)!.labels = ['bug', 'agent:a', 'agent:b'];
+    await send('issue_comment', comment('/doom escalate', { id: 502 }));
+    expect(onlyReply(502)).toContain('did nothing: the issue does not describe a task: more than one forced agent: a, b');
+    expect(await task()).toMatchObject({ status: 'failed', error_message: 'the tests failed', escalations: 0 });
+    expect(github.made('POST', /labels$/)).toEqual([]);
   });
 
   it('retry of a task that is only waiting, and every task command on a running task, change nothing', async () => {

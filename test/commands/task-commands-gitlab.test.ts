@@ -132,7 +132,9 @@ describe('task commands on GitLab', () => {
     const mr = `${GITLAB_URL}/gitlab-org/gitlab-test/-/merge_requests/1`;
     await store({ status: 'completed', branch: 'doom/1-fix-the-greeting', pr_number: 1, pr_url: mr, tokens_used: 5100, cost_usd: 0.12 });
     await send(mergeRequestNote('/doom retry', { id: 1300 }));
-    expect(await task()).toMatchObject({ status: 'assigned', branch: 'doom/1-fix-the-greeting', pr_number: 1 });
+    // As a relabel would: the issue read again (its title now), the trigger label put back.
+    expect(await task()).toMatchObject({ status: 'assigned', branch: 'doom/1-fix-the-greeting', pr_number: 1, title: 'Fix the greeting', max_tokens: 200000 });
+    expect(gitlab.issues.get(17)!.labels).toEqual(expect.arrayContaining(['bug', 'doom']));
     expect(onlyReply(MR_NOTES, 1300)).toContain('A new attempt at task #1. Assigned to');
     await send(mergeRequestNote('/doom cancel', { id: 1301, type: 'DiffNote' }));
     expect(await task()).toMatchObject({ status: 'failed', error_message: 'cancelled by gitlab:root (/doom cancel)' });
@@ -140,7 +142,7 @@ describe('task commands on GitLab', () => {
     const status = onlyReply(MR_NOTES, 1302);
     expect(status).toContain('- task: #1, **failed**');
     expect(status).toMatch(/- run: #1 cancelled/);
-    expect(status).toContain('- used so far: 5100 tokens of 1000 per run, $0.12');
+    expect(status).toContain('- used so far: 5100 tokens of 200000 per run, $0.12');
     expect(status).toContain(`- merge request: ${mr}`);
     expect(awards).toEqual([1300, 1301, 1302].map((id) => `${MR_NOTES}/${id}/award_emoji`));
   });
