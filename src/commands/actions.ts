@@ -83,8 +83,11 @@ export const handledActions: CommandActions = {
   escalate: {
     effect: true,
     run: async (_command, ctx) => {
-      const { task, decision, to } = await ctx.services.steering.escalate(ctx.event, ctx.actor);
-      return `Task #${task.id} escalated: only ${to} agents or above may take it, not one whose run of it failed. ${routedText(decision)}`;
+      const result = await ctx.services.steering.escalate(ctx.event, ctx.actor);
+      if (result.kind === 'stopping') {
+        return `Asked the run of task #${result.task.id} to stop; when it has, only ${result.to} agents or above may take the task.`;
+      }
+      return `Task #${result.task.id} escalated: only ${result.to} agents or above may take it, not one whose run of it failed. ${routedText(result.decision)}`;
     },
   },
   cancel: {

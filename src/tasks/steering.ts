@@ -48,6 +48,8 @@ export interface Routed {
   created: boolean;
 }
 
+export type Escalated = ({ kind: 'routed' } & Routed & { to: AssignableTier }) | { kind: 'stopping'; task: TaskRow; to: AssignableTier };
+
 export type Cancelled = { kind: 'cancelled'; task: TaskRow } | { kind: 'stopping'; task: TaskRow };
 
 export type Budget = { kind: 'shown'; task: TaskRow } | { kind: 'raised'; task: TaskRow; from: number };
@@ -90,14 +92,21 @@ export class TaskSteering {
     return { task: next, decision: await this.route(next, null, actor), created: false };
   }
 
-  /** The task goes back to the router one tier floor above the agent that had it (or its floor). */
-  async escalate(event: CommentEvent, actor: string): Promise<Routed & { to: AssignableTier }> {
+  /**
+   * The task goes back to the router one tier floor above the agent that had it (or its
+   * floor). A running task's run is asked to stop; the coordinator escalates it when it has.
+   */
+  async escalate(event: CommentEvent, actor: string): Promise<Escalated> {
     const task = await this.requireTask(event);
-    refuseUnderWay(task, 'escalate');
+    if (task.status === 'publishing') refuseUnderWay(task, 'escalate');
     const to = nextTierUp(await this.tierReached(task));
     if (!to) throw new TaskError(`task #${task.id} is already at principal: there is no tier above`);
+    if (task.status === 'in_progress') {
+      await this.deps.events.emit({ kind: 'run.cancel_requested', taskId: task.id, reason: `/doom escalate by ${actor}`, actor, escalateTo: to });
+      return { kind: 'stopping', task, to };
+    }
     const next = await this.again(task, actor, (fields) => escalateByRequest(this.deps.db, task.id, { minTier: to, actor, fields }));
-    return { task: next, decision: await this.route(next, null, actor), created: false, to };
+    return { kind: 'routed', task: next, decision: await this.route(next, null, actor), created: false, to };
   }
 
   /** Stops the task: at once when no run has started, else by asking its run to stop. */

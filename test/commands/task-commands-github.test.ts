@@ -9,11 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getAgent } from '../../src/store/agents.js';
 import { getTask, insertTask } from '../../src/store/tasks.js';
 import type { NewTask } from '../../src/store/schema.js';
-import { postGitHub, settled, startTestApp, type TestApp } from '../helpers/app.js';
+import { postGitHub, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { githubExample, type GitHubExample } from '../helpers/fixtures.js';
 import { FakeGitHub } from '../helpers/github-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
 import { newTask } from '../helpers/tasks.js';
+import { heldExecutor } from '../support/executor.js';
 
 const INSTALLATION = 4242;
 const REPO = 'Codertocat/Hello-World';
@@ -141,9 +142,9 @@ describe('task commands on GitHub', () => {
     expect(onlyReply(502)).toContain('did nothing: task #1 is assigned, not finished: nothing to retry');
     await app.store.db.updateTable('tasks').set({ status: 'in_progress' }).execute();
     const before = await task();
-    await send('issue_comment', comment('/doom assign\n/doom retry --tier principal\n/doom escalate', { id: 503 }));
+    await send('issue_comment', comment('/doom assign\n/doom retry --tier principal', { id: 503 }));
     const reply = onlyReply(503);
-    for (const name of ['assign', 'retry', 'escalate']) {
+    for (const name of ['assign', 'retry']) {
       expect(reply).toContain(`**\`/doom ${name}\`** did nothing: task #1 is in_progress: its run is under way; \`/doom cancel\` stops it, then \`/doom ${name}\``);
     }
     expect(await task()).toEqual(before);
@@ -244,5 +245,62 @@ describe('task commands on GitHub', () => {
     await send('issue_comment', comment('<!-- doom-rlvr:command:400 -->\n/doom assign'));
     expect(reactions).toEqual([]);
     expect(await app.store.db.selectFrom('tasks').selectAll().execute()).toEqual([]);
+  });
+});
+
+describe('task commands on a running task, on GitHub', () => {
+  let app: TestApp;
+  let github: FakeGitHub;
+
+  onlyLocalNetwork();
+  beforeEach(async () => {
+    github = new FakeGitHub(REPO, INSTALLATION).install();
+    github.issues.set(1, { number: 1, state: 'open', title: 'Spelling error in the README file', body: 'Two t.', labels: ['bug'] });
+    nock('https://api.github.com').persist().post(/\/issues\/comments\/\d+\/reactions$/).reply(201, { id: 1, content: 'eyes' });
+    app = await startTestApp({ executor: heldExecutor() });
+  });
+  afterEach(async () => {
+    await app.close();
+    nock.cleanAll();
+  });
+
+  const send = async (payload: GitHubExample) => {
+    expect((await postGitHub(app.url, 'issue_comment', payload)).status).toBeLessThan(300);
+    await settled(app);
+  };
+  const running = (agent: string) =>
+    waitFor(async () => {
+      const t = await app.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return t?.status === 'in_progress' && t.assigned_agent === agent ? t : undefined;
+    }, `${agent} running the task`);
+  const runs = () => app.store.db.selectFrom('assignments').select(['agent_name', 'status', 'outcome']).orderBy('id').execute();
+
+  it('escalate stops the run and hands the task to a senior agent; the stopped agent is not counted as failing', async () => {
+    await send(comment('/doom assign'));
+    await running('agent-bugfix-junior');
+    await send(comment('/doom escalate', { id: 502 }));
+    const reply = (github.comments.get(1) ?? []).find((c) => c.body.includes('doom-rlvr:command:502 -->'))!.body;
+    expect(reply).toContain('Asked the run of task #1 to stop; when it has, only senior agents or above may take the task.');
+    const t = await running('agent-bugfix-senior');
+    expect(t).toMatchObject({ min_tier: 'senior', escalations: 1 });
+    expect(await runs()).toEqual([
+      { agent_name: 'agent-bugfix-junior', status: 'failed', outcome: 'cancelled' },
+      { agent_name: 'agent-bugfix-senior', status: 'in_progress', outcome: null },
+    ]);
+    expect((await getAgent(app.store.db, 'agent-bugfix-junior'))?.failed_tasks).toBe(0);
+  });
+
+  it('cancel stops the run; the task fails as cancelled', async () => {
+    await send(comment('/doom assign'));
+    await running('agent-bugfix-junior');
+    await send(comment('/doom cancel', { id: 502 }));
+    const t = await waitFor(async () => {
+      const row = await app.store.db.selectFrom('tasks').selectAll().executeTakeFirst();
+      return row?.status === 'failed' ? row : undefined;
+    }, 'the task to fail');
+    expect(t.error_message).toMatch(/cancel/);
+    expect(await runs()).toEqual([{ agent_name: 'agent-bugfix-junior', status: 'failed', outcome: 'cancelled' }]);
+    const audit = await app.store.db.selectFrom('audit_log').selectAll().where('event', '=', 'run.cancel_requested').execute();
+    expect(JSON.parse(audit[0]!.data)).toEqual({ why: '/doom cancel by github:Codertocat' });
   });
 });
