@@ -135,16 +135,20 @@ describe('task commands on GitLab', () => {
     // As a relabel would: the issue read again (its title now), the trigger label put back.
     expect(await task()).toMatchObject({ status: 'assigned', branch: 'doom/1-fix-the-greeting', pr_number: 1, title: 'Fix the greeting', max_tokens: 200000 });
     expect(gitlab.issues.get(17)!.labels).toEqual(expect.arrayContaining(['bug', 'doom']));
-    expect(onlyReply(MR_NOTES, 1300)).toContain('A new attempt at task #1. Assigned to');
+    expect(onlyReply(MR_NOTES, 1300)).toContain('A new attempt at task #1. Assigned to `agent-bugfix-junior`');
+    await send(mergeRequestNote('/doom escalate', { id: 1303 }));
+    expect(await task()).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-senior', min_tier: 'senior', escalations: 1 });
+    expect(onlyReply(MR_NOTES, 1303)).toContain('Task #1 escalated: only senior agents or above may take it');
     await send(mergeRequestNote('/doom cancel', { id: 1301, type: 'DiffNote' }));
     expect(await task()).toMatchObject({ status: 'failed', error_message: 'cancelled by gitlab:root (/doom cancel)' });
     await send(mergeRequestNote('/doom status', { id: 1302 }));
     const status = onlyReply(MR_NOTES, 1302);
     expect(status).toContain('- task: #1, **failed**');
-    expect(status).toMatch(/- run: #1 cancelled/);
+    expect(status).toMatch(/- run: #2 cancelled/);
+    expect(status).toContain('- agent: `agent-bugfix-senior`, senior');
     expect(status).toContain('- used so far: 5100 tokens of 200000 per run, $0.12');
     expect(status).toContain(`- merge request: ${mr}`);
-    expect(awards).toEqual([1300, 1301, 1302].map((id) => `${MR_NOTES}/${id}/award_emoji`));
+    expect(awards).toEqual([1300, 1303, 1301, 1302].map((id) => `${MR_NOTES}/${id}/award_emoji`));
   });
 
   it('feedback and a budget raise from a developer are stored; a reporter is refused both and nothing changes', async () => {
