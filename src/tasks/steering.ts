@@ -64,12 +64,12 @@ export class TaskSteering {
   /** Starts the issue's task, or routes it again; to `agent` when one is named. */
   async assign(event: CommentEvent, agent: string | null, actor: string): Promise<Routed> {
     const existing = await findTaskByThread(this.deps.db, threadOf(event));
+    if (existing) refuseUnderWay(existing, 'assign');
     if (agent) await this.requireRoutable(agent, existing);
     if (!existing) {
       const task = await this.start(event, agent, actor);
       return { task, decision: await this.route(task, agent, actor), created: true };
     }
-    refuseUnderWay(existing, 'assign');
     if (existing.status === 'assigned' && existing.assigned_agent === agent) {
       throw new TaskError(`task #${existing.id} is already assigned to \`${agent}\``);
     }
@@ -250,6 +250,7 @@ export class TaskSteering {
 
 function refuseUnderWay(task: TaskRow, command: string): void {
   if (!UNDER_WAY.has(task.status)) return;
+  if (task.status === 'publishing') throw new TaskError(`task #${task.id} is publishing its merge request; ask again once it is done`);
   throw new TaskError(`task #${task.id} is ${task.status}: its run is under way; \`/doom cancel\` stops it, then \`/doom ${command}\``);
 }
 
