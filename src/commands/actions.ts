@@ -95,7 +95,7 @@ export const handledActions: CommandActions = {
     run: async (_command, ctx) => {
       const result = await ctx.services.steering.cancel(ctx.event, ctx.actor);
       return result.kind === 'cancelled'
-        ? `Task #${result.task.id} is cancelled; no run had started. Adding the trigger label again starts a new attempt.`
+        ? `Task #${result.task.id} is cancelled; no run had started. \`/doom retry\` (or the trigger label again) starts a new attempt.`
         : `Asked the run of task #${result.task.id} to stop; the task fails as cancelled when the agent has stopped.`;
     },
   },
@@ -107,7 +107,7 @@ export const handledActions: CommandActions = {
       const { task } = result;
       const used = `${task.tokens_used} tokens used so far, $${task.cost_usd.toFixed(2)}`;
       if (result.kind === 'shown') {
-        return `Task #${task.id} may use ${task.max_tokens} tokens per run; ${used}. A writer may raise it up to ${ctx.config.commands.max_budget_tokens} (\`/doom budget 400k\`).`;
+        return `Task #${task.id} may use ${task.max_tokens} tokens per run; ${used}. It may be raised up to ${ctx.config.commands.max_budget_tokens} (\`/doom budget 400k\`).`;
       }
       const next = task.status === 'in_progress' ? 'The run under way keeps its budget; the next run gets this one.' : task.status === 'failed' || task.status === 'completed' ? '`/doom retry` starts a run with it.' : 'Its next run gets it.';
       return `Task #${task.id} may now use ${task.max_tokens} tokens per run (was ${result.from}); ${used}. ${next}`;

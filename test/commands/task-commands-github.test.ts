@@ -168,7 +168,7 @@ describe('task commands on GitHub', () => {
     await send('issue_comment', comment('/doom cancel', { id: 502 }));
     expect(await task()).toMatchObject({ status: 'failed', error_message: 'cancelled by github:Codertocat (/doom cancel)', assigned_agent: 'agent-bugfix-junior' });
     expect(github.issues.get(1)!.labels).not.toContain('doom:assigned');
-    expect(onlyReply(502)).toContain('Task #1 is cancelled; no run had started.');
+    expect(onlyReply(502)).toContain('Task #1 is cancelled; no run had started. `/doom retry` (or the trigger label again) starts a new attempt.');
     await send('issue_comment', comment('/doom cancel', { id: 503 }));
     expect(onlyReply(503)).toContain('did nothing: task #1 is failed: nothing to cancel');
   });
@@ -177,7 +177,7 @@ describe('task commands on GitHub', () => {
     await store({ status: 'failed', max_tokens: 1000, tokens_used: 1400, cost_usd: 0.25 });
     await send('issue_comment', comment('/doom budget\n/doom budget 200k\n/doom budget 5M\n/doom budget $5\n/doom budget 100'));
     const reply = onlyReply(501);
-    expect(reply).toContain('Task #1 may use 1000 tokens per run; 1400 tokens used so far, $0.25. A writer may raise it up to 1000000');
+    expect(reply).toContain('Task #1 may use 1000 tokens per run; 1400 tokens used so far, $0.25. It may be raised up to 1000000');
     expect(reply).toContain('Task #1 may now use 200000 tokens per run (was 1000); 1400 tokens used so far, $0.25. `/doom retry` starts a run with it.');
     expect(reply).toContain('**`/doom budget`** did nothing: at most 1000000 tokens may be asked for here ([commands] max_budget_tokens)');
     expect(reply).toContain('did nothing: the runners stop a run by its token budget only');
