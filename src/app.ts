@@ -35,6 +35,8 @@ import { pruneDeliveries } from './store/deliveries.js';
 import { PermissionGuard } from './permissions/guard.js';
 import { CommandHandler } from './commands/handler.js';
 import { TaskService } from './tasks/service.js';
+import { TaskSteering } from './tasks/steering.js';
+import { changeTier } from './tiers/manual.js';
 
 /** How often issues that are behind their task's state are synced again. */
 const ISSUE_RECONCILE_MS = 30_000;
@@ -200,7 +202,19 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     }),
   });
   const reviewApps = new ReviewApps({ db: store.db, forges });
-  const commands = new CommandHandler({ db: store.db, config, forges, permissions, log: log.child({ name: 'commands' }) });
+  const steering = new TaskSteering({ db: store.db, config, forges, tasks, events: core.events });
+  const commands = new CommandHandler({
+    db: store.db,
+    config,
+    forges,
+    permissions,
+    log: log.child({ name: 'commands' }),
+    services: {
+      steering,
+      changeTier: (change) => changeTier({ db: store.db, events: core.events }, change),
+      feedbackRecorded: (taskId) => evaluator.onFeedback(taskId),
+    },
+  });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
     comment: (event) => commands.onComment(event),
@@ -234,7 +248,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     ...(github ? { github: { verify: (body, sig) => verifyGitHubSignature(github, body, sig) } } : {}),
     ...(gitlab ? { gitlab: { secret: gitlab.webhookSecret } } : {}),
     inboxStuck: async () => inboxStuckReason(await oldestDueDelivery(store.db, nowIso()), Date.now(), config.inbox.stuck_after_ms),
-    extend: (http) => mountApi(http, { db: store.db, config, tasks, tokens: env.apiTokens, metricsToken: env.metricsToken, log: log.child({ name: 'api' }) }),
+    extend: (http) => mountApi(http, { db: store.db, config, tasks, events: core.events, tokens: env.apiTokens, metricsToken: env.metricsToken, log: log.child({ name: 'api' }) }),
   });
 
   const port = options.port ?? env.port ?? config.coordinator.port;

@@ -16,14 +16,18 @@
  * run; the state it reacts to is already stored, and the periodic passes (the dispatcher's
  * poll, the nightly recompute, the issue reconcile) repair what a failed consequence missed.
  */
-import type { Tier } from './config/schema.js';
+import type { AssignableTier, Tier } from './config/schema.js';
 import type { Logger } from './log.js';
 
 export type DomainEvent =
   /** A task got an agent: the executor may start it. */
   | { kind: 'task.assigned'; taskId: number; agent: string }
-  /** Someone asked a running task to stop (the issue was closed or unlabeled). */
-  | { kind: 'run.cancel_requested'; taskId: number; reason: string; actor: string }
+  /**
+   * Someone asked a running task to stop (the issue was closed or unlabeled, `/doom cancel`).
+   * With `escalateTo` (`/doom escalate`), the stopped task goes back to the router at that
+   * tier or above instead of failing.
+   */
+  | { kind: 'run.cancel_requested'; taskId: number; reason: string; actor: string; escalateTo?: AssignableTier }
   /** A run ended, whatever the outcome: its agent has room again. */
   | { kind: 'run.finished'; taskId: number; agent: string; outcome: string }
   /** An agent's tier moved. */

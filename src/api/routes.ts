@@ -7,7 +7,7 @@
  * task already, 422 the request does not validate or the action cannot be done.
  *
  * ```ts
- * http.route('/api/v1', createApi({ db, config, tasks, tokens, log }));
+ * http.route('/api/v1', createApi({ db, config, tasks, events, tokens, log }));
  * ```
  */
 import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
@@ -23,7 +23,9 @@ import { knownRepository, settledRewardsWithType, taskPage, tierHistory } from '
 import { getTask } from '../store/tasks.js';
 import { taskSpecFromSeed } from '../tasks/intake.js';
 import type { TaskService } from '../tasks/service.js';
-import { promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
+import { TierError } from '../tiers/service.js';
+import { changeTier } from '../tiers/manual.js';
+import type { EventSink } from '../events.js';
 import { INTERVAL_METHOD, summarize, summarizeBy } from '../metrics/summary.js';
 import { authorize, type ApiRole, type ApiToken } from './auth.js';
 import * as s from './schemas.js';
@@ -32,7 +34,9 @@ import { agentView, issueUrlOf, leaderboardView, taskView } from './views.js';
 export interface ApiDeps {
   db: Kysely<Database>;
   config: Config;
-  tasks: Pick<TaskService, 'submitTask' | 'routePending' | 'releaseAgent'>;
+  tasks: Pick<TaskService, 'submitTask'>;
+  /** Where a tier change is said (`tier.changed`): its consequences release and route (tiers/manual.ts). */
+  events: EventSink;
   tokens: readonly ApiToken[];
   log: Logger;
 }
@@ -140,7 +144,7 @@ const routes = {
 const roleFor = (method: string): ApiRole => (method === 'GET' || method === 'HEAD' ? 'read' : 'operate');
 
 export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
-  const { db, config, tasks, tokens, log } = deps;
+  const { db, config, tasks, events, tokens, log } = deps;
   const api = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {
       if (!result.success) return c.json({ error: 'the request is invalid', problems: problemsOf(result.error) }, 422);
@@ -259,9 +263,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if ('problems' in body) return c.json(body, 422);
     if (!(await getAgent(db, name))) return c.json({ error: `agent "${name}" does not exist` }, 404);
     try {
-      const agent = await promoteAgent(db, name, { to: body.to, reason: body.reason, actor: `api:${c.get('caller').name}` });
-      const moved = await tasks.routePending(`api:${c.get('caller').name}`);
-      return c.json({ agent: agentView(agent), tasks_moved: moved }, 200);
+      const change = { kind: 'promote', agent: name, actor: `api:${c.get('caller').name}`, ...(body.to ? { to: body.to } : {}), ...(body.reason ? { reason: body.reason } : {}) } as const;
+      const { agent, assigned } = await changeTier({ db, events }, change);
+      return c.json({ agent: agentView(agent), tasks_moved: assigned }, 200);
     } catch (error) {
       if (error instanceof TierError) return c.json({ error: error.message }, 422);
       throw error;
@@ -274,9 +278,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if ('problems' in body) return c.json(body, 422);
     if (!(await getAgent(db, name))) return c.json({ error: `agent "${name}" does not exist` }, 404);
     const actor = `api:${c.get('caller').name}`;
-    const agent = await suspendAgent(db, name, { reason: body.reason, actor });
-    const released = await tasks.releaseAgent(agent.name, actor);
-    return c.json({ agent: agentView((await getAgent(db, name)) ?? agent), tasks_moved: released }, 200);
+    const { agent, released } = await changeTier({ db, events }, { kind: 'suspend', agent: name, actor, ...(body.reason ? { reason: body.reason } : {}) });
+    return c.json({ agent: agentView(agent), tasks_moved: released }, 200);
   });
 
   return api;

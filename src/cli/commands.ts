@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Tier } from '../config/schema.js';
 import { exportAgentTiers, exportRlvrJsonl } from '../rewards/export.js';
 import { parseComponentArgs, recordManualReward } from '../rewards/manual.js';
-import { activeLoad, getAgent, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
+import { activeLoad, listAgents, syncAgents, type AgentSync } from '../store/agents.js';
 import { runsOfTask } from '../store/assignments.js';
 import { auditEntries } from '../store/audit.js';
 import { hookEventsOf } from '../store/hook-events.js';
@@ -16,7 +16,8 @@ import { rewardsOf, successRates } from '../store/rewards.js';
 import type { AgentRow, AuditRow, HookEventRow } from '../store/schema.js';
 import { getTask, listTasks, taskCounts } from '../store/tasks.js';
 import { recomputeAllTiers } from '../tiers/recompute.js';
-import { announceTierChanges, promoteAgent, suspendAgent, TierError } from '../tiers/service.js';
+import { announceTierChanges, TierError } from '../tiers/service.js';
+import { changeTier } from '../tiers/manual.js';
 import { pendingTasks } from '../store/tasks.js';
 import { unstartedTasksOf } from '../store/transitions.js';
 import type { CliContext } from './context.js';
@@ -140,17 +141,15 @@ async function announce(ctx: CliContext, changes: readonly { name: string; from:
 }
 
 export async function promote(ctx: CliContext, name: string, opts: { to?: string; reason?: string }): Promise<string> {
-  const before = await getAgent(ctx.store.db, name);
-  const agent = await promoteAgent(ctx.store.db, name, { to: opts.to as Tier | undefined, reason: opts.reason, actor: 'cli' });
+  const change = { kind: 'promote', agent: name, actor: 'cli', ...(opts.to ? { to: opts.to as Tier } : {}), ...(opts.reason ? { reason: opts.reason } : {}) } as const;
   // A promotion can make an agent eligible for waiting tasks.
-  const { assigned } = await announce(ctx, [{ name, from: before?.tier ?? agent.tier, to: agent.tier }], 'manual');
+  const { agent, assigned } = await changeTier({ db: ctx.store.db, events: ctx.events }, change);
   return `${agent.name} is now ${agent.tier}${assigned > 0 ? ` (${assigned} waiting task(s) assigned)` : ''}`;
 }
 
 export async function suspend(ctx: CliContext, name: string, opts: { reason?: string }): Promise<string> {
-  const before = await getAgent(ctx.store.db, name);
-  const agent = await suspendAgent(ctx.store.db, name, { reason: opts.reason, actor: 'cli' });
-  const { released } = await announce(ctx, [{ name, from: before?.tier ?? agent.tier, to: agent.tier }], 'manual');
+  const change = { kind: 'suspend', agent: name, actor: 'cli', ...(opts.reason ? { reason: opts.reason } : {}) } as const;
+  const { agent, released } = await changeTier({ db: ctx.store.db, events: ctx.events }, change);
   return `${agent.name} is suspended${released > 0 ? `; ${released} task(s) it had not started went back to the router` : ''}`;
 }
 

@@ -1,21 +1,25 @@
 /**
  * Slash commands in comments: parse, acknowledge, check each command's role with the
  * permission guard, run it at most once, and answer with one reply per comment, edited in
- * place (found again by its marker). Bots, the bot itself included, are ignored; edited
- * comments never reach here (the normalizers pass only new ones). A comment without a
- * `/doom` line gets nothing, not even a reaction.
+ * place (found again by its marker). Bots, the bot itself included, are ignored, and so is
+ * any comment carrying one of the bot's markers (its own words, whoever the forge says posted
+ * them); edited comments never reach here (the normalizers pass only new ones). A comment
+ * without a `/doom` line gets nothing, not even a reaction.
+ *
+ * Read from: GitHub issue and PR comments, review bodies and inline review comments; GitLab
+ * notes on issues and MRs, discussion replies and diff notes included (the normalizers).
  */
 import type { Kysely } from 'kysely';
 import { ExpectedError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { RateLimitedError } from '../forges/errors.js';
 import type { CommentEvent } from '../forges/event.js';
-import type { Forge, ForgeDirectory, ThreadRef } from '../forges/forge.js';
+import type { CommentRef, Forge, ForgeDirectory, ThreadRef } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { PermissionGuard } from '../permissions/guard.js';
 import { beginCommand, commandOutcomes, finishCommand, type CommentKey } from '../store/commands.js';
 import type { Database } from '../store/schema.js';
-import { handledActions, type CommandAction, type CommandActions, type CommandContext } from './actions.js';
+import { handledActions, type CommandAction, type CommandActions, type CommandContext, type CommandServices } from './actions.js';
 import { parseComment, type Command, type CommandName, type Parsed } from './parse.js';
 import { commandMarker, helpText, renderCommentError, renderReply, type Outcome } from './reply.js';
 import { roleFor } from './roles.js';
@@ -26,9 +30,13 @@ export interface CommandHandlerDeps {
   forges: ForgeDirectory;
   permissions: Pick<PermissionGuard, 'decide'>;
   log: Logger;
+  services: CommandServices;
   /** The commands carried out; the default is every handled one. */
   actions?: CommandActions;
 }
+
+/** Every marker the bot puts in its own comments begins so (a task comment, a reply, a report). */
+const BOT_MARKER = '<!-- doom-rlvr:';
 
 export class CommandHandler {
   readonly #actions: CommandActions;
@@ -39,33 +47,34 @@ export class CommandHandler {
 
   async onComment(event: CommentEvent): Promise<void> {
     const author = event.comment.author;
-    if (author.isBot || event.sender.isBot) return;
+    if (author.isBot || event.sender.isBot || event.comment.body.includes(BOT_MARKER)) return;
     const parsed = parseComment(event.comment.body);
     if (parsed.kind === 'ok' && parsed.commands.length === 0) return;
 
     const forge = await this.deps.forges.get(event.forge, event.installationId);
     const thread: ThreadRef = { repo: { id: event.repo.id, fullName: event.repo.fullName }, number: event.number, on: event.target };
-    await this.acknowledge(forge, thread, event.comment.id);
+    const comment = { id: event.comment.id, kind: event.comment.kind };
+    await this.acknowledge(forge, thread, comment);
 
     const body =
       parsed.kind === 'error'
         ? renderCommentError(author.login, parsed.problem)
         : renderReply(author.login, await this.outcomes(event, parsed.commands), this.help());
-    await forge.upsertComment(thread, commandMarker(event.comment.id), body);
+    await forge.upsertComment(thread, commandMarker(comment), body);
   }
 
   /** The reaction is a courtesy: its failure does not keep the reply back (a rate limit does). */
-  private async acknowledge(forge: Forge, thread: ThreadRef, commentId: number): Promise<void> {
+  private async acknowledge(forge: Forge, thread: ThreadRef, comment: CommentRef): Promise<void> {
     try {
-      await forge.acknowledgeComment?.(thread, commentId);
+      await forge.acknowledgeComment?.(thread, comment);
     } catch (error) {
       if (error instanceof RateLimitedError) throw error;
-      this.deps.log.warn({ err: error, commentId }, 'could not react to a command comment');
+      this.deps.log.warn({ err: error, commentId: comment.id }, 'could not react to a command comment');
     }
   }
 
   private async outcomes(event: CommentEvent, commands: Parsed[]): Promise<Array<{ line: number; outcome: Outcome }>> {
-    const key: CommentKey = { forge: event.forge, repoId: event.repo.id, commentId: event.comment.id };
+    const key: CommentKey = { forge: event.forge, repoId: event.repo.id, kind: event.comment.kind, commentId: event.comment.id };
     const earlier = await commandOutcomes(this.deps.db, key);
     const results: Array<{ line: number; outcome: Outcome }> = [];
     for (const parsed of commands) {
@@ -105,9 +114,11 @@ export class CommandHandler {
     const ctx: CommandContext = {
       db: this.deps.db,
       config: this.deps.config,
+      event,
       thread: { forge: event.forge, repoId: event.repo.id, on: event.target, number: event.number },
       actor,
       help: this.help(),
+      services: this.deps.services,
     };
     let outcome: Outcome;
     try {

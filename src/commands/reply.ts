@@ -4,6 +4,7 @@
  * back clipped by the parser, inside code spans.
  */
 import type { Config } from '../config/schema.js';
+import type { CommentRef } from '../forges/forge.js';
 import { whoMay, type Role } from '../permissions/roles.js';
 import { COMMAND_NAMES, USAGE, type CommandName } from './parse.js';
 
@@ -21,9 +22,13 @@ export type Outcome =
 
 export const COMMAND_MARKER_PREFIX = '<!-- doom-rlvr:command:';
 
-/** The marker of the one reply to a comment: a retry or a redelivery edits it. */
-export function commandMarker(commentId: number): string {
-  return `${COMMAND_MARKER_PREFIX}${commentId} -->`;
+/**
+ * The marker of the one reply to a comment: a retry or a redelivery edits it. A review body
+ * and an inline review comment have ids of their own, so their markers say which.
+ */
+export function commandMarker(comment: CommentRef): string {
+  const kind = comment.kind === 'comment' ? '' : `${comment.kind}:`;
+  return `${COMMAND_MARKER_PREFIX}${kind}${comment.id} -->`;
 }
 
 export function renderReply(author: string, outcomes: Array<{ line: number; outcome: Outcome }>, help: string): string {

@@ -319,6 +319,8 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** The most tokens `/doom budget` may give one task. */
+        max_budget_tokens: positiveInt.default(1_000_000),
       })
       .strict()
       .prefault({}),

@@ -73,6 +73,15 @@ export function changedAt(stamp: string | null | undefined): { changedAt?: strin
   return Number.isNaN(time) ? {} : { changedAt: new Date(time).toISOString() };
 }
 
+/**
+ * Where a comment's text lives, since each has its own id space and its own reaction API:
+ * `comment` is a GitHub issue or PR conversation comment and every GitLab note (discussion
+ * replies and diff notes included); `review` a GitHub review's body; `review_comment` a
+ * GitHub inline review comment.
+ */
+export const commentKind = z.enum(['comment', 'review', 'review_comment']);
+export type CommentKind = z.infer<typeof commentKind>;
+
 export const commentEvent = z.object({
   ...base,
   kind: z.literal('comment'),
@@ -80,7 +89,7 @@ export const commentEvent = z.object({
   /** Whether the comment sits on an issue or on a pull/merge request. */
   target: z.enum(['issue', 'merge_request']),
   number: z.number().int().positive(),
-  comment: z.object({ id: z.number().int(), body: z.string(), url: z.string(), author: actor }),
+  comment: z.object({ id: z.number().int(), kind: commentKind.default('comment'), body: z.string(), url: z.string(), author: actor }),
 });
 
 export const mergeRequestInfo = z.object({

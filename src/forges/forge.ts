@@ -2,12 +2,18 @@
  * The seam between the bot and a forge. One object per GitHub App installation or GitLab
  * project host; every method is safe to call again after a crash (idempotent by design).
  */
-import type { ForgeKind, PipelineRun } from './event.js';
+import type { CommentKind, ForgeKind, PipelineRun } from './event.js';
 
 /** Enough to address a repository on either forge: GitHub uses `fullName`, GitLab `id`. */
 export interface RepoLocator {
   id: number;
   fullName: string;
+}
+
+/** A comment the bot read, by its id and where the id is from. */
+export interface CommentRef {
+  id: number;
+  kind: CommentKind;
 }
 
 /** An issue or a pull/merge request: the two things the bot comments on and labels. */
@@ -73,9 +79,10 @@ export interface Forge {
   /**
    * Acknowledges a comment the bot read a command in, with an "eyes" reaction (GitHub) or
    * award emoji (GitLab). Idempotent: one already there is left alone. Optional so forges
-   * without reactions (a local forge) can leave it out; the reply still comes.
+   * without reactions (a local forge) can leave it out; the reply still comes. GitHub has no
+   * reactions on a review's body: there it does nothing.
    */
-  acknowledgeComment?(thread: ThreadRef, commentId: number): Promise<void>;
+  acknowledgeComment?(thread: ThreadRef, comment: CommentRef): Promise<void>;
 
   /** Adds labels, creating none twice; labels already present are left alone. */
   addLabels(thread: ThreadRef, labels: string[]): Promise<void>;

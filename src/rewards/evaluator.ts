@@ -18,6 +18,8 @@ import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/f
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
 import { publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
+import { feedbackOf } from '../store/commands.js';
+import { getTask } from '../store/tasks.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, MergeRequestState, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
@@ -204,6 +206,20 @@ export class Evaluator {
     });
   }
 
+  /**
+   * A `/doom feedback` vote was recorded: the reward of the attempt that published the task's
+   * merge request is computed again, as after a review (nothing before a pipeline finished).
+   */
+  async onFeedback(taskId: number): Promise<void> {
+    const task = await getTask(this.deps.db, taskId);
+    if (!task || task.pr_number === null) return;
+    await this.lock.run(String(task.id), async () => {
+      const [evaluation, reward] = await Promise.all([this.evaluation(task.id), this.rewardOf(task)]);
+      if (!evaluation && !reward) return;
+      await this.guard(task, async () => this.evaluate(task, await this.forgeOf(task), 'feedback'));
+    });
+  }
+
   async onMergeRequest(event: MergeRequestEvent): Promise<void> {
     if (event.action !== 'merged' && event.action !== 'closed' && event.action !== 'reopened') return;
     const task = await this.taskOfMergeRequest(event.forge, event.repo.id, event.mergeRequest.number);
@@ -260,9 +276,10 @@ export class Evaluator {
     let reviewScore: number | null = null;
     try {
       const [verdicts, reactions] = await Promise.all([forge.reviews(repo, task.pr_number), forge.reactions(repo, task.pr_number)]);
+      const feedback = (await feedbackOf(db, task.id, task.pr_number)).map((f) => ({ user: { id: f.user_id, login: f.login, isBot: false }, vote: f.vote }));
       const permissions = new Map<string, Permission>();
-      for (const login of peopleToCheck(verdicts, reactions)) permissions.set(login, await forge.permissionOf(repo, { login }));
-      reviewScore = reviewFeedback({ verdicts, reactions, state: mr.state, permissions, authorLogin: mr.author.login }).score;
+      for (const login of peopleToCheck(verdicts, reactions, feedback)) permissions.set(login, await forge.permissionOf(repo, { login }));
+      reviewScore = reviewFeedback({ verdicts, reactions, feedback, state: mr.state, permissions, authorLogin: mr.author.login }).score;
     } catch (error) {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }

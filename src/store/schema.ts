@@ -4,6 +4,7 @@
  */
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { BudgetStop } from '../runners/runner.js';
+import type { CommentKind } from '../forges/event.js';
 
 export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'failed';
 /**
@@ -217,10 +218,12 @@ export interface AuditLogTable {
 /** `trigger_refused`: who may start the bot, after a label or edit from someone else. */
 export type NoticeKind = 'trigger_refused';
 
-/** What one `/doom` line of one comment came to; see migrations/0005_command-outcomes.ts. */
+/** What one `/doom` line of one comment came to; see migrations/0008_command_outcomes.ts and 0011_commands.ts. */
 export interface CommandOutcomesTable {
   forge: string;
   repo_id: number;
+  /** Which id space `comment_id` is from (see forges/event.ts `commentKind`). */
+  comment_kind: CommentKind;
   comment_id: number;
   /** 1-based line of the command in the comment. */
   line: number;
@@ -232,6 +235,21 @@ export interface CommandOutcomesTable {
   started_at: string;
   finished_at: string | null;
 }
+
+/** One person's standing `/doom feedback` on one merge request of a task; see migrations/0011_commands.ts. */
+export interface TaskFeedbackTable {
+  task_id: number;
+  mr_number: number;
+  login: string;
+  user_id: number;
+  vote: 1 | -1;
+  text: string | null;
+  /** The comment the vote was given in (the latest one, when it was given again). */
+  comment_id: number;
+  created_at: string;
+  updated_at: string;
+}
+export type TaskFeedbackRow = Selectable<TaskFeedbackTable>;
 
 export interface IssueNoticesTable {
   forge: string;
@@ -336,6 +354,7 @@ export interface Database {
   local_pipelines: LocalPipelinesTable;
   hook_events: HookEventsTable;
   command_outcomes: CommandOutcomesTable;
+  task_feedback: TaskFeedbackTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;

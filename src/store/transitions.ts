@@ -13,6 +13,10 @@
  *     └────────────────────────────── requeue ◀── completed | failed ◀─────────────────────────────────┘
  * ```
  *
+ * What people ask for in comments (`/doom retry`, `/doom escalate`) is `retry` and
+ * `escalateByRequest`: pending | assigned | completed | failed → pending, with a tier floor.
+ * `raiseBudget` changes the token budget in any state but publishing.
+ *
  * ```ts
  * const started = await startRun(db, run.id, branch);
  * if (!started) return; // cancelled or released while it waited
@@ -179,6 +183,82 @@ export async function requeue(db: Db, taskId: number, input: { fields: TaskUpdat
       at,
     );
     if (task) await log(trx, { event: 'task.requeued', actor: input.actor, taskId, data: { action: input.action } }, at);
+    return task ?? null;
+  });
+}
+
+/**
+ * pending | assigned | completed | failed → pending: a person asked for a new attempt
+ * (`/doom retry`, `/doom assign` on a finished task). An unstarted assignment is taken back
+ * (no experience, as in `release`); `minTier` is the floor the router keeps to (null: none).
+ * A finished task keeps its runs and rewards; `fields` says where the new attempt publishes.
+ */
+export async function retry(
+  db: Db,
+  taskId: number,
+  input: { minTier: string | null; actor: string; fields?: TaskUpdate; data?: Record<string, unknown> },
+): Promise<TaskRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const task = await moveTask(
+      trx,
+      taskId,
+      ['pending', 'assigned', 'completed', 'failed'],
+      { ...input.fields, status: 'pending', assigned_agent: null, error_message: null, pending_reason: null, escalations: 0, min_tier: input.minTier, completed_at: null },
+      at,
+    );
+    if (!task) return null;
+    await endOpenAssignments(trx, taskId, 'cancelled', `retried by ${input.actor}`, at);
+    await log(trx, { event: 'task.retried', actor: input.actor, taskId, data: { min_tier: input.minTier, ...input.data } }, at);
+    return task;
+  });
+}
+
+/**
+ * pending | assigned | completed | failed → pending, one tier floor up: a person asked for a
+ * stronger agent (`/doom escalate`). As an escalation after a run does, it counts one more
+ * escalation, so the router passes over the agents whose runs of the task failed.
+ */
+export async function escalateByRequest(
+  db: Db,
+  taskId: number,
+  input: { minTier: string; actor: string; fields?: TaskUpdate },
+): Promise<TaskRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const reason = `escalated to ${input.minTier} or above by ${input.actor}`;
+    const task = await moveTask(
+      trx,
+      taskId,
+      ['pending', 'assigned', 'completed', 'failed'],
+      { ...input.fields, status: 'pending', assigned_agent: null, error_message: null, pending_reason: null, min_tier: input.minTier, completed_at: null },
+      at,
+    );
+    if (!task) return null;
+    const escalated = await trx
+      .updateTable('tasks')
+      .set((eb) => ({ escalations: eb('escalations', '+', 1) }))
+      .where('id', '=', taskId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await endOpenAssignments(trx, taskId, 'cancelled', reason, at);
+    await log(trx, { event: 'task.escalated', actor: input.actor, taskId, data: { to: input.minTier, reason, requested: true } }, at);
+    return escalated;
+  });
+}
+
+/**
+ * Raises a task's token budget (`/doom budget`), in any state but publishing: a run under way
+ * keeps the budget it started with, the next one gets this. Only upwards: null when the task
+ * already has at least `maxTokens`, or is publishing.
+ */
+export async function raiseBudget(db: Db, taskId: number, input: { maxTokens: number; actor: string }): Promise<TaskRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const before = await trx.selectFrom('tasks').select('max_tokens').where('id', '=', taskId).executeTakeFirst();
+    if (!before || before.max_tokens >= input.maxTokens) return null;
+    const task = await moveTask(trx, taskId, ['pending', 'assigned', 'in_progress', 'completed', 'failed'], { max_tokens: input.maxTokens }, at);
+    if (task) await log(trx, { event: 'task.budget_raised', actor: input.actor, taskId, data: { from: before.max_tokens, to: input.maxTokens } }, at);
     return task ?? null;
   });
 }

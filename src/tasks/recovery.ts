@@ -20,6 +20,8 @@ export interface RecoveryInput {
   maxEscalations: number;
   /** A successful run that changed nothing has nothing to publish. */
   changed: boolean;
+  /** A person stopped the run to escalate it (`/doom escalate`): the floor they asked for. */
+  escalationRequested?: AssignableTier | null;
 }
 
 export function decideRecovery(input: RecoveryInput): Recovery {
@@ -27,7 +29,11 @@ export function decideRecovery(input: RecoveryInput): Recovery {
   if (outcome === 'success') {
     return input.changed ? { kind: 'complete' } : { kind: 'fail', error: 'the agent finished without changing any file' };
   }
-  if (outcome === 'cancelled') return { kind: 'fail', error: 'cancelled by an operator' };
+  if (outcome === 'cancelled') {
+    // Asked for by a person: not bounded by max_escalations, which guards automatic ones.
+    if (input.escalationRequested) return { kind: 'escalate', minTier: input.escalationRequested, reason: `stopped and escalated to ${input.escalationRequested} by a person` };
+    return { kind: 'fail', error: 'cancelled by an operator' };
+  }
   if (outcome === 'timeout' || outcome === 'token_limit') {
     const what = outcome === 'timeout' ? 'timed out' : 'ran out of tokens';
     if (escalations >= maxEscalations) {

@@ -12,7 +12,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
-import type { Config, Tier } from '../config/schema.js';
+import type { AssignableTier, Config, Tier } from '../config/schema.js';
 import type { Executor, RunRequest, RunResult } from '../executor/contract.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
@@ -68,6 +68,8 @@ const PUBLISH_RETRY_MS = { base: 5_000, max: 300_000 };
 export class RunCoordinator {
   private readonly running = new Map<number, Running>();
   private readonly lock = new KeyedMutex();
+  /** Per running task: the tier floor a person asked for when they stopped it (`/doom escalate`). */
+  private readonly escalationRequests = new Map<number, AssignableTier>();
   /** Per task: failed publishing attempts and when the next may be made. */
   private readonly publishBackoff = new Map<number, { failures: number; notBefore: number }>();
   private stopped = true;
@@ -135,10 +137,11 @@ export class RunCoordinator {
       .catch((error: unknown) => this.deps.log.error({ err: error }, 'dispatching runs failed'));
   }
 
-  /** The consequence of `run.cancel_requested`: stops the task's run if it runs here. */
+  /** The consequence of `run.cancel_requested`: stops the task's run if it runs here (to escalate it, when asked). */
   async onCancelRequested(event: EventOf<'run.cancel_requested'>): Promise<void> {
     const run = this.running.get(event.taskId);
     if (!run) return;
+    if (event.escalateTo) this.escalationRequests.set(event.taskId, event.escalateTo);
     run.controller.abort(new DOMException('cancelled by an operator', 'AbortError'));
     await audit(this.deps.db, { event: 'run.cancel_requested', actor: event.actor, taskId: event.taskId, data: { why: event.reason } });
   }
@@ -255,6 +258,8 @@ export class RunCoordinator {
 
   private async finish(task: TaskRow, run: AssignmentRow, tier: Tier, result: RunResult): Promise<void> {
     const { db, config, tasks, events } = this.deps;
+    const escalationRequested = this.escalationRequests.get(task.id) ?? null;
+    this.escalationRequests.delete(task.id);
     const recovery = decideRecovery({
       outcome: result.outcome,
       error: result.error,
@@ -262,6 +267,7 @@ export class RunCoordinator {
       escalations: task.escalations,
       maxEscalations: config.executor.max_escalations,
       changed: result.commitSha !== null,
+      escalationRequested,
     });
     const usage = runUsage(result);
     const spent: TaskSpend = {

@@ -59,7 +59,7 @@ const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
 const HOLDS_LABEL: readonly TaskStatus[] = ['assigned', 'in_progress', 'publishing'];
 
 /** What a new task row holds before anything happened to it: no agent, comment, MR or spend. */
-const untouchedTask = () => {
+export const untouchedTask = () => {
   const now = nowIso();
   return {
     assigned_agent: null,
@@ -92,8 +92,12 @@ export class TaskService {
 
   /** Reacts to an issue event: creates, updates, cancels or routes the issue's task. */
   async onIssueEvent(event: IssueEvent): Promise<void> {
-    const key = `${event.forge}:${event.repo.id}:${event.issue.number}`;
-    await this.issueLock.run(key, () => this.handleIssue(event));
+    await this.withIssue(issueKey(event), () => this.handleIssue(event));
+  }
+
+  /** Runs `work` while no other change of the issue's task is decided (commands take it too). */
+  withIssue<T>(key: IssueKey, work: () => Promise<T>): Promise<T> {
+    return this.issueLock.run(`${key.forge}:${key.repoId}:${key.issueNumber}`, work);
   }
 
   private async handleIssue(event: IssueEvent): Promise<void> {
@@ -239,7 +243,7 @@ export class TaskService {
    * is merged or closed, the next branch, and no MR until the attempt opens one. The old
    * attempt keeps its merge request and its reward.
    */
-  private async nextAttemptBranch(task: TaskRow, actor: string): Promise<Partial<TaskRow>> {
+  async nextAttemptBranch(task: TaskRow, actor: string): Promise<Partial<TaskRow>> {
     if (task.pr_number === null) return {};
     const forge = await this.deps.forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
     const state = await forge
@@ -320,10 +324,14 @@ export class TaskService {
     return decision;
   }
 
-  /** After an escalation: the agents that already failed this task, and the tier floor. */
+  /**
+   * After an escalation: the agents that already failed this task. The tier floor holds
+   * whatever set it (an escalation, or `/doom retry --tier`).
+   */
   private async escalationOf(task: TaskRow): Promise<{ tried: string[]; minTier: AssignableTier | null }> {
-    if (task.escalations === 0) return { tried: [], minTier: null };
-    return { tried: await failedAgentsOf(this.deps.db, task.id), minTier: (task.min_tier as AssignableTier | null) ?? null };
+    const minTier = (task.min_tier as AssignableTier | null) ?? null;
+    if (task.escalations === 0) return { tried: [], minTier };
+    return { tried: await failedAgentsOf(this.deps.db, task.id), minTier };
   }
 
   /** Tries every pending task, most urgent and oldest first; call when capacity frees up. */
@@ -369,7 +377,8 @@ export class TaskService {
     return released;
   }
 
-  private async cancel(task: TaskRow, reason: string, actor: string): Promise<void> {
+  /** pending | assigned → failed as cancelled, shown on the issue; what waits is routed. */
+  async cancel(task: TaskRow, reason: string, actor: string): Promise<void> {
     const cancelled = await cancel(this.deps.db, task.id, { reason, actor });
     // Stored first, shown second: if the comment update fails, the retried delivery (or the
     // reconcile) finds the issue behind the stored revision and shows the cancel.

@@ -212,4 +212,17 @@ describe('REST API /api/v1', () => {
     expect((await call('/agents/agent-nobody/promote', { token: OPERATE, method: 'POST' })).status).toBe(404);
     expect((await call('/agents/agent-nobody/suspend', { token: OPERATE, method: 'POST' })).status).toBe(404);
   });
+
+  it('a suspension over REST has the consequences of tier.changed: the agent\'s unstarted task is routed again', async () => {
+    const created = (await (await call('/tasks', { token: OPERATE, method: 'POST', body: submission(46) })).json()) as { id: number; assigned_agent: string };
+    const holder = created.assigned_agent;
+    const res = await call(`/agents/${holder}/suspend`, { token: OPERATE, method: 'POST', body: { reason: 'rerouting test' } });
+    expect(((await res.json()) as { tasks_moved: number }).tasks_moved).toBe(1);
+    const task = await app.store.db.selectFrom('tasks').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
+    expect(task.assigned_agent).not.toBe(holder);
+    const released = await app.store.db.selectFrom('audit_log').select(['actor', 'data']).where('event', '=', 'task.released').where('task_id', '=', created.id).executeTakeFirstOrThrow();
+    expect(released.actor).toBe('api:ops');
+    expect(JSON.parse(released.data)).toMatchObject({ agent: holder });
+    await call(`/agents/${holder}/promote`, { token: OPERATE, method: 'POST' });
+  });
 });

@@ -79,7 +79,9 @@ describe('slash commands on GitHub', () => {
     expect(more).toEqual([]);
     expect(reply!.body).toContain('<!-- doom-rlvr:command:492700400 -->');
     expect(reply!.body).toContain('| `/doom promote <agent> [--reason <text>]` | maintain |');
-    expect(reply!.body).toContain('| `/doom retry [--tier junior\\|senior\\|principal]` | write | not handled yet |');
+    expect(reply!.body).toContain('| `/doom retry [--tier junior\\|senior\\|principal]` | write |  |');
+    // Revision runs are the review rounds' part, not this handler's.
+    expect(reply!.body).toContain('| `/doom revise <instructions>` | write | not handled yet |');
     expect(reply!.body).toContain('No task for this issue.');
     expect(reply!.body.indexOf('/doom help')).toBeLessThan(reply!.body.indexOf('/doom status'));
     expect(reply!.body).not.toContain('/doom cancel`**');
@@ -129,8 +131,8 @@ describe('slash commands on GitHub', () => {
   });
 
   it('a command not handled yet is said so, and changes nothing', async () => {
-    await send(comment('/doom retry --tier senior'));
-    expect(replies()[0]!.body).toContain('**`/doom retry`** is understood but not carried out by this version of the bot yet; nothing changed.');
+    await send(comment('/doom revise keep the API'));
+    expect(replies()[0]!.body).toContain('**`/doom revise`** is understood but not carried out by this version of the bot yet; nothing changed.');
     expect(await app.store.db.selectFrom('tasks').selectAll().execute()).toEqual([]);
   });
 });

@@ -98,7 +98,7 @@ describe('slash commands on GitLab', () => {
   });
 
   it('a command an earlier delivery began and did not finish is not run again', async () => {
-    await beginCommand(app.store.db, { forge: 'gitlab', repoId: 5, commentId: 1241 }, 1, 'suspend', 'gitlab:maint');
+    await beginCommand(app.store.db, { forge: 'gitlab', repoId: 5, kind: 'comment', commentId: 1241 }, 1, 'suspend', 'gitlab:maint');
     await send(note('/doom suspend agent-principal --reason flaky', maintainer));
     expect((await getAgent(app.store.db, 'agent-principal'))?.tier).toBe('principal');
     expect(replies()[0]!.body).toContain('**`/doom suspend`** was interrupted on an earlier attempt and is not run twice');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { leaderboardTable, statusText, tierInterval } from '../../src/commands/actions.js';
 import { commandMarker, renderReply, type Outcome } from '../../src/commands/reply.js';
 import { parseConfigText } from '../../src/config/load.js';
-import type { AgentRow, TaskRow } from '../../src/store/schema.js';
+import type { AgentRow, AssignmentRow, TaskRow } from '../../src/store/schema.js';
 
 const config = parseConfigText('', 'c.toml');
 
@@ -48,7 +48,10 @@ describe('renderReply', () => {
     ], 'HELP');
     expect(body.startsWith('@alice\n\n')).toBe(true);
     expect(body.indexOf('help')).toBeLessThan(body.indexOf('status'));
-    expect(commandMarker(12)).toBe('<!-- doom-rlvr:command:12 -->');
+    expect(commandMarker({ id: 12, kind: 'comment' })).toBe('<!-- doom-rlvr:command:12 -->');
+    // A review and an inline review comment may share an id with an issue comment.
+    expect(commandMarker({ id: 12, kind: 'review' })).toBe('<!-- doom-rlvr:command:review:12 -->');
+    expect(commandMarker({ id: 12, kind: 'review_comment' })).toBe('<!-- doom-rlvr:command:review_comment:12 -->');
   });
 });
 
@@ -60,17 +63,33 @@ describe('status and leaderboard texts', () => {
     expect(tierInterval('suspended', config.tiers)).toBe('(suspended)');
   });
 
-  it('status names the task, agent, usage and MR', () => {
-    const task = { id: 7, status: 'in_progress', pending_reason: null, tokens_used: 1200, max_tokens: 100000, cost_usd: 0.4, pr_url: null, error_message: null } as TaskRow;
-    const text = statusText(task, agent('agent-bugfix-senior', { tier: 'senior', rolling_avg: 3.25 }), config.tiers);
+  it('status names the task, agent, run, usage and MR', () => {
+    const task = { id: 7, status: 'in_progress', pending_reason: null, min_tier: null, assigned_agent: 'agent-bugfix-senior', tokens_used: 1200, max_tokens: 100000, cost_usd: 0.4, pr_url: null, error_message: null } as TaskRow;
+    const run = { id: 3, status: 'in_progress', outcome: null } as AssignmentRow;
+    const text = statusText({ task, agent: agent('agent-bugfix-senior', { tier: 'senior', rolling_avg: 3.25 }), run, interval: 'reward 3.25 in [2.1, 4.4] over 4 settled (mean ± 1.96 SE)' }, config.tiers);
     expect(text).toBe(
       [
         '- task: #7, **in_progress**',
-        '- agent: `agent-bugfix-senior`, senior (average in [2, 4)), rolling average 3.25',
-        '- used so far: 1200 tokens of 100000, $0.40',
+        '- agent: `agent-bugfix-senior`, senior (average in [2, 4)), rolling average 3.25; reward 3.25 in [2.1, 4.4] over 4 settled (mean ± 1.96 SE)',
+        '- run: #3 in_progress',
+        '- used so far: 1200 tokens of 100000 per run, $0.40',
         '- merge request: none yet',
       ].join('\n'),
     );
+  });
+
+  it('status of a failed task names its floor, its latest run and agent, and the error', () => {
+    const task = { id: 8, status: 'failed', pending_reason: null, min_tier: 'senior', assigned_agent: null, tokens_used: 0, max_tokens: 5, cost_usd: 0, pr_url: 'https://x/pull/2', error_message: 'stopped:\n passed the budget' } as TaskRow;
+    const run = { id: 4, status: 'failed', outcome: 'token_limit' } as AssignmentRow;
+    const text = statusText({ task, agent: agent('agent-bugfix-junior'), run, interval: null }, config.tiers);
+    expect(text.split('\n')).toEqual([
+      '- task: #8, **failed**, senior or above',
+      '- agent: `agent-bugfix-junior` (latest run), junior (average in [0, 2)), rolling average 0.00',
+      '- run: #4 failed (token_limit)',
+      '- used so far: 0 tokens of 5 per run, $0.00',
+      '- merge request: https://x/pull/2',
+      '- last error: stopped: passed the budget',
+    ]);
   });
 
   it('the leaderboard ranks by the type asked, ties by name', () => {

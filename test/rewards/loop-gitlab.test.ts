@@ -263,6 +263,35 @@ describe('the RLVR loop on GitLab', () => {
     expect(audit.map((a) => a.event)).toEqual(['reward.provisional', 'reward.provisional', 'reward.final']);
   });
 
+  it('a `/doom feedback` vote on the merge request moves review_feedback_score by 0.2, once per person', async () => {
+    const { task, issue, mainSha } = await openMergeRequest();
+    gitlab.pipelines.push(...greenPipelines(task.head_sha!, mainSha));
+    await postGitLab(app!.url, 'Pipeline Hook', pipelineHook(issue, gitlab.pipelines[1]!));
+    await settled(app!);
+    expect(JSON.parse((await reward())!.components).review_feedback_score).toBe(0);
+    nock('https://gitlab.example.com').persist().post(/\/merge_requests\/1\/notes\/\d+\/award_emoji$/).reply(201, { id: 1, name: 'eyes' });
+
+    const note = (body: string, id: number, user: { id: number; username: string }) => {
+      const hook = fixture('note-hook-merge-request.json');
+      hook.project = issue.project;
+      hook.user = { ...hook.user, ...user };
+      hook.object_attributes = { ...hook.object_attributes, id, note: body, author_id: user.id, action: 'create' };
+      return hook;
+    };
+    await postGitLab(app!.url, 'Note Hook', note('/doom feedback -1 no test for the empty name', 3001, { id: 7, username: 'alice' }));
+    await settled(app!);
+    const after = (await reward())!;
+    expect(JSON.parse(after.components).review_feedback_score).toBe(-0.2);
+    const reply = gitlab.notes.get('/api/v4/projects/1/merge_requests/1/notes')!.find((n) => n.body.includes('doom-rlvr:command:3001'))!.body;
+    expect(reply).toContain(`the reward is now ${after.reward.toFixed(2)}, provisional`);
+
+    // Her second vote replaces the first; a Guest may not vote at all.
+    await postGitLab(app!.url, 'Note Hook', note('/doom feedback +1', 3002, { id: 7, username: 'alice' }));
+    await postGitLab(app!.url, 'Note Hook', note('/doom feedback +1', 3003, { id: 8, username: 'guest' }));
+    await settled(app!);
+    expect(JSON.parse((await reward())!.components).review_feedback_score).toBe(0.2);
+  });
+
   it('an unreadable report degrades its component; a failed evaluation leaves the reward standing and is counted', async () => {
     const { task, issue, mainSha } = await openMergeRequest();
     gitlab.pipelines.push(

@@ -26,6 +26,22 @@ describe('reviewFeedback', () => {
     expect(r).toMatchObject({ score: 0.1, up: 2, down: 1, approvals: [], changesRequested: [] });
   });
 
+  it('a /doom feedback vote weighs 0.2, one per person, and only from people with write access', () => {
+    const permissions = access({ alice: 'write', bob: 'maintain', reader: 'read' });
+    const feedback = [
+      { user: user('alice'), vote: 1 as const },
+      { user: user('alice'), vote: -1 as const },
+      { user: user('bob'), vote: -1 as const },
+      { user: user('reader'), vote: 1 as const },
+    ];
+    const r = reviewFeedback({ ...base, verdicts: [verdict('alice', 'approved')], reactions: [reaction('bob', 'up')], feedback, state: 'open', permissions });
+    // 0.3 (approval) + 0.2·(1 − 1) + 0.1 (👍)
+    expect(r).toMatchObject({ score: 0.4, feedbackUp: 1, feedbackDown: 1 });
+    expect(r.ignored).toContain('feedback +1 by reader');
+    expect(reviewFeedback({ ...base, verdicts: [], feedback: [{ user: user('bob'), vote: -1 }], state: 'closed', permissions }).score).toBe(-0.8);
+    expect(peopleToCheck([], [], feedback)).toEqual(['alice', 'bob', 'reader']);
+  });
+
   it('counts only humans with write access, never bots or the author', () => {
     const permissions = access({ alice: 'write', reader: 'read', 'ci-bot': 'admin', 'doom-rlvr[bot]': 'admin' });
     const r = reviewFeedback({

@@ -42,3 +42,32 @@ export function scriptedExecutor(options: { capacity?: number; outcome?: (reques
     },
   };
 }
+
+/**
+ * An Executor whose runs last until they are stopped: each waits for its abort signal and then
+ * ends `cancelled`, as a real run stopped mid-way does. For tests of what stopping a run leads to.
+ */
+export function heldExecutor(capacity = 2): ScriptedExecutor {
+  const requests: RunRequest[] = [];
+  return {
+    capacity,
+    requests,
+    run(request: RunRequest, signal: AbortSignal): Promise<RunResult> {
+      requests.push(request);
+      return new Promise((resolve) => {
+        const stop = () =>
+          resolve({
+            outcome: 'cancelled',
+            usage: { inputTokens: 500, outputTokens: 100, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0.002, turns: 1 },
+            transcript: '',
+            commitSha: null,
+            changedFiles: [],
+            durationMs: 5,
+            error: 'stopped',
+          });
+        if (signal.aborted) stop();
+        else signal.addEventListener('abort', stop, { once: true });
+      });
+    },
+  };
+}

@@ -41,5 +41,13 @@ describe('decideRecovery', () => {
     });
     expect(decideRecovery({ ...base, outcome: 'failed', agentTier: 'senior' })).toEqual({ kind: 'fail', error: 'the agent failed without saying why' });
     expect(decideRecovery({ ...base, outcome: 'cancelled', agentTier: 'senior' })).toEqual({ kind: 'fail', error: 'cancelled by an operator' });
+    // Stopped by `/doom escalate`: escalated to the floor asked for, however many escalations came before.
+    expect(decideRecovery({ ...base, escalations: 2, outcome: 'cancelled', agentTier: 'senior', escalationRequested: 'principal' })).toEqual({
+      kind: 'escalate',
+      minTier: 'principal',
+      reason: 'stopped and escalated to principal by a person',
+    });
+    // Only a stopped run: one that ended on its own first is decided on its outcome.
+    expect(decideRecovery({ ...base, outcome: 'success', agentTier: 'senior', escalationRequested: 'principal' })).toEqual({ kind: 'complete' });
   });
 });

@@ -6,6 +6,7 @@
 import type { ProbotOctokit } from 'probot';
 import { z } from 'zod';
 import type {
+  CommentRef,
   Forge,
   ForgeUser,
   IssueState,
@@ -186,14 +187,15 @@ export class GitHubForge implements Forge {
   }
 
   /** GitHub answers 200 with the existing reaction when it is there already: idempotent. */
-  async acknowledgeComment(thread: ThreadRef, commentId: number): Promise<void> {
+  async acknowledgeComment(thread: ThreadRef, comment: CommentRef): Promise<void> {
+    // GitHub's reactions API has no endpoint for a review's body.
+    if (comment.kind === 'review') return;
     const { owner, repo } = splitFullName(thread.repo);
-    await this.call(z.unknown(), 'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', {
-      owner,
-      repo,
-      comment_id: commentId,
-      content: 'eyes',
-    });
+    const route =
+      comment.kind === 'review_comment'
+        ? 'POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions'
+        : 'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions';
+    await this.call(z.unknown(), route, { owner, repo, comment_id: comment.id, content: 'eyes' });
   }
 
   async addLabels(thread: ThreadRef, labels: string[]): Promise<void> {

@@ -21,6 +21,7 @@ import {
   issueCommentPayload,
   issuesPayload,
   pullRequestPayload,
+  pullRequestReviewCommentPayload,
   pullRequestReviewPayload,
   statusPayload,
   workflowRunPayload,
@@ -121,6 +122,7 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
           number: p.issue.number,
           comment: {
             id: p.comment.id,
+            kind: 'comment',
             body: p.comment.body,
             url: p.comment.html_url,
             author: toActor(p.comment.user),
@@ -170,6 +172,23 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
           number: p.pull_request.number,
           headSha: p.review.commit_id ?? p.pull_request.head.sha,
           reviewer: toActor(p.review.user ?? p.sender),
+        },
+        ...reviewBodyComment(p, action),
+      ];
+    }
+
+    case 'pull_request_review_comment': {
+      // Edits are not new commands; a deletion is nothing to answer.
+      if (action !== 'created') return ignoreAction(action, where);
+      const p = parse(pullRequestReviewCommentPayload);
+      return [
+        {
+          ...base(p),
+          kind: 'comment',
+          action: 'created',
+          target: 'merge_request',
+          number: p.pull_request.number,
+          comment: { id: p.comment.id, kind: 'review_comment', body: p.comment.body, url: p.comment.html_url, author: toActor(p.comment.user) },
         },
       ];
     }
@@ -237,6 +256,24 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
     default:
       return [];
   }
+}
+
+/** A submitted review's body, when it has one, is a comment that may hold commands. */
+function reviewBodyComment(p: z.infer<typeof pullRequestReviewPayload>, action: string): ForgeEvent[] {
+  const body = p.review.body ?? '';
+  if (action !== 'submitted' || body.trim() === '') return [];
+  const author = toActor(p.review.user ?? p.sender);
+  const url = p.review.html_url ?? `${p.repository.html_url}/pull/${p.pull_request.number}#pullrequestreview-${p.review.id}`;
+  return [
+    {
+      ...base(p),
+      kind: 'comment',
+      action: 'created',
+      target: 'merge_request',
+      number: p.pull_request.number,
+      comment: { id: p.review.id, kind: 'review', body, url, author },
+    },
+  ];
 }
 
 /**

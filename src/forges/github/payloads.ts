@@ -80,6 +80,10 @@ export const pullRequestPayload = z.object({
 export const pullRequestReviewPayload = z.object({
   ...envelope,
   review: z.object({
+    id,
+    /** Null when the reviewer wrote nothing beside the verdict. */
+    body: z.string().nullish(),
+    html_url: z.string().nullish(),
     /** Lower case in webhooks (`approved`), upper case in the REST API. */
     state: z.string(),
     commit_id: z.string().nullish(),
@@ -87,6 +91,13 @@ export const pullRequestReviewPayload = z.object({
     user: user.nullish(),
   }),
   pull_request: z.object({ number: positiveNumber, head: z.object({ sha: z.string() }) }),
+});
+
+/** An inline comment on a pull request's diff (`pull_request_review_comment`). */
+export const pullRequestReviewCommentPayload = z.object({
+  ...envelope,
+  comment: z.object({ id, body: z.string(), html_url: z.string(), user }),
+  pull_request: z.object({ number: positiveNumber }),
 });
 
 const pullRequestRefs = z.array(z.object({ number: positiveNumber }));

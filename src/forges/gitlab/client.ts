@@ -35,6 +35,7 @@ import {
 } from '@gitbeaker/rest';
 import type { z } from 'zod';
 import type {
+  CommentRef,
   Forge,
   ForgeUser,
   IssueState,
@@ -176,8 +177,9 @@ export class GitLabForge implements Forge {
    * user ("has already been taken"): that is the acknowledgement being there already, e.g.
    * after a retried delivery or a POST whose answer was lost.
    */
-  async acknowledgeComment(thread: ThreadRef, commentId: number): Promise<void> {
+  async acknowledgeComment(thread: ThreadRef, comment: CommentRef): Promise<void> {
     const { id, number } = { id: thread.repo.id, number: thread.number };
+    const commentId = comment.id;
     try {
       if (thread.on === 'issue') await this.#api.issueNoteAwards.award(id, number, commentId, 'eyes');
       else await this.#api.mrNoteAwards.award(id, number, commentId, 'eyes');

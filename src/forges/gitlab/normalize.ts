@@ -105,6 +105,7 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
     case 'note': {
       const p = parse(noteHook);
       // Edits (`update`) are not new commands; older versions send no action for a new note.
+      // A discussion reply and a diff note are notes too (`type` DiscussionNote, DiffNote).
       if (p.object_attributes.action && p.object_attributes.action !== 'create') return [];
       const target = noteTarget(p, eventHeader);
       if (!target) return [];
@@ -116,6 +117,7 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
           ...target,
           comment: {
             id: p.object_attributes.id,
+            kind: 'comment',
             body: p.object_attributes.note,
             url: p.object_attributes.url,
             author: toActor(p.user),

@@ -18,6 +18,7 @@ const HANDLED: Record<string, string[]> = {
   issue_comment: ['created'],
   pull_request: ['opened', 'synchronize', 'reopened', 'closed', 'edited'],
   pull_request_review: ['submitted', 'dismissed'],
+  pull_request_review_comment: ['created'],
   check_suite: ['completed'],
   workflow_run: ['completed'],
   deployment_status: ['created'],
@@ -123,7 +124,7 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
       kind: 'comment',
       target: 'issue',
       number: 1,
-      comment: { id: 492700400, url: 'https://github.com/Codertocat/Hello-World/issues/1#issuecomment-492700400' },
+      comment: { id: 492700400, kind: 'comment', url: 'https://github.com/Codertocat/Hello-World/issues/1#issuecomment-492700400' },
     });
     (payload.issue as Payload).pull_request = { url: 'https://api.github.com/repos/Codertocat/Hello-World/pulls/1' };
     expect(only(normalizeGitHub('issue_comment', payload))).toMatchObject({ target: 'merge_request', number: 1 });
@@ -162,6 +163,39 @@ describe('normalizeGitHub over @octokit/webhooks-examples', () => {
     }
     (payload.review as Payload).state = 'pending';
     expect(normalizeGitHub('pull_request_review', payload)).toEqual([]);
+  });
+
+  it('a submitted review with a body is also a comment (kind review), on the pull request', () => {
+    const payload = first('pull_request_review', 'submitted');
+    (payload.review as Payload).body = 'Looks close.\n/doom feedback +1';
+    const [review, comment, ...more] = normalizeGitHub('pull_request_review', payload);
+    expect(more).toEqual([]);
+    expect(review).toMatchObject({ kind: 'review' });
+    expect(forgeEvent.parse(comment)).toMatchObject({
+      kind: 'comment',
+      target: 'merge_request',
+      number: 2,
+      comment: { id: 237895671, kind: 'review', body: 'Looks close.\n/doom feedback +1', url: 'https://github.com/Codertocat/Hello-World/pull/2#pullrequestreview-237895671', author: { login: 'Codertocat' } },
+    });
+    // A body of blanks says nothing; a dismissal's body is not the reviewer's words.
+    (payload.review as Payload).body = '  ';
+    expect(normalizeGitHub('pull_request_review', payload)).toHaveLength(1);
+    const dismissed = first('pull_request_review', 'dismissed');
+    (dismissed.review as Payload).body = '/doom help';
+    expect(normalizeGitHub('pull_request_review', dismissed)).toHaveLength(1);
+  });
+
+  it('pull_request_review_comment.created is a comment (kind review_comment); edits and deletions give []', () => {
+    const payload = examplesOf('pull_request_review_comment', 'created').find((e) => e.installation)!;
+    expect(only(normalizeGitHub('pull_request_review_comment', payload))).toMatchObject({
+      kind: 'comment',
+      target: 'merge_request',
+      number: 2,
+      installationId: 1,
+      comment: { id: 284312630, kind: 'review_comment', body: 'Maybe you should use more emoji on this line.', author: { login: 'Codertocat', isBot: false } },
+    });
+    expect(normalizeGitHub('pull_request_review_comment', first('pull_request_review_comment', 'edited'))).toEqual([]);
+    expect(normalizeGitHub('pull_request_review_comment', first('pull_request_review_comment', 'deleted'))).toEqual([]);
   });
 
   it('pull_request_review.dismissed withdraws a verdict: a review event too', () => {

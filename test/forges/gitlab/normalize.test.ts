@@ -130,6 +130,7 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
         sender: { id: 1, login: 'root', isBot: false },
         comment: {
           id: 1241,
+          kind: 'comment',
           body: 'Hello world',
           url: 'http://example.com/gitlab-org/gitlab-test/issues/17#note_1241',
           author: { id: 1, login: 'root', isBot: false },
@@ -141,6 +142,17 @@ describe('normalizeGitLab over the fixtures from GitLab docs', () => {
     ]);
     expect(normalize('note-hook-commit.json')).toEqual([]);
     expect(normalize('note-hook-snippet.json')).toEqual([]);
+  });
+
+  it('Note Hook: a discussion reply and a diff note on a merge request are comments too', () => {
+    const reply = normalize('note-hook-merge-request.json', (p) => {
+      p.object_attributes = { ...(p.object_attributes as Payload), id: 1250, type: 'DiscussionNote', discussion_id: 'a3f9c1', note: '/doom status', action: 'create' };
+    });
+    expect(reply).toMatchObject([{ kind: 'comment', target: 'merge_request', number: 1, comment: { id: 1250, kind: 'comment', body: '/doom status' } }]);
+    const diffNote = normalize('note-hook-merge-request.json', (p) => {
+      p.object_attributes = { ...(p.object_attributes as Payload), id: 1251, type: 'DiffNote', position: { new_path: 'README.md', new_line: 3 }, action: 'create' };
+    });
+    expect(diffNote).toMatchObject([{ kind: 'comment', comment: { id: 1251, kind: 'comment' } }]);
   });
 
   it('Note Hook: an edited note is not a new comment', () => {
