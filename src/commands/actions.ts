@@ -8,7 +8,7 @@
  * are simply answered again.
  *
  * Not here yet, by design of the dispatcher rather than by omission: assign, retry, escalate,
- * cancel, revise, feedback and budget act on a task's runs, and slot in as entries of this
+ * cancel, feedback and budget act on a task's runs, and slot in as entries of this
  * table (with `effect: true`) once the run state machine exposes its operations.
  */
 import type { Kysely } from 'kysely';
@@ -27,6 +27,8 @@ export interface CommandContext {
   /** `forge:login` of who ran it, for the audit log. */
   actor: string;
   help: string;
+  /** Starts a revision round of the thread's merge request (tasks/revisions.ts); absent where runs do not happen. */
+  revise?: (instructions: string) => Promise<string>;
 }
 
 export interface CommandAction<N extends CommandName = CommandName> {
@@ -52,6 +54,13 @@ export const handledActions: CommandActions = {
     run: async (command, ctx) => {
       const agent = await suspendAgent(ctx.db, command.agent, { actor: ctx.actor, reason: command.reason });
       return `Suspended \`${agent.name}\`: it takes no tasks until reinstated or promoted.`;
+    },
+  },
+  revise: {
+    effect: true,
+    run: async (command, ctx) => {
+      if (!ctx.revise) throw new ExpectedError('revision rounds are not available here');
+      return ctx.revise(command.instructions);
     },
   },
   reinstate: {

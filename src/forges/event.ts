@@ -101,6 +101,8 @@ export const reviewEvent = z.object({
   state: z.enum(['approved', 'changes_requested', 'commented', 'unapproved', 'dismissed']),
   number: z.number().int().positive(),
   headSha: z.string().optional(),
+  /** GitHub's review id: its body and inline comments are read by it. GitLab verdicts have none. */
+  reviewId: z.number().int().optional(),
   reviewer: actor,
 });
 

@@ -12,7 +12,8 @@ import type { MergeRequestEvent, PipelineEvent, ReviewEvent } from '../forges/ev
 import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
-import { publishedAttempt } from '../store/assignments.js';
+import { completedRounds, publishedAttempt } from '../store/assignments.js';
+import { inheritedFailure } from '../store/ci-failures.js';
 import { rewardOfAttempt, saveAttemptReward, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
@@ -224,12 +225,15 @@ export class Evaluator {
       const [verdicts, reactions] = await Promise.all([forge.reviews(repo, task.pr_number), forge.reactions(repo, task.pr_number)]);
       const permissions = new Map<string, Permission>();
       for (const login of peopleToCheck(verdicts, reactions)) permissions.set(login, await forge.permissionOf(repo, { login }));
-      reviewScore = reviewFeedback({ verdicts, reactions, state: mr.state, permissions, authorLogin: mr.author.login }).score;
+      const rounds = await completedRounds(db, attempt.id, 'revision');
+      reviewScore = reviewFeedback({ verdicts, reactions, state: mr.state, permissions, authorLogin: mr.author.login, rounds }).score;
     } catch (error) {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }
 
-    const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
+    // A red pipeline whose every failed job also fails on the target branch is not the change's doing.
+    const excused = pipeline?.status === 'failed' && task.head_sha ? await inheritedFailure(db, task.id, task.head_sha) : null;
+    const { components, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator, { ciExcused: excused !== null });
     const reward = computeReward(components, config.evaluator.weights);
     const kind = mr.state === 'open' ? 'provisional' : 'final';
     const saved = await saveAttemptReward(

@@ -3,11 +3,12 @@
  * standing verdict, their 👍/👎 on the merge request, and whether it was merged or closed
  * unmerged. Bots, the bot itself and people without write access do not count.
  *
- *   score = clamp(0.3·approvals − 0.3·changes_requested + 0.1·(👍 − 👎) + outcome, −1, 1)
+ *   score = clamp(0.3·approvals − 0.3·changes_requested + 0.1·(👍 − 👎) + outcome − 0.15·rounds, −1, 1)
  *   outcome = +0.4 merged, −0.6 closed without merging, 0 while open
+ *   rounds  = revision rounds the merge request needed (completed ones; tasks/revisions.ts)
  *
  * So two approvals and a merge score 1.0; a merge nobody reviewed 0.4; a request for changes
- * and a close −0.9.
+ * and a close −0.9; one approval and a merge after three revision rounds 0.25 (0.7 with none).
  */
 import type { Permission, Reaction, ReviewVerdict } from '../forges/forge.js';
 import { hasRole } from '../permissions/roles.js';
@@ -20,7 +21,12 @@ export interface ReviewInput {
   permissions: ReadonlyMap<string, Permission>;
   /** The merge request's author (the bot): never counted. */
   authorLogin: string;
+  /** Revision rounds the merge request needed; absent, none. */
+  rounds?: number;
 }
+
+/** What each revision round costs the review component. */
+export const ROUND_PENALTY = 0.15;
 
 export interface ReviewSummary {
   score: number;
@@ -68,7 +74,7 @@ export function reviewFeedback(input: ReviewInput): ReviewSummary {
     else down++;
   }
   const outcome = input.state === 'merged' ? 0.4 : input.state === 'closed' ? -0.6 : 0;
-  const raw = 0.3 * approvals.length - 0.3 * changesRequested.length + 0.1 * (up - down) + outcome;
+  const raw = 0.3 * approvals.length - 0.3 * changesRequested.length + 0.1 * (up - down) + outcome - ROUND_PENALTY * (input.rounds ?? 0);
   return { score: Math.round(clamp(raw) * 10_000) / 10_000, approvals, changesRequested, up, down, ignored };
 }
 

@@ -27,8 +27,9 @@
  */
 import type { GuardFinding } from '../policy/guards.js';
 import type { Kysely, Transaction } from 'kysely';
-import type { AssignmentRow, Database, TaskRow, TaskStatus, TaskUpdate } from './schema.js';
+import type { AssignmentRow, Database, RoundKind, TaskRow, TaskStatus, TaskUpdate } from './schema.js';
 import { newAssignment } from './assignments.js';
+import { decideRound, type RoundDecision, type RoundInput } from '../tasks/rounds.js';
 import { nowIso } from './time.js';
 
 type Db = Kysely<Database>;
@@ -233,7 +234,16 @@ class TransitionRace extends Error {
 export async function completeRun(
   db: Db,
   run: Pick<AssignmentRow, 'id' | 'task_id' | 'agent_name'>,
-  input: { usage: RunUsage; spent: TaskSpend; headSha: string | null; summary: string | null; changedFiles: readonly string[]; guards?: readonly GuardFinding[] },
+  input: {
+    usage: RunUsage;
+    spent: TaskSpend;
+    headSha: string | null;
+    summary: string | null;
+    changedFiles: readonly string[];
+    guards?: readonly GuardFinding[];
+    /** A round (store/rounds) is a run of a task the agent already completed: not another completed task. */
+    round?: boolean;
+  },
 ): Promise<TaskRow | null> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
@@ -252,7 +262,7 @@ export async function completeRun(
       })
       .where('id', '=', run.id)
       .execute();
-    await bump(trx, run.agent_name, 'completed_tasks', at);
+    if (!input.round) await bump(trx, run.agent_name, 'completed_tasks', at);
     await log(trx, { event: 'run.completed', actor: 'executor', taskId: task.id, agentName: run.agent_name, data: { run: run.id, sha: input.headSha } }, at);
     return task;
   });
@@ -365,7 +375,9 @@ export async function requeueInterruptedRuns(
     if (options.runningTasks && options.runningTasks.length > 0) lostRuns = lostRuns.where('task_id', 'not in', [...options.runningTasks]);
     const lost = await lostRuns.returningAll().execute();
     for (const run of lost) {
-      await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), assigned_at: at }).execute();
+      // A lost round is re-queued as the same round, with the same feedback.
+      const round = { round_kind: run.round_kind, round_of: run.round_of, round: run.round, round_input: run.round_input };
+      await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), ...round, assigned_at: at }).execute();
       await moveTask(trx, run.task_id, ['in_progress'], { status: 'assigned' }, at);
       await log(trx, { event: 'run.requeued', actor: options.actor, taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } }, at);
     }
@@ -420,4 +432,120 @@ export async function failedAgentsOf(db: Db, taskId: number): Promise<string[]> 
 /** The router's reasons for the task's latest assignment. */
 export async function lastAssignment(db: Db, taskId: number): Promise<AssignmentRow | undefined> {
   return db.selectFrom('assignments').selectAll().where('task_id', '=', taskId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** What `startRound` found and did. */
+export interface RoundStart {
+  decision: RoundDecision;
+  task: TaskRow | null;
+  /** The new round's run, when it started. */
+  run: AssignmentRow | null;
+}
+
+/**
+ * completed → assigned, to the agent of the attempt that published the merge request: a round
+ * (a revision or a CI fix) of that attempt, on its branch. What may start one is decided by
+ * `decideRound` over what the store holds now (the task's state, the rounds so far, whether
+ * this trigger already started one), inside the transaction, so two deliveries racing for the
+ * same merge request start one round.
+ */
+export async function startRound(
+  db: Db,
+  input: { taskId: number; kind: RoundKind; triggerKey: string; feedback: RoundInput; maxRounds: number; actor: string },
+): Promise<RoundStart> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const task = await trx.selectFrom('tasks').selectAll().where('id', '=', input.taskId).executeTakeFirst();
+    if (!task) return { decision: { kind: 'refuse', why: 'the task does not exist' }, task: null, run: null };
+    const attempt = task.pr_number === null ? undefined : await publishedAttemptIn(trx, task.id, task.pr_number);
+    const [trigger, rounds, agent] = await Promise.all([
+      trx.selectFrom('round_triggers').select('task_id').where('task_id', '=', task.id).where('trigger_key', '=', input.triggerKey).executeTakeFirst(),
+      attempt ? roundsIn(trx, attempt.id, input.kind) : Promise.resolve(0),
+      attempt ? trx.selectFrom('agents').select('tier').where('name', '=', attempt.agent_name).executeTakeFirst() : Promise.resolve(undefined),
+    ]);
+    const decision = decideRound({
+      kind: input.kind,
+      taskStatus: task.status,
+      agentTier: agent?.tier ?? 'suspended',
+      rounds,
+      maxRounds: input.maxRounds,
+      duplicate: trigger !== undefined,
+      hasMergeRequest: attempt !== undefined && task.branch !== null,
+    });
+    if (decision.kind !== 'start' || !attempt) return { decision, task, run: null };
+    const moved = await moveTask(trx, task.id, ['completed'], { status: 'assigned', assigned_agent: attempt.agent_name, pending_reason: null, completed_at: null }, at);
+    if (!moved) return { decision: { kind: 'busy', why: 'the task moved meanwhile' }, task, run: null };
+    const reasons = JSON.stringify([`${input.kind === 'revision' ? 'revision' : 'CI fix'} round ${decision.round} of the attempt that published !${task.pr_number}`]);
+    const run = await trx
+      .insertInto('assignments')
+      .values({
+        ...newAssignment(task.id, attempt.agent_name, reasons),
+        assigned_at: at,
+        branch: task.branch,
+        round_kind: input.kind,
+        round_of: attempt.id,
+        round: decision.round,
+        round_input: JSON.stringify(input.feedback),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx.insertInto('round_triggers').values({ task_id: task.id, trigger_key: input.triggerKey, kind: input.kind, assignment_id: run.id, created_at: at }).execute();
+    await log(
+      trx,
+      {
+        event: 'round.started',
+        actor: input.actor,
+        taskId: task.id,
+        agentName: attempt.agent_name,
+        data: { kind: input.kind, round: decision.round, of: attempt.id, run: run.id, trigger: input.triggerKey, requested_by: input.feedback.requestedBy },
+      },
+      at,
+    );
+    return { decision, task: moved, run };
+  });
+}
+
+/**
+ * in_progress → completed, the merge request as it was: a round that failed, changed nothing
+ * or was stopped leaves the published attempt standing. It does not count as a failed task
+ * (the task was completed before it), and nothing is pushed over what the MR holds.
+ */
+export async function failRound(
+  db: Db,
+  run: Pick<AssignmentRow, 'id' | 'task_id' | 'agent_name'>,
+  input: { usage: RunUsage; spent: TaskSpend; error: string; data?: Record<string, unknown> },
+): Promise<TaskRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const task = await moveTask(trx, run.task_id, ['in_progress'], { ...input.spent, status: 'completed', completed_at: at, kept_sha: null, kept_outcome: null }, at);
+    if (!task) return null;
+    await endRun(trx, run, { usage: input.usage, spent: input.spent, countAgainstAgent: false }, at);
+    await log(trx, { event: 'round.failed', actor: 'executor', taskId: task.id, agentName: run.agent_name, data: { run: run.id, reason: input.error, outcome: input.usage.outcome, error: input.usage.error, ...input.data } }, at);
+    return task;
+  });
+}
+
+/** The attempt (not a round) that published merge request `mrNumber`. */
+function publishedAttemptIn(trx: Trx, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
+  return trx
+    .selectFrom('assignments')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('mr_number', '=', mrNumber)
+    .where('round_of', 'is', null)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Rounds of `kind` the attempt had, started or queued ones included (a cancelled one is not a round). */
+async function roundsIn(trx: Trx, attemptId: number, kind: RoundKind): Promise<number> {
+  const row = await trx
+    .selectFrom('assignments')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('round_of', '=', attemptId)
+    .where('round_kind', '=', kind)
+    .where('status', '!=', 'cancelled')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

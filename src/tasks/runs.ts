@@ -29,6 +29,7 @@ import {
   completeRun,
   dueRuns,
   escalate,
+  failRound,
   failRun,
   published,
   publishingTasks,
@@ -42,6 +43,8 @@ import { branchName } from '../workspace/branch.js';
 import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
 import { publicFailureReason } from './failure.js';
 import { decideRecovery } from './recovery.js';
+import { roundDoneText, roundFailedText, roundMarker, type RoundView } from './round-reply.js';
+import { readRoundInput } from './rounds.js';
 import type { TaskService } from './service.js';
 
 export interface RunCoordinatorDeps {
@@ -235,7 +238,8 @@ export class RunCoordinator {
       repository: { forge: task.forge, fullName: task.repo, cloneUrl: task.clone_url, defaultBranch: task.default_branch },
       branch,
       // Work an earlier run kept on the branch when its budget ran out: the escalated run continues it.
-      resume: task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
+      resume: !run.round_kind && task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
+      round: run.round_kind ? { kind: run.round_kind, round: run.round ?? 1, maxRounds: maxRoundsOf(config, run.round_kind), feedback: readRoundInput(run.round_input) } : undefined,
       credential: () => forge.gitCredential(repo),
       author: { name: config.executor.bot_name, email: config.executor.bot_email },
       policy: { protectedPaths: protectedPatterns(config.policy, task.repo), onProtectedChange: config.policy.on_protected_change },
@@ -254,6 +258,7 @@ export class RunCoordinator {
   }
 
   private async finish(task: TaskRow, run: AssignmentRow, tier: Tier, result: RunResult): Promise<void> {
+    if (run.round_kind) return this.finishRound(task, run, result);
     const { db, config, tasks, events } = this.deps;
     const recovery = decideRecovery({
       outcome: result.outcome,
@@ -299,6 +304,56 @@ export class RunCoordinator {
     await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
   }
 
+  /**
+   * A round's end: a pushed follow-up commit is published like any run (the open MR updated)
+   * and answered on the MR; anything else leaves the merge request as it was, the task
+   * completed, and says why on the MR. A round never escalates: its agent is the MR's.
+   */
+  private async finishRound(task: TaskRow, run: AssignmentRow, result: RunResult): Promise<void> {
+    const { db, events } = this.deps;
+    const usage = runUsage(result);
+    const spent: TaskSpend = {
+      tokens_used: task.tokens_used + tokensUsed(result.usage),
+      cost_usd: task.cost_usd + result.usage.costUsd,
+      duration_ms: task.duration_ms + Math.round(result.durationMs),
+    };
+    if (result.outcome === 'success' && result.commitSha) {
+      const guards = result.guards ?? [];
+      const outcome = { headSha: result.commitSha, summary: result.summary ?? null, changedFiles: result.changedFiles, guards };
+      const publishing = await completeRun(db, run, { usage, spent, ...outcome, round: true });
+      const stored = { summary: outcome.summary, changed_files: JSON.stringify(outcome.changedFiles), guards: JSON.stringify(guards) };
+      if (publishing) await this.publish(publishing, { ...run, ...usage, ...stored }, result.round);
+    } else {
+      const decided = result.outcome === 'success' ? 'the agent finished without changing any file' : (result.error?.trim() || `the run ended: ${result.outcome}`);
+      const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided });
+      const failed = await failRound(db, run, { usage, spent, error: reason, data: { stage: result.failure?.stage ?? null } });
+      if (failed) {
+        await this.syncIssue(failed);
+        await this.replyOnRound(failed, run, (view) => roundFailedText({ ...view, reason }));
+      }
+    }
+    await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
+  }
+
+  /** The round's one comment on the merge request; a failure to post it does not undo the round. */
+  private async replyOnRound(task: TaskRow, run: AssignmentRow, text: (view: RoundView) => string): Promise<void> {
+    if (!run.round_kind || task.pr_number === null) return;
+    const view: RoundView = {
+      kind: run.round_kind,
+      round: run.round ?? 1,
+      maxRounds: maxRoundsOf(this.deps.config, run.round_kind),
+      agent: run.agent_name,
+      requestedBy: readRoundInput(run.round_input).requestedBy,
+    };
+    try {
+      const forge = await this.deps.forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+      const thread = { repo: { id: task.repo_id, fullName: task.repo }, number: task.pr_number, on: 'merge_request' as const };
+      await forge.upsertComment(thread, roundMarker(task.id, run.id), text(view));
+    } catch (error) {
+      this.deps.log.warn({ err: error, taskId: task.id, run: run.id }, 'could not answer on the merge request about its round');
+    }
+  }
+
   /** Tasks left in `publishing` (a forge error, a crash): tried again once their backoff allows. */
   private async resumePublishing(): Promise<void> {
     const now = Date.now();
@@ -313,15 +368,16 @@ export class RunCoordinator {
    * branch, so a retry never opens a second. A forge error leaves the task publishing, to be
    * finished by a later pass.
    */
-  private async publish(queued: TaskRow, run: AssignmentRow): Promise<void> {
+  private async publish(queued: TaskRow, run: AssignmentRow, round?: RunResult['round']): Promise<void> {
     // One publisher per task: the run that just finished and the poll's resume may meet here.
     await this.lock.run(`publish:${queued.id}`, async () => {
       const task = await getTask(this.deps.db, queued.id);
-      if (task?.status === 'publishing') await this.publishLocked(task, run);
+      if (task?.status === 'publishing') await this.publishLocked(task, run, round);
     });
   }
 
-  private async publishLocked(task: TaskRow, run: AssignmentRow): Promise<void> {
+  /** `round`: what a round's own commit changed, while the run's result is in hand (a resumed publish says less). */
+  private async publishLocked(task: TaskRow, run: AssignmentRow, round?: RunResult['round']): Promise<void> {
     const { db, config, forges, log } = this.deps;
     const agent = await getAgent(db, run.agent_name);
     const changedFiles = run.changed_files ? (JSON.parse(run.changed_files) as string[]) : [];
@@ -358,6 +414,10 @@ export class RunCoordinator {
     }
     this.publishBackoff.delete(task.id);
     if (done) await this.syncIssue(done);
+    if (done && run.round_kind && done.head_sha) {
+      const sha = done.head_sha;
+      await this.replyOnRound(done, run, (view) => roundDoneText({ ...view, sha, baseSha: round?.baseSha ?? null, files: round?.files ?? null, summary: run.summary }));
+    }
   }
 
   private async syncIssue(task: TaskRow): Promise<void> {
@@ -375,6 +435,8 @@ function keptWork(task: TaskRow, result: RunResult): Pick<TaskRow, 'kept_sha' | 
   if (result.commitSha && isBudgetStop(result.outcome)) return { kept_sha: result.commitSha, kept_outcome: result.outcome };
   return { kept_sha: task.kept_sha, kept_outcome: task.kept_outcome };
 }
+
+const maxRoundsOf = (config: Config, kind: 'revision' | 'ci_fix'): number => (kind === 'revision' ? config.review.max_rounds : config.ci_fix.max_rounds);
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

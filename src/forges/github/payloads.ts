@@ -79,6 +79,8 @@ export const pullRequestPayload = z.object({
 export const pullRequestReviewPayload = z.object({
   ...envelope,
   review: z.object({
+    /** Its comments are read by it (a changes request quotes them to the agent). */
+    id: z.number().int().optional(),
     /** Lower case in webhooks (`approved`), upper case in the REST API. */
     state: z.string(),
     commit_id: z.string().nullish(),
