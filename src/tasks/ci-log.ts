@@ -4,7 +4,7 @@
  *
  * ```ts
  * ciLogExcerpt(trace, 12_000).text
- * // "[lines 210-251 of 4000, around the first error]\n...\n[… 3700 lines left out …]\n[the last 40 lines]\n..."
+ * // "[lines 210-251 of 4000, around the first error]\n...\n[... 3700 lines left out ...]\n[the last 40 lines]\n..."
  * ```
  *
  * Logs are cleaned of what a terminal draws but a reader does not see: ANSI escapes, GitLab's
@@ -90,9 +90,9 @@ export function ciLogExcerpt(raw: string, maxChars: number): LogExcerpt {
     const around = fit(lines.slice(start, end), budget - tailBudget, 'head');
     parts.push(`[lines ${start + 1}-${start + around.length} of ${total}, around the first error]`, ...around);
     const gap = tailStart - (start + around.length);
-    if (gap > 0) parts.push(`[… ${gap} lines left out …]`);
+    if (gap > 0) parts.push(`[... ${gap} lines left out ...]`);
   } else if (tailStart > 0) {
-    parts.push(`[… the first ${tailStart} lines left out …]`);
+    parts.push(`[... the first ${tailStart} lines left out ...]`);
   }
   parts.push(`[the last ${tail.length} lines]`, ...tail);
   return { text: parts.join('\n'), firstError: first === null ? null : first + 1, lines: total };

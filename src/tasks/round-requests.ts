@@ -13,6 +13,7 @@ import type { Database, RoundKind, TaskRow } from '../store/schema.js';
 import { startRound, type RoundStart } from '../store/transitions.js';
 import { capMarker, capText, roundMarker, roundStartedText } from './round-reply.js';
 import type { RoundInput } from './rounds.js';
+import { KeyedMutex } from '../util/mutex.js';
 
 export interface RoundRequestsDeps {
   db: Kysely<Database>;
@@ -31,6 +32,9 @@ export interface RoundRequest {
 }
 
 export class RoundRequests {
+  /** One request per task at a time: two deliveries of one pipeline must not both post the cap notice. */
+  private readonly lock = new KeyedMutex();
+
   constructor(private readonly deps: RoundRequestsDeps) {}
 
   maxRounds(kind: RoundKind): number {
@@ -38,6 +42,10 @@ export class RoundRequests {
   }
 
   async request(r: RoundRequest): Promise<RoundStart> {
+    return this.lock.run(String(r.task.id), () => this.requestLocked(r));
+  }
+
+  private async requestLocked(r: RoundRequest): Promise<RoundStart> {
     const max = this.maxRounds(r.kind);
     const result = await startRound(this.deps.db, { taskId: r.task.id, kind: r.kind, triggerKey: r.triggerKey, feedback: r.feedback, maxRounds: max, actor: r.actor });
     const { decision, run } = result;
