@@ -20,7 +20,7 @@ export interface LogExcerpt {
 }
 
 /** Words that start a failure in the usual tools' output (compilers, test runners, npm, pytest, go). */
-const ERROR_LINE = /(^|[\s[(:])(error|errors|ERR!|FAIL|FAILED|failed|fatal|exception|traceback|panic|assertionerror)\b/i;
+const ERROR_LINE = /(^|[\s[(:])((error|errors|FAIL|FAILED|failed|fatal|exception|traceback|panic|assertionerror)\b|ERR!)/i;
 /** Lines that mention failures without being one ("0 failed", "--fail-fast"). */
 const NOT_AN_ERROR = /\b0 (failed|errors?)\b|\bfail-fast\b|\berror(s)?: 0\b/i;
 
@@ -40,14 +40,30 @@ export function cleanLog(raw: string): string[] {
         .at(-1) ?? '',
     )
     .map((line) =>
-      line
-        .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
-        .replace(/\x1b\][^\x07]*(\x07|\x1b\\)/g, '')
-        .replace(/section_(start|end):\d+:[A-Za-z0-9_.-]+(\[[^\]]*\])?/g, '')
-        .replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ?/, '')
-        .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ''),
+      dropControls(
+        line
+          .replace(CSI, '')
+          .replace(OSC, '')
+          .replace(/section_(start|end):\d+:[A-Za-z0-9_.-]+(\[[^\]]*\])?/g, '')
+          .replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ?/, ''),
+      ),
     );
 }
+
+// Built from the escape character, so the patterns hold no control character literally.
+const ESC = String.fromCharCode(0x1b);
+const BEL = String.fromCharCode(0x07);
+/** ANSI control sequences (colours, cursor moves, GitLab's `ESC[0K`). */
+const CSI = new RegExp(`${ESC}\\[[0-9;?]*[ -/]*[@-~]`, 'g');
+/** Operating system commands (window titles, hyperlinks), ended by BEL or ESC \\. */
+const OSC = new RegExp(`${ESC}\\][^${BEL}]*?(${BEL}|${ESC}\\\\)`, 'g');
+
+/** Control characters other than the tab. */
+const dropControls = (line: string): string =>
+  [...line].filter((c) => {
+    const code = c.charCodeAt(0);
+    return code === 9 || (code >= 0x20 && code !== 0x7f);
+  }).join('');
 
 export function firstErrorLine(lines: readonly string[]): number | null {
   const i = lines.findIndex((l) => ERROR_LINE.test(l) && !NOT_AN_ERROR.test(l));
