@@ -210,7 +210,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const commands = new CommandHandler({ db: store.db, config, forges, permissions, revisions, log: log.child({ name: 'commands' }) });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
-    comment: (event) => commands.onComment(event),
+    comment: async (event) => {
+      await commands.onComment(event);
+      await revisions.onComment(event);
+    },
     deployment: (event) => reviewApps.onDeployment(event),
     // The failed jobs are read first: the reward does not hold a failure the target branch has too against the change.
     pipeline: async (event) => {

@@ -66,7 +66,14 @@ export const commentEvent = z.object({
   /** Whether the comment sits on an issue or on a pull/merge request. */
   target: z.enum(['issue', 'merge_request']),
   number: z.number().int().positive(),
-  comment: z.object({ id: z.number().int(), body: z.string(), url: z.string(), author: actor }),
+  comment: z.object({
+    id: z.number().int(),
+    body: z.string(),
+    url: z.string(),
+    author: actor,
+    /** A GitLab diff or discussion note: a thread a reviewer opens for the author to resolve. */
+    reviewNote: z.boolean().optional(),
+  }),
 });
 
 export const mergeRequestInfo = z.object({

@@ -3,15 +3,16 @@
  * agent that opened it runs again on its branch with what they wrote. What asks:
  * - GitHub: a submitted `changes_requested` review (its body and inline comments are read from
  *   the forge, with file and line);
- * - GitLab: an unapproval or a reviewer state of "requested changes" (the merge request's
- *   unresolved discussion notes are what it quotes);
+ * - GitLab: an unapproval, a reviewer state of "requested changes", or a diff or discussion
+ *   note opening a thread (the merge request's unresolved discussion notes are what it quotes);
  * - `/doom revise <instructions>` on either (commands/actions.ts).
  * The forge is read first (the MR must be open; the reviewer's access is checked and audited),
  * then rounds.ts decides in the store whether a round starts.
  */
 import type { Kysely } from 'kysely';
 import { ExpectedError } from '../errors.js';
-import type { Actor, ReviewEvent } from '../forges/event.js';
+import { parseComment } from '../commands/parse.js';
+import type { Actor, CommentEvent, ForgeKind, ReviewEvent } from '../forges/event.js';
 import type { ForgeDirectory, ReviewComment } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { PermissionGuard } from '../permissions/guard.js';
@@ -49,27 +50,51 @@ export class Revisions {
 
   async onReview(event: ReviewEvent): Promise<void> {
     if (event.action !== 'submitted' || (event.state !== 'changes_requested' && event.state !== 'unapproved')) return;
-    if (event.reviewer.isBot || event.sender.isBot) return;
-    if (event.forge === 'local') return;
-    const task = await findTaskByThread(this.deps.db, { forge: event.forge, repoId: event.repo.id, on: 'merge_request', number: event.number });
+    if (event.reviewer.isBot || event.sender.isBot || event.forge === 'local') return;
+    await this.requestRevision(event, event.number, event.reviewer, {
+      what: event.state === 'unapproved' ? 'unapproval' : 'review',
+      ...(event.reviewId !== undefined ? { reviewId: event.reviewId } : {}),
+    });
+  }
+
+  /**
+   * A GitLab diff or discussion note on a bot MR opens a thread to resolve: a request for
+   * changes. Notes published together (a submitted GitLab review) start one round: the key is
+   * the head commit, and the round quotes every unresolved thread. A note with a `/doom`
+   * command is the command handler's.
+   */
+  async onComment(event: CommentEvent): Promise<void> {
+    if (!event.comment.reviewNote || event.target !== 'merge_request' || event.forge !== 'gitlab') return;
+    if (event.comment.author.isBot || event.sender.isBot) return;
+    const parsed = parseComment(event.comment.body);
+    if (parsed.kind === 'error' || parsed.commands.length > 0) return;
+    await this.requestRevision(event, event.number, event.comment.author, { what: 'review comments' });
+  }
+
+  private async requestRevision(
+    event: { forge: ForgeKind; installationId?: number | undefined; repo: { id: number; fullName: string } },
+    number: number,
+    reviewer: Actor,
+    how: { what: string; reviewId?: number },
+  ): Promise<void> {
+    const task = await findTaskByThread(this.deps.db, { forge: event.forge, repoId: event.repo.id, on: 'merge_request', number });
     if (!task || task.pr_number === null) return;
     const forge = await this.deps.forges.get(event.forge, event.installationId);
     const repo = { id: event.repo.id, fullName: event.repo.fullName };
-    const mr = await forge.getMergeRequest(repo, event.number);
+    const mr = await forge.getMergeRequest(repo, number);
     if (mr.state !== 'open') return;
     const scope = { forge: event.forge, repo, ...(event.installationId ? { installationId: event.installationId } : {}) };
-    const decision = await this.deps.permissions.decide(scope, event.reviewer, 'write', { action: 'request_changes', merge_request: event.number, taskId: task.id });
+    const decision = await this.deps.permissions.decide(scope, reviewer, 'write', { action: 'request_changes', merge_request: number, taskId: task.id });
     if (!decision.allowed) return;
-    const comments = (await forge.reviewComments?.(repo, event.number, event.reviewId)) ?? [];
-    const what = event.state === 'unapproved' ? 'unapproval' : 'review';
+    const comments = (await forge.reviewComments?.(repo, number, how.reviewId)) ?? [];
     await this.deps.rounds.request({
       task,
       forge,
       kind: 'revision',
-      // A GitHub review is one request; GitLab's verdicts are not numbered: one round per head commit.
-      triggerKey: event.reviewId !== undefined ? `review:${event.reviewId}` : `review:${mr.headSha}`,
-      feedback: { requestedBy: `@${event.reviewer.login}'s ${what}`, comments: comments.filter((c) => !c.author.isBot).map(asComment), job: null, inheritedJobs: [] },
-      actor: `${event.forge}:${event.reviewer.login}`,
+      // A GitHub review is one request; GitLab's verdicts and notes are not one: one round per head commit.
+      triggerKey: how.reviewId !== undefined ? `review:${how.reviewId}` : `review:${mr.headSha}`,
+      feedback: { requestedBy: `@${reviewer.login}'s ${how.what}`, comments: comments.filter((c) => !c.author.isBot).map(asComment), job: null, inheritedJobs: [] },
+      actor: `${event.forge}:${reviewer.login}`,
     });
   }
 

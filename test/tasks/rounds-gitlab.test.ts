@@ -134,5 +134,29 @@ describe('review rounds on GitLab', () => {
     await postGitLab(app.url, 'Note Hook', reviseNote(issue, 'Thanks!\n/doom revise also say hello in French'));
     await settled(app);
     expect(await runs()).toHaveLength(3);
+
+    // A diff note opens a thread: the third round quotes every unresolved thread.
+    gitlab.mergeRequests[0]!.sha = two;
+    gitlab.discussions.get(1)!.push({ id: 'd3', notes: [{ id: 13, body: 'And a newline at the end.', author: { id: 7, username: 'alice' }, system: false, resolvable: true, resolved: false, position: { new_path: 'README.md', new_line: 4 } }] });
+    const diffNote = (id: number) => {
+      const hook = reviseNote(issue, 'And a newline at the end.');
+      hook.object_attributes = { ...hook.object_attributes, id, type: 'DiffNote' };
+      return hook;
+    };
+    await postGitLab(app.url, 'Note Hook', diffNote(4400));
+    await roundDone(3);
+    const three = await git(['--git-dir', remote.bare, 'rev-parse', branch]);
+    const prompt3 = await git(['--git-dir', remote.bare, 'show', `${three}:revision-3.txt`]);
+    expect(prompt3).toContain("Requested by: @alice's review comments");
+    expect(prompt3).toContain('- @alice on `README.md` line 4: And a newline at the end.');
+    expect(prompt3).toContain('- @alice on `README.md` line 3: Use a constant for the greeting.');
+
+    // Past `[review] max_rounds` (3): the next thread starts nothing, and the MR is told once.
+    gitlab.mergeRequests[0]!.sha = three;
+    await postGitLab(app.url, 'Note Hook', diffNote(4401));
+    await postGitLab(app.url, 'Note Hook', diffNote(4402));
+    await settled(app);
+    expect(await runs()).toHaveLength(4);
+    expect(mrNotes().filter((n) => n.includes('This merge request has had 3 revision round(s)'))).toHaveLength(1);
   });
 });
