@@ -128,7 +128,7 @@ export async function assign(
 /**
  * assigned → pending: the task goes back to the router (its agent was suspended, it was
  * forced onto another agent, or what routing decides on changed). `fields` may change the
- * spec in the same step.
+ * spec in the same step. A queued round (a revision, a CI fix) goes back to completed instead.
  */
 export async function release(
   db: Db,
@@ -137,6 +137,16 @@ export async function release(
 ): Promise<TaskRow | null> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
+    const open = await trx.selectFrom('assignments').select(['id', 'round_kind']).where('task_id', '=', taskId).where('status', '=', 'assigned').executeTakeFirst();
+    if (open?.round_kind) {
+      // A round belongs to the MR's agent: given back, it is dropped and the merge request stands
+      // (the router would start a new attempt from the default branch, over the MR's branch).
+      const task = await moveTask(trx, taskId, ['assigned'], { ...input.fields, status: 'completed', completed_at: at }, at);
+      if (!task) return null;
+      await endOpenAssignments(trx, taskId, 'cancelled', input.reason, at);
+      await log(trx, { event: 'round.dropped', actor: input.actor, taskId, data: { run: open.id, reason: input.reason, ...input.data } }, at);
+      return task;
+    }
     const task = await moveTask(trx, taskId, ['assigned'], { ...input.fields, status: 'pending', assigned_agent: null }, at);
     if (!task) return null;
     await endOpenAssignments(trx, taskId, 'cancelled', input.reason, at);

@@ -12,6 +12,7 @@ import {
   dueRuns,
   failRound,
   published,
+  release,
   requeueInterruptedRuns,
   startRound,
   startRun,
@@ -109,6 +110,15 @@ for (const backend of backends) {
       const again = (await runsOf(taskId)).at(-1)!;
       expect(again).toMatchObject({ status: 'assigned', round_kind: 'revision', round_of: attempt.id, round: 1 });
       expect(JSON.parse(again.round_input!)).toEqual(feedback);
+    });
+
+    it('a queued round given back (its agent suspended) is dropped: the task is completed again, never re-routed', async () => {
+      const { taskId } = await publishedTask();
+      await request(taskId, 'review:1');
+      const back = await release(store.db, taskId, { reason: `agent ${AGENT} was suspended`, actor: 'tiers' });
+      expect(back).toMatchObject({ status: 'completed', assigned_agent: AGENT, pr_number: 4, head_sha: 'sha-1' });
+      expect((await runsOf(taskId)).at(-1)).toMatchObject({ status: 'cancelled', round: 1 });
+      expect(await dueRuns(store.db, 5)).toEqual([]);
     });
 
     it('refuses a round for a task without a merge request', async () => {
