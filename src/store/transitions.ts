@@ -465,23 +465,8 @@ export async function startRound(
 ): Promise<RoundStart> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
-    const task = await trx.selectFrom('tasks').selectAll().where('id', '=', input.taskId).executeTakeFirst();
-    if (!task) return { decision: { kind: 'refuse', why: 'the task does not exist' }, task: null, run: null };
-    const attempt = task.pr_number === null ? undefined : await publishedAttemptIn(trx, task.id, task.pr_number);
-    const [trigger, rounds, agent] = await Promise.all([
-      trx.selectFrom('round_triggers').select('task_id').where('task_id', '=', task.id).where('trigger_key', '=', input.triggerKey).executeTakeFirst(),
-      attempt ? roundsIn(trx, attempt.id, input.kind) : Promise.resolve(0),
-      attempt ? trx.selectFrom('agents').select('tier').where('name', '=', attempt.agent_name).executeTakeFirst() : Promise.resolve(undefined),
-    ]);
-    const decision = decideRound({
-      kind: input.kind,
-      taskStatus: task.status,
-      agentTier: agent?.tier ?? 'suspended',
-      rounds,
-      maxRounds: input.maxRounds,
-      duplicate: trigger !== undefined,
-      hasMergeRequest: attempt !== undefined && task.branch !== null,
-    });
+    const { decision, task, attempt } = await roundState(trx, input);
+    if (!task) return { decision, task: null, run: null };
     if (decision.kind !== 'start' || !attempt) return { decision, task, run: null };
     const moved = await moveTask(trx, task.id, ['completed'], { status: 'assigned', assigned_agent: attempt.agent_name, pending_reason: null, completed_at: null }, at);
     if (!moved) return { decision: { kind: 'busy', why: 'the task moved meanwhile' }, task, run: null };
@@ -516,6 +501,38 @@ export async function startRound(
 }
 
 /**
+ * What `startRound` would decide now, reading only: to spare the forge a call (a job log) for
+ * a round that would not start. `startRound` decides again, in its transaction.
+ */
+export async function peekRound(db: Db, input: { taskId: number; kind: RoundKind; triggerKey: string; maxRounds: number }): Promise<RoundDecision> {
+  return (await roundState(db, input)).decision;
+}
+
+async function roundState(
+  q: Db | Trx,
+  input: { taskId: number; kind: RoundKind; triggerKey: string; maxRounds: number },
+): Promise<{ decision: RoundDecision; task: TaskRow | undefined; attempt: AssignmentRow | undefined }> {
+  const task = await q.selectFrom('tasks').selectAll().where('id', '=', input.taskId).executeTakeFirst();
+  if (!task) return { decision: { kind: 'refuse', why: 'the task does not exist' }, task, attempt: undefined };
+  const attempt = task.pr_number === null ? undefined : await publishedAttemptIn(q, task.id, task.pr_number);
+  const [trigger, rounds, agent] = await Promise.all([
+    q.selectFrom('round_triggers').select('task_id').where('task_id', '=', task.id).where('trigger_key', '=', input.triggerKey).executeTakeFirst(),
+    attempt ? roundsIn(q, attempt.id, input.kind) : Promise.resolve(0),
+    attempt ? q.selectFrom('agents').select('tier').where('name', '=', attempt.agent_name).executeTakeFirst() : Promise.resolve(undefined),
+  ]);
+  const decision = decideRound({
+    kind: input.kind,
+    taskStatus: task.status,
+    agentTier: agent?.tier ?? 'suspended',
+    rounds,
+    maxRounds: input.maxRounds,
+    duplicate: trigger !== undefined,
+    hasMergeRequest: attempt !== undefined && task.branch !== null,
+  });
+  return { decision, task, attempt };
+}
+
+/**
  * in_progress → completed, the merge request as it was: a round that failed, changed nothing
  * or was stopped leaves the published attempt standing. It does not count as a failed task
  * (the task was completed before it), and nothing is pushed over what the MR holds.
@@ -536,8 +553,8 @@ export async function failRound(
 }
 
 /** The attempt (not a round) that published merge request `mrNumber`. */
-function publishedAttemptIn(trx: Trx, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
-  return trx
+function publishedAttemptIn(q: Db | Trx, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
+  return q
     .selectFrom('assignments')
     .selectAll()
     .where('task_id', '=', taskId)
@@ -549,8 +566,8 @@ function publishedAttemptIn(trx: Trx, taskId: number, mrNumber: number): Promise
 }
 
 /** Rounds of `kind` the attempt had, started or queued ones included (a cancelled one is not a round). */
-async function roundsIn(trx: Trx, attemptId: number, kind: RoundKind): Promise<number> {
-  const row = await trx
+async function roundsIn(q: Db | Trx, attemptId: number, kind: RoundKind): Promise<number> {
+  const row = await q
     .selectFrom('assignments')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('round_of', '=', attemptId)

@@ -20,6 +20,7 @@ import { matchPipeline } from '../rewards/pipelines.js';
 import { audit } from '../store/audit.js';
 import { recordCiFailure } from '../store/ci-failures.js';
 import type { Database, TaskRow } from '../store/schema.js';
+import { peekRound } from '../store/transitions.js';
 import { ciLogExcerpt } from './ci-log.js';
 import { inheritedMarker, inheritedText } from './round-reply.js';
 import type { RoundRequests } from './round-requests.js';
@@ -74,12 +75,16 @@ export class CiFixes {
     });
     if (split.own.length === 0 && target) return this.reportInherited(forge, task, event, split.inherited, target.id);
     const job = failed.find((j) => j.name === split.own[0])!;
+    const triggerKey = `ci:${event.sha}`;
+    // A round that would not start (capped, busy, a duplicate) needs no log: the runners are spared the download.
+    const peek = await peekRound(this.deps.db, { taskId: task.id, kind: 'ci_fix', triggerKey, maxRounds: this.deps.rounds.maxRounds('ci_fix') });
+    const excerpt = peek.kind === 'start' ? await this.jobExcerpt(forge, repo, job) : { name: job.name, url: job.url, excerpt: '' };
     await this.deps.rounds.request({
       task,
       forge,
       kind: 'ci_fix',
-      triggerKey: `ci:${event.sha}`,
-      feedback: { requestedBy: `pipeline ${event.pipelineId}`, comments: [], job: await this.jobExcerpt(forge, repo, job), inheritedJobs: split.inherited },
+      triggerKey,
+      feedback: { requestedBy: `pipeline ${event.pipelineId}`, comments: [], job: excerpt, inheritedJobs: split.inherited },
       actor: 'ci',
     });
   }
