@@ -392,14 +392,18 @@ export class RunCoordinator {
       const labels = [config.labels.bot_authored, ...(flagged ? [config.labels.protected_change] : [])];
       // A retry of the same task pushed to the same branch: update its MR, never open a second.
       const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
-      const mr = existing
-        ? await forge.updateMergeRequest(repo, existing.number, { title, body })
-        : await forge.openMergeRequest(repo, { sourceBranch: task.branch!, targetBranch: task.default_branch, title, body, labels });
+      // A round continues its merge request: closed or merged meanwhile, it is not opened again.
+      const closedUnder = !existing && run.round_kind && task.pr_number !== null && task.pr_url !== null ? { number: task.pr_number, url: task.pr_url } : null;
+      const mr =
+        closedUnder ??
+        (existing
+          ? await forge.updateMergeRequest(repo, existing.number, { title, body })
+          : await forge.openMergeRequest(repo, { sourceBranch: task.branch!, targetBranch: task.default_branch, title, body, labels }));
       if (existing && flagged) await forge.addLabels({ repo, number: existing.number, on: 'merge_request' }, [config.labels.protected_change]);
       done = await published(db, task.id, {
         url: mr.url,
         number: mr.number,
-        opened: !existing,
+        opened: !existing && !closedUnder,
         agent: run.agent_name,
         runId: run.id,
         data: { sha: task.head_sha, tokens: run.input_tokens + run.output_tokens + run.cache_tokens, cost_usd: run.cost_usd, guards },
