@@ -122,7 +122,8 @@ export class LocalExecutor implements Executor {
       // Kept work is measured from where the task's branch left the default branch, so the
       // guards see what earlier, budget-stopped agents committed too.
       const from = resumed || request.round ? await forkPoint(workspace, request.repository.defaultBranch) : workspace.baseSha;
-      if (isBudgetStop(result.outcome)) {
+      // A round's unfinished work is not kept: its branch is an open merge request people review.
+      if (isBudgetStop(result.outcome) && !request.round) {
         // The run's own signal has fired on a timeout: keeping the work gets a deadline of its own.
         const keepSignal = AbortSignal.any([cancel, AbortSignal.timeout(KEEP_TIMEOUT_MS)]);
         const kept = await keepWork(workspace, request, result.outcome, { resumed: resumed !== null, from }, keepSignal);

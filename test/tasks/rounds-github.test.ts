@@ -33,10 +33,13 @@ fs.writeFileSync(process.argv[2], JSON.stringify({ input_tokens: round ? 200 : 1
 console.log(round ? 'Did what round ' + round[2] + ' asked.' : 'Fixed the README.');
 `;
 
-function agents(tweak?: (loaded: LoadedConfig) => void) {
+/** Like AGENT, but a round edits a file and reports more tokens than the task's budget allows. */
+const OVER_BUDGET = AGENT.replace('input_tokens: round ? 200 : 1000', 'input_tokens: round ? 50_000_000 : 1000');
+
+function agents(tweak?: (loaded: LoadedConfig) => void, script = AGENT) {
   return (loaded: LoadedConfig) => {
     for (const a of loaded.agents) {
-      a.runner = { kind: 'command', argv: [process.execPath, '-e', AGENT, '{prompt_file}', '{usage_file}'], prompt_via: 'file' };
+      a.runner = { kind: 'command', argv: [process.execPath, '-e', script, '{prompt_file}', '{usage_file}'], prompt_via: 'file' };
       // What these tests look at is the loop around the agent, not its sandbox (test/runners/sandbox.test.ts).
       a.permissions = { ...a.permissions, sandbox: 'none' };
     }
@@ -73,8 +76,8 @@ describe('review rounds and CI fixes on GitHub', () => {
   const prComments = () => (github.comments.get(2) ?? []).map((c) => c.body);
 
   /** Labels the published example issue and waits for its pull request (#2). */
-  async function openPullRequest(tweak?: (loaded: LoadedConfig) => void) {
-    app = await startTestApp({ executor: 'local', tweak: agents(tweak) });
+  async function openPullRequest(tweak?: (loaded: LoadedConfig) => void, script = AGENT) {
+    app = await startTestApp({ executor: 'local', tweak: agents(tweak, script) });
     const labeled = githubExample('issues', (e) => e.action === 'labeled');
     labeled.issue.labels.push({ ...labeled.label, id: 9001, name: 'doom' });
     labeled.label = { ...labeled.label, name: 'doom' };
@@ -197,6 +200,23 @@ describe('review rounds and CI fixes on GitHub', () => {
     expect(reward.assignment_id).toBe(attempt!.id);
     // One approval (0.3) and one revision round (−0.15).
     expect(JSON.parse(reward.components).review_feedback_score).toBe(0.15);
+  });
+
+  it('a round that runs out of its budget pushes nothing: the merge request stays as it was, and says why', async () => {
+    const first = await openPullRequest(undefined, OVER_BUDGET);
+    github.reviews.set(2, [{ id: 90, user: octocat, state: 'CHANGES_REQUESTED', submitted_at: '2026-11-21T10:00:00Z', commit_id: first.head_sha! }]);
+    await postGitHub(app!.url, 'pull_request_review', review(90, 'changes_requested', octocat));
+    await waitFor(async () => (await runs())[1]?.status === 'failed' && (await task()).status === 'completed', 'the round to stop');
+    await app!.runs.idle();
+    await settled(app!);
+
+    expect((await runs())[1]).toMatchObject({ round_kind: 'revision', outcome: 'token_limit', input_tokens: 50_000_000 });
+    expect(await task()).toMatchObject({ status: 'completed', head_sha: first.head_sha, pr_number: 2 });
+    // The agent did edit a file: neither a kept-work commit nor anything else went onto the MR's branch.
+    expect(await git(['--git-dir', remote.bare, 'rev-parse', first.branch!])).toBe(first.head_sha);
+    expect(prComments().find((c) => c.includes('Revision round 1 of 3'))).toContain('did not change the merge request');
+    // The task's issue does not say failed: the MR stands.
+    expect((github.comments.get(1) ?? []).at(-1)?.body).toContain('**completed**');
   });
 
   it('a red pipeline starts a fix run whose prompt holds the failing job\'s error lines; past the cap the MR is told', async () => {
