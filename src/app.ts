@@ -37,6 +37,9 @@ import { CommandHandler } from './commands/handler.js';
 import { TaskService } from './tasks/service.js';
 import { TaskSteering } from './tasks/steering.js';
 import { changeTier } from './tiers/manual.js';
+import { CiFixes } from './tasks/ci-fixes.js';
+import { RoundRequests } from './tasks/round-requests.js';
+import { Revisions } from './tasks/revisions.js';
 
 /** How often issues that are behind their task's state are synced again. */
 const ISSUE_RECONCILE_MS = 30_000;
@@ -202,12 +205,17 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     }),
   });
   const reviewApps = new ReviewApps({ db: store.db, forges });
+  // The review and CI loops: rounds of a published attempt (tasks/rounds.ts).
+  const rounds = new RoundRequests({ db: store.db, config, events: core.events, log: log.child({ name: 'rounds' }) });
+  const revisions = new Revisions({ db: store.db, forges, permissions, rounds, log: log.child({ name: 'revisions' }) });
+  const ciFixes = new CiFixes({ db: store.db, config, forges, rounds, log: log.child({ name: 'ci-fixes' }) });
   const steering = new TaskSteering({ db: store.db, config, forges, tasks, events: core.events });
   const commands = new CommandHandler({
     db: store.db,
     config,
     forges,
     permissions,
+    revisions,
     log: log.child({ name: 'commands' }),
     services: {
       steering,
@@ -217,10 +225,20 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   });
   const handle = dispatcher({
     issue: (event) => tasks.onIssueEvent(event),
-    comment: (event) => commands.onComment(event),
+    comment: async (event) => {
+      await commands.onComment(event);
+      await revisions.onComment(event);
+    },
     deployment: (event) => reviewApps.onDeployment(event),
-    pipeline: (event) => evaluator.onPipeline(event),
-    review: (event) => evaluator.onReview(event),
+    // The failed jobs are read first: the reward does not hold a failure the target branch has too against the change.
+    pipeline: async (event) => {
+      await ciFixes.onPipeline(event);
+      await evaluator.onPipeline(event);
+    },
+    review: async (event) => {
+      await evaluator.onReview(event);
+      await revisions.onReview(event);
+    },
     merge_request: (event) => evaluator.onMergeRequest(event),
   });
   const processor = new InboxProcessor({

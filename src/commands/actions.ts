@@ -9,8 +9,8 @@
  * are simply answered again.
  *
  * Task commands go through TaskSteering (tasks/steering.ts), tier changes through
- * `changeTier` (tiers/manual.ts), the path the CLI and the REST API take too; `revise` is left
- * to the review rounds and is answered as not handled here.
+ * `changeTier` (tiers/manual.ts), the path the CLI and the REST API take too; `revise` starts a
+ * review round (tasks/revisions.ts).
  */
 import type { Kysely } from 'kysely';
 import { ExpectedError } from '../errors.js';
@@ -50,6 +50,8 @@ export interface CommandContext {
   actor: string;
   help: string;
   services: CommandServices;
+  /** Starts a revision round of the thread's merge request (tasks/revisions.ts); absent where runs do not happen. */
+  revise?: (instructions: string) => Promise<string>;
 }
 
 export interface CommandAction<N extends CommandName = CommandName> {
@@ -125,6 +127,13 @@ export const handledActions: CommandActions = {
     run: async (command, ctx) => {
       const { agent, released, assigned } = await ctx.services.changeTier({ kind: 'suspend', agent: command.agent, actor: ctx.actor, reason: command.reason });
       return `Suspended \`${agent.name}\`: it takes no tasks until reinstated or promoted.${movedText(released, assigned)}`;
+    },
+  },
+  revise: {
+    effect: true,
+    run: async (command, ctx) => {
+      if (!ctx.revise) throw new ExpectedError('revision rounds are not available here');
+      return ctx.revise(command.instructions);
     },
   },
   reinstate: {

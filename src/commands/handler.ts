@@ -23,6 +23,7 @@ import { handledActions, type CommandAction, type CommandActions, type CommandCo
 import { parseComment, type Command, type CommandName, type Parsed } from './parse.js';
 import { commandMarker, helpText, renderCommentError, renderReply, type Outcome } from './reply.js';
 import { roleFor } from './roles.js';
+import type { Revisions } from '../tasks/revisions.js';
 
 export interface CommandHandlerDeps {
   db: Kysely<Database>;
@@ -33,6 +34,8 @@ export interface CommandHandlerDeps {
   services: CommandServices;
   /** The commands carried out; the default is every handled one. */
   actions?: CommandActions;
+  /** The review loop, for `/doom revise`; without it `revise` says it cannot run here. */
+  revisions?: Pick<Revisions, 'revise'>;
 }
 
 /** Every marker the bot puts in its own comments begins so (a task comment, a reply, a report). */
@@ -119,6 +122,20 @@ export class CommandHandler {
       actor,
       help: this.help(),
       services: this.deps.services,
+      revise: this.deps.revisions
+        ? (instructions) =>
+            this.deps.revisions!.revise({
+              forge: event.forge as 'github' | 'gitlab',
+              ...(event.installationId ? { installationId: event.installationId } : {}),
+              repo: { id: event.repo.id, fullName: event.repo.fullName },
+              on: event.target,
+              number: event.number,
+              author: event.comment.author,
+              commentId: event.comment.id,
+              line,
+              instructions,
+            })
+        : undefined,
     };
     let outcome: Outcome;
     try {

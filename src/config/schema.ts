@@ -324,6 +324,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Review rounds: a reviewer's request for changes on a bot MR runs its agent again (tasks/revisions.ts). */
+    review: z
+      .object({
+        /** Revision runs per merge request; a request beyond this is answered, not run. */
+        max_rounds: z.number().int().min(0).max(20).default(3),
+      })
+      .strict()
+      .prefault({}),
+    /** CI fixes: a failed pipeline on a bot MR runs its agent again with the failing job's log (tasks/ci-fixes.ts). */
+    ci_fix: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Fix runs per merge request; at the cap the MR is told, and no further pipeline starts one. */
+        max_rounds: z.number().int().min(0).max(20).default(2),
+        /** Most characters of the job log quoted in the prompt (the lines around the first error, then the tail). */
+        log_max_chars: z.number().int().min(1_000).max(200_000).default(12_000),
+      })
+      .strict()
+      .prefault({}),
     security: z
       .object({
         /**

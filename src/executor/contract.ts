@@ -7,6 +7,8 @@ import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
 import type { BudgetStop, RunOutcome, Usage } from '../runners/runner.js';
 import type { GuardFinding, ProtectedChangeMode } from '../policy/guards.js';
 import type { GitCredential } from '../workspace/git.js';
+import type { RoundKind } from '../store/schema.js';
+import type { RoundInput } from '../tasks/rounds.js';
 
 export interface RunRequest {
   /** The assignment this run belongs to. */
@@ -43,6 +45,12 @@ export interface RunRequest {
    * run starts from the branch (when it still holds that commit) instead of the default branch.
    */
   resume?: { sha: string; stop: BudgetStop };
+  /**
+   * Set for a round of a published attempt (a revision, a CI fix): the run starts from the
+   * branch's head on the remote (the merge request as it is, a person's commits included) and
+   * its commit goes on top, so the push is a fast-forward and never rewrites anyone's work.
+   */
+  round?: { kind: RoundKind; round: number; maxRounds: number; feedback: RoundInput };
   /** For the bot's own fetch and push; never given to the agent. */
   credential: () => Promise<GitCredential>;
   author: { name: string; email: string };
@@ -74,6 +82,8 @@ export interface RunResult {
   commitSha: string | null;
   /** Files the commit changed, for the MR description. */
   changedFiles: string[];
+  /** A round's own change: the head it built on and the files its commit changed. */
+  round?: { baseSha: string; files: string[] };
   /** What the guards flagged in the pushed change (absent or empty: nothing); the MR is labeled and says so. */
   guards?: GuardFinding[];
   /** Set when the outcome is not success and the executor knows where the run failed. */

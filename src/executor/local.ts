@@ -66,13 +66,14 @@ export class LocalExecutor implements Executor {
       const key = mirrorKey(request.repository.forge, request.repository.fullName);
       const mirror = await this.mirrors.ensure(key, request.repository.cloneUrl, credential, signal);
       const resumed = await resumable(mirror, request);
+      if (request.round) await assertBranchOnRemote(mirror, request.branch);
       workspace = await createWorkspace({
         mirror,
         lock: this.mirrors.lockFor(key),
         root: this.options.workspaceDir,
         branch: request.branch,
-        // Kept work: the branch's tip as just fetched (a commit a person added on top included).
-        base: resumed ? request.branch : request.repository.defaultBranch,
+        // Kept work and rounds: the branch's tip as just fetched (a commit a person added on top included).
+        base: resumed || request.round ? request.branch : request.repository.defaultBranch,
         signal,
       });
 
@@ -95,6 +96,7 @@ export class LocalExecutor implements Executor {
         guidance: await readGuidance(workspace.path),
         repo: request.repository.fullName,
         resumed: resumed ? { stop: resumed } : undefined,
+        round: request.round,
       });
       const result = await runner.run({
         workdir: workspace.path,
@@ -108,7 +110,9 @@ export class LocalExecutor implements Executor {
         signal,
       });
       const base = { usage: result.usage, transcript: result.transcript, error: result.error, summary: result.summary };
-      const end = (rest: Pick<RunResult, 'outcome' | 'commitSha' | 'changedFiles'> & { guards?: GuardFinding[]; failure?: RunFailure; error?: string }): RunResult => ({
+      const end = (
+        rest: Pick<RunResult, 'outcome' | 'commitSha' | 'changedFiles'> & { guards?: GuardFinding[]; failure?: RunFailure; error?: string; round?: RunResult['round'] },
+      ): RunResult => ({
         ...base,
         guards: [],
         ...rest,
@@ -117,8 +121,9 @@ export class LocalExecutor implements Executor {
       stage = 'publish';
       // Kept work is measured from where the task's branch left the default branch, so the
       // guards see what earlier, budget-stopped agents committed too.
-      const from = resumed ? await forkPoint(workspace, request.repository.defaultBranch) : workspace.baseSha;
-      if (isBudgetStop(result.outcome)) {
+      const from = resumed || request.round ? await forkPoint(workspace, request.repository.defaultBranch) : workspace.baseSha;
+      // A round's unfinished work is not kept: its branch is an open merge request people review.
+      if (isBudgetStop(result.outcome) && !request.round) {
         // The run's own signal has fired on a timeout: keeping the work gets a deadline of its own.
         const keepSignal = AbortSignal.any([cancel, AbortSignal.timeout(KEEP_TIMEOUT_MS)]);
         const kept = await keepWork(workspace, request, result.outcome, { resumed: resumed !== null, from }, keepSignal);
@@ -130,7 +135,7 @@ export class LocalExecutor implements Executor {
 
       const tree = await stageAll(workspace);
       // A resumed agent that only confirmed the kept work publishes it as it stands.
-      if (!tree && !resumed) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
+      if (!tree && (!resumed || request.round)) return end({ outcome: 'success', commitSha: null, changedFiles: [] });
       // The guards look at the change before it is committed: a refused change is never pushed.
       const decision = await guardChange(workspace, request, from, tree ?? workspace.baseSha);
       if (decision.kind === 'refuse') return end(refused(decision.files));
@@ -138,8 +143,10 @@ export class LocalExecutor implements Executor {
       const sha = tree ? await commitTree(workspace, tree, { author: request.author, message }) : workspace.baseSha;
       const changedFiles = (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', from, sha])).split('\n').filter(Boolean);
       // A fresh credential: the run may have outlived the first one's lifetime.
+      // The lease is the head just fetched, the commit's parent: a fast-forward, refused if someone pushed since.
       if (tree) await push(workspace, { remoteUrl: request.repository.cloneUrl, credential: await request.credential(), signal });
-      return end({ outcome: 'success', commitSha: sha, changedFiles, guards: decision.kind === 'flag' ? decision.findings : [] });
+      const round = request.round ? { baseSha: workspace.baseSha, files: await filesBetween(workspace, workspace.baseSha, sha) } : undefined;
+      return end({ outcome: 'success', commitSha: sha, changedFiles, guards: decision.kind === 'flag' ? decision.findings : [], ...(round ? { round } : {}) });
     } catch (error) {
       return failed(error);
     } finally {
@@ -211,6 +218,19 @@ function refused(files: string[]): Pick<RunResult, 'outcome' | 'commitSha' | 'ch
     failure: { stage: 'guard', files },
     error: `the agent changed protected paths (${files.join(', ')}); on_protected_change is refuse, nothing was pushed`,
   };
+}
+
+/** A round continues the merge request: its branch must still be on the remote. */
+async function assertBranchOnRemote(mirror: string, branch: string): Promise<void> {
+  try {
+    await git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `refs/remotes/origin/${branch}^{commit}`]);
+  } catch {
+    throw new Error(`the merge request's branch ${branch} is no longer on the remote`);
+  }
+}
+
+async function filesBetween(workspace: Workspace, from: string, to: string): Promise<string[]> {
+  return (await git(['--git-dir', workspace.mirror, 'diff', '--name-only', from, to])).split('\n').filter(Boolean);
 }
 
 /** Where the task's work leaves the default branch: the changed files of its MR start here. */

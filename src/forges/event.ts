@@ -89,7 +89,15 @@ export const commentEvent = z.object({
   /** Whether the comment sits on an issue or on a pull/merge request. */
   target: z.enum(['issue', 'merge_request']),
   number: z.number().int().positive(),
-  comment: z.object({ id: z.number().int(), kind: commentKind.default('comment'), body: z.string(), url: z.string(), author: actor }),
+  comment: z.object({
+    id: z.number().int(),
+    kind: commentKind.default('comment'),
+    body: z.string(),
+    url: z.string(),
+    author: actor,
+    /** A GitLab diff or discussion note: a thread a reviewer opens for the author to resolve. */
+    reviewNote: z.boolean().optional(),
+  }),
 });
 
 export const mergeRequestInfo = z.object({
@@ -124,6 +132,8 @@ export const reviewEvent = z.object({
   state: z.enum(['approved', 'changes_requested', 'commented', 'unapproved', 'dismissed']),
   number: z.number().int().positive(),
   headSha: z.string().optional(),
+  /** GitHub's review id: its body and inline comments are read by it. GitLab verdicts have none. */
+  reviewId: z.number().int().optional(),
   reviewer: actor,
 });
 

@@ -152,6 +152,44 @@ export interface Forge {
    * after the merge, or not at all.
    */
   headPipelines(repo: RepoLocator, mr: { number: number; headSha: string }): Promise<PipelineRun[]>;
+
+  /*
+   * Review rounds and CI fixes (tasks/revisions.ts, tasks/ci-fixes.ts). Optional: a forge
+   * without them (the local one, where the person at the terminal is the reviewer and the
+   * repository's own commands are CI) gets no revision comments and no fix runs.
+   */
+
+  /**
+   * What a reviewer asked for, as the forge holds it now: on GitHub the review `reviewId`'s
+   * body and its inline comments; on GitLab the merge request's unresolved discussion notes
+   * (`reviewId` is not used). System notes are left out.
+   */
+  reviewComments?(repo: RepoLocator, number: number, reviewId?: number): Promise<ReviewComment[]>;
+
+  /** The jobs that failed in a pipeline (GitHub: the workflow run's latest attempt; jobs allowed to fail are left out). */
+  failedJobs?(repo: RepoLocator, pipelineId: number): Promise<CiJob[]>;
+
+  /** The newest finished pipeline on `ref`, whatever its result (push pipelines on GitHub). */
+  latestPipeline?(repo: RepoLocator, ref: string): Promise<PipelineRef | null>;
+
+  /** The job's log, its last `maxBytes` when longer (GitHub job logs; GitLab job trace). */
+  jobLog?(repo: RepoLocator, jobId: number, maxBytes: number): Promise<string>;
+}
+
+/** A reviewer's comment: a review body (no path) or an inline comment on a file and line. */
+export interface ReviewComment {
+  author: ForgeUser;
+  body: string;
+  path: string | null;
+  /** The line in the new version of the file, when the forge says. */
+  line: number | null;
+}
+
+/** A CI job of a pipeline. */
+export interface CiJob {
+  id: number;
+  name: string;
+  url: string | null;
 }
 
 /** A person or bot as the evaluation sees them. */

@@ -79,6 +79,8 @@ export function assembleComponents(
   pipeline: PipelineSignals | null,
   reviewScore: number | null,
   evaluator: Pick<Config['evaluator'], 'defaults' | 'coverage_full_scale_points'>,
+  /** `ciExcused`: the pipeline failed only in jobs that fail on the target branch too (tasks/ci-fixes.ts). */
+  options: { ciExcused?: boolean } = {},
 ): Assembled {
   const d = evaluator.defaults;
   const degraded: Record<string, string> = {};
@@ -109,8 +111,8 @@ export function assembleComponents(
       d.code_complexity_delta,
       pipeline?.missing.complexity ?? 'complexity was not measured',
     ),
-    // No finished pipeline is not a pass.
-    ci_pipeline_status: pipeline?.status === 'success' ? 1 : 0,
+    // No finished pipeline is not a pass; a failure the target branch has too is not held against the change.
+    ci_pipeline_status: pipeline?.status === 'success' || (pipeline?.status === 'failed' && options.ciExcused) ? 1 : 0,
     review_feedback_score: pick('review_feedback_score', reviewScore, 0, 'reviews could not be read'),
   };
   const { components, guarded } = guard(read, pipeline?.guards ?? [], d);

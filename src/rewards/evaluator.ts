@@ -17,7 +17,8 @@ import type { MergeRequestEvent, PipelineEvent, PipelineRun, ReviewEvent } from 
 import type { Forge, ForgeDirectory, Permission, RepoLocator } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
-import { publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
+import { completedRounds, publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
+import { inheritedFailure } from '../store/ci-failures.js';
 import { feedbackOf } from '../store/commands.js';
 import { getTask } from '../store/tasks.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
@@ -279,12 +280,15 @@ export class Evaluator {
       const feedback = (await feedbackOf(db, task.id, task.pr_number)).map((f) => ({ user: { id: f.user_id, login: f.login, isBot: false }, vote: f.vote }));
       const permissions = new Map<string, Permission>();
       for (const login of peopleToCheck(verdicts, reactions, feedback)) permissions.set(login, await forge.permissionOf(repo, { login }));
-      reviewScore = reviewFeedback({ verdicts, reactions, feedback, state: mr.state, permissions, authorLogin: mr.author.login }).score;
+      const rounds = await completedRounds(db, attempt.id, 'revision');
+      reviewScore = reviewFeedback({ verdicts, reactions, feedback, state: mr.state, permissions, authorLogin: mr.author.login, rounds }).score;
     } catch (error) {
       this.deps.log.warn({ err: error, taskId: task.id }, 'reviews could not be read: default used');
     }
 
-    const { components, coverage, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator);
+    // A red pipeline whose every failed job also fails on the target branch is not the change's doing.
+    const excused = pipeline?.status === 'failed' && task.head_sha ? await inheritedFailure(db, task.id, task.head_sha) : null;
+    const { components, coverage, degraded, guarded } = assembleComponents(pipeline, reviewScore, config.evaluator, { ciExcused: excused !== null });
     const reward = computeReward(components, config.evaluator.weights, { mrState: mr.state });
     const kind = mr.state === 'open' ? 'provisional' : 'final';
     const saved = await saveAttemptReward(

@@ -5,12 +5,16 @@
  * access do not count.
  *
  *   score = clamp(0.3·approvals − 0.3·changes_requested + 0.2·(feedback⁺ − feedback⁻)
- *                 + 0.1·(👍 − 👎) + outcome, −1, 1)
+ *                 + 0.1·(👍 − 👎) + outcome − 0.15·rounds, −1, 1)
  *   outcome = +0.4 merged, −0.6 closed without merging, 0 while open
+ *   rounds  = revision rounds the merge request needed (completed ones; tasks/revisions.ts)
  *
  * So two approvals and a merge score 1.0; a merge nobody reviewed 0.4; a request for changes
  * and a close −0.9. A `/doom feedback` vote weighs twice a reaction (it is written on purpose,
  * with a role checked) and less than a verdict; each person's latest vote stands, once.
+ *
+ * Each revision round the merge request needed costs 0.15: one approval and a merge after three
+ * rounds 0.25 (0.7 with none).
  */
 import type { ForgeUser, Permission, Reaction, ReviewVerdict } from '../forges/forge.js';
 import { hasRole } from '../permissions/roles.js';
@@ -25,12 +29,17 @@ export interface ReviewInput {
   authorLogin: string;
   /** Each person's standing `/doom feedback` vote on this merge request. */
   feedback?: readonly FeedbackSignal[];
+  /** Revision rounds the merge request needed; absent, none. */
+  rounds?: number;
 }
 
 export interface FeedbackSignal {
   user: ForgeUser;
   vote: 1 | -1;
 }
+
+/** What each revision round costs the review component. */
+export const ROUND_PENALTY = 0.15;
 
 export interface ReviewSummary {
   score: number;
@@ -94,7 +103,8 @@ export function reviewFeedback(input: ReviewInput): ReviewSummary {
     else feedbackDown++;
   }
   const outcome = input.state === 'merged' ? 0.4 : input.state === 'closed' ? -0.6 : 0;
-  const raw = 0.3 * approvals.length - 0.3 * changesRequested.length + 0.2 * (feedbackUp - feedbackDown) + 0.1 * (up - down) + outcome;
+  const raw =
+    0.3 * approvals.length - 0.3 * changesRequested.length + 0.2 * (feedbackUp - feedbackDown) + 0.1 * (up - down) + outcome - ROUND_PENALTY * (input.rounds ?? 0);
   return { score: Math.round(clamp(raw) * 10_000) / 10_000, approvals, changesRequested, up, down, feedbackUp, feedbackDown, ignored };
 }
 

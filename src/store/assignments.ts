@@ -4,7 +4,7 @@
  * it records what it published, and the evaluator scores it with its own reward row.
  */
 import type { Insertable, Kysely } from 'kysely';
-import type { AssignmentRow, AssignmentsTable, Database, TaskRow } from './schema.js';
+import type { AssignmentRow, AssignmentsTable, Database, RoundKind, TaskRow } from './schema.js';
 import { nowIso } from './time.js';
 
 /** A fresh assignment of `taskId` to `agent`, not started, nothing spent yet. */
@@ -37,13 +37,17 @@ export function runsOfTask(db: Kysely<Database>, taskId: number): Promise<Assign
   return db.selectFrom('assignments').selectAll().where('task_id', '=', taskId).orderBy('id', 'asc').execute();
 }
 
-/** The newest attempt of the task that published merge request `mrNumber`: the one its events score. */
+/**
+ * The newest attempt of the task that published merge request `mrNumber`: the one its events
+ * score. Its rounds (revisions, CI fixes) publish to the same MR but are its runs, not attempts.
+ */
 export async function publishedAttempt(db: Kysely<Database>, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
   return db
     .selectFrom('assignments')
     .selectAll()
     .where('task_id', '=', taskId)
     .where('mr_number', '=', mrNumber)
+    .where('round_of', 'is', null)
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -113,4 +117,16 @@ export async function recordPublication(
     .set({ head_sha: published.headSha, mr_number: published.mrNumber, mr_url: published.mrUrl })
     .where('id', '=', assignmentId)
     .execute();
+}
+
+/** Completed rounds of `kind` of an attempt: what the reward's review component counts. */
+export async function completedRounds(db: Kysely<Database>, attemptId: number, kind: RoundKind): Promise<number> {
+  const row = await db
+    .selectFrom('assignments')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('round_of', '=', attemptId)
+    .where('round_kind', '=', kind)
+    .where('status', '=', 'completed')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

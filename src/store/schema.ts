@@ -145,6 +145,38 @@ export interface AssignmentsTable {
   changed_files: Generated<string | null>;
   /** JSON array of what the guards flagged in the change (policy/guards.ts), a successful run. */
   guards: Generated<string | null>;
+  /** Set on a round: a run of the published attempt `round_of`, started by a review or a red pipeline. */
+  round_kind: Generated<RoundKind | null>;
+  round_of: Generated<number | null>;
+  /** The round's number within its kind, from 1. */
+  round: Generated<number | null>;
+  /** JSON RoundInput (tasks/rounds.ts): the untrusted feedback its prompt quotes. */
+  round_input: Generated<string | null>;
+}
+
+/** A round of an attempt: a revision asked for by a reviewer, or a fix of a red pipeline. */
+export type RoundKind = 'revision' | 'ci_fix';
+
+/** What started a round, once per key (`review:<id>`, `command:<comment>:<line>`, `ci:<sha>`). */
+export interface RoundTriggersTable {
+  task_id: number;
+  trigger_key: string;
+  kind: RoundKind;
+  assignment_id: number | null;
+  created_at: string;
+}
+
+/** A red pipeline's failed jobs, and those of them that fail on the target branch too. */
+export interface CiFailuresTable {
+  task_id: number;
+  head_sha: string;
+  pipeline_id: number;
+  /** JSON array of job names. */
+  failed_jobs: string;
+  /** JSON array of job names: failed on the target branch's latest pipeline as well. */
+  inherited_jobs: string;
+  target_pipeline_id: number | null;
+  created_at: string;
 }
 
 /**
@@ -355,6 +387,8 @@ export interface Database {
   hook_events: HookEventsTable;
   command_outcomes: CommandOutcomesTable;
   task_feedback: TaskFeedbackTable;
+  round_triggers: RoundTriggersTable;
+  ci_failures: CiFailuresTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;

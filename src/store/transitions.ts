@@ -31,8 +31,9 @@
  */
 import type { GuardFinding } from '../policy/guards.js';
 import type { Kysely, Transaction } from 'kysely';
-import type { AssignmentRow, Database, TaskRow, TaskStatus, TaskUpdate } from './schema.js';
+import type { AssignmentRow, Database, RoundKind, TaskRow, TaskStatus, TaskUpdate } from './schema.js';
 import { newAssignment } from './assignments.js';
+import { decideRound, type RoundDecision, type RoundInput } from '../tasks/rounds.js';
 import { nowIso } from './time.js';
 
 type Db = Kysely<Database>;
@@ -131,7 +132,7 @@ export async function assign(
 /**
  * assigned → pending: the task goes back to the router (its agent was suspended, it was
  * forced onto another agent, or what routing decides on changed). `fields` may change the
- * spec in the same step.
+ * spec in the same step. A queued round (a revision, a CI fix) goes back to completed instead.
  */
 export async function release(
   db: Db,
@@ -140,6 +141,16 @@ export async function release(
 ): Promise<TaskRow | null> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
+    const open = await trx.selectFrom('assignments').select(['id', 'round_kind']).where('task_id', '=', taskId).where('status', '=', 'assigned').executeTakeFirst();
+    if (open?.round_kind) {
+      // A round belongs to the MR's agent: given back, it is dropped and the merge request stands
+      // (the router would start a new attempt from the default branch, over the MR's branch).
+      const task = await moveTask(trx, taskId, ['assigned'], { ...input.fields, status: 'completed', completed_at: at }, at);
+      if (!task) return null;
+      await endOpenAssignments(trx, taskId, 'cancelled', input.reason, at);
+      await log(trx, { event: 'round.dropped', actor: input.actor, taskId, data: { run: open.id, reason: input.reason, ...input.data } }, at);
+      return task;
+    }
     const task = await moveTask(trx, taskId, ['assigned'], { ...input.fields, status: 'pending', assigned_agent: null }, at);
     if (!task) return null;
     await endOpenAssignments(trx, taskId, 'cancelled', input.reason, at);
@@ -313,7 +324,16 @@ class TransitionRace extends Error {
 export async function completeRun(
   db: Db,
   run: Pick<AssignmentRow, 'id' | 'task_id' | 'agent_name'>,
-  input: { usage: RunUsage; spent: TaskSpend; headSha: string | null; summary: string | null; changedFiles: readonly string[]; guards?: readonly GuardFinding[] },
+  input: {
+    usage: RunUsage;
+    spent: TaskSpend;
+    headSha: string | null;
+    summary: string | null;
+    changedFiles: readonly string[];
+    guards?: readonly GuardFinding[];
+    /** A round (store/rounds) is a run of a task the agent already completed: not another completed task. */
+    round?: boolean;
+  },
 ): Promise<TaskRow | null> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
@@ -332,7 +352,7 @@ export async function completeRun(
       })
       .where('id', '=', run.id)
       .execute();
-    await bump(trx, run.agent_name, 'completed_tasks', at);
+    if (!input.round) await bump(trx, run.agent_name, 'completed_tasks', at);
     await log(trx, { event: 'run.completed', actor: 'executor', taskId: task.id, agentName: run.agent_name, data: { run: run.id, sha: input.headSha } }, at);
     return task;
   });
@@ -445,7 +465,9 @@ export async function requeueInterruptedRuns(
     if (options.runningTasks && options.runningTasks.length > 0) lostRuns = lostRuns.where('task_id', 'not in', [...options.runningTasks]);
     const lost = await lostRuns.returningAll().execute();
     for (const run of lost) {
-      await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), assigned_at: at }).execute();
+      // A lost round is re-queued as the same round, with the same feedback.
+      const round = { round_kind: run.round_kind, round_of: run.round_of, round: run.round, round_input: run.round_input };
+      await trx.insertInto('assignments').values({ ...newAssignment(run.task_id, run.agent_name, run.reasons), ...round, assigned_at: at }).execute();
       await moveTask(trx, run.task_id, ['in_progress'], { status: 'assigned' }, at);
       await log(trx, { event: 'run.requeued', actor: options.actor, taskId: run.task_id, agentName: run.agent_name, data: { run: run.id } }, at);
     }
@@ -500,4 +522,137 @@ export async function failedAgentsOf(db: Db, taskId: number): Promise<string[]> 
 /** The router's reasons for the task's latest assignment. */
 export async function lastAssignment(db: Db, taskId: number): Promise<AssignmentRow | undefined> {
   return db.selectFrom('assignments').selectAll().where('task_id', '=', taskId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/** What `startRound` found and did. */
+export interface RoundStart {
+  decision: RoundDecision;
+  task: TaskRow | null;
+  /** The new round's run, when it started. */
+  run: AssignmentRow | null;
+}
+
+/**
+ * completed → assigned, to the agent of the attempt that published the merge request: a round
+ * (a revision or a CI fix) of that attempt, on its branch. What may start one is decided by
+ * `decideRound` over what the store holds now (the task's state, the rounds so far, whether
+ * this trigger already started one), inside the transaction, so two deliveries racing for the
+ * same merge request start one round.
+ */
+export async function startRound(
+  db: Db,
+  input: { taskId: number; kind: RoundKind; triggerKey: string; feedback: RoundInput; maxRounds: number; actor: string },
+): Promise<RoundStart> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const { decision, task, attempt } = await roundState(trx, input);
+    if (!task) return { decision, task: null, run: null };
+    if (decision.kind !== 'start' || !attempt) return { decision, task, run: null };
+    const moved = await moveTask(trx, task.id, ['completed'], { status: 'assigned', assigned_agent: attempt.agent_name, pending_reason: null, completed_at: null }, at);
+    if (!moved) return { decision: { kind: 'busy', why: 'the task moved meanwhile' }, task, run: null };
+    const reasons = JSON.stringify([`${input.kind === 'revision' ? 'revision' : 'CI fix'} round ${decision.round} of the attempt that published !${task.pr_number}`]);
+    const run = await trx
+      .insertInto('assignments')
+      .values({
+        ...newAssignment(task.id, attempt.agent_name, reasons),
+        assigned_at: at,
+        branch: task.branch,
+        round_kind: input.kind,
+        round_of: attempt.id,
+        round: decision.round,
+        round_input: JSON.stringify(input.feedback),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx.insertInto('round_triggers').values({ task_id: task.id, trigger_key: input.triggerKey, kind: input.kind, assignment_id: run.id, created_at: at }).execute();
+    await log(
+      trx,
+      {
+        event: 'round.started',
+        actor: input.actor,
+        taskId: task.id,
+        agentName: attempt.agent_name,
+        data: { kind: input.kind, round: decision.round, of: attempt.id, run: run.id, trigger: input.triggerKey, requested_by: input.feedback.requestedBy },
+      },
+      at,
+    );
+    return { decision, task: moved, run };
+  });
+}
+
+/**
+ * What `startRound` would decide now, reading only: to spare the forge a call (a job log) for
+ * a round that would not start. `startRound` decides again, in its transaction.
+ */
+export async function peekRound(db: Db, input: { taskId: number; kind: RoundKind; triggerKey: string; maxRounds: number }): Promise<RoundDecision> {
+  return (await roundState(db, input)).decision;
+}
+
+async function roundState(
+  q: Db | Trx,
+  input: { taskId: number; kind: RoundKind; triggerKey: string; maxRounds: number },
+): Promise<{ decision: RoundDecision; task: TaskRow | undefined; attempt: AssignmentRow | undefined }> {
+  const task = await q.selectFrom('tasks').selectAll().where('id', '=', input.taskId).executeTakeFirst();
+  if (!task) return { decision: { kind: 'refuse', why: 'the task does not exist' }, task, attempt: undefined };
+  const attempt = task.pr_number === null ? undefined : await publishedAttemptIn(q, task.id, task.pr_number);
+  const [trigger, rounds, agent] = await Promise.all([
+    q.selectFrom('round_triggers').select('task_id').where('task_id', '=', task.id).where('trigger_key', '=', input.triggerKey).executeTakeFirst(),
+    attempt ? roundsIn(q, attempt.id, input.kind) : Promise.resolve(0),
+    attempt ? q.selectFrom('agents').select('tier').where('name', '=', attempt.agent_name).executeTakeFirst() : Promise.resolve(undefined),
+  ]);
+  const decision = decideRound({
+    kind: input.kind,
+    taskStatus: task.status,
+    agentTier: agent?.tier ?? 'suspended',
+    rounds,
+    maxRounds: input.maxRounds,
+    duplicate: trigger !== undefined,
+    hasMergeRequest: attempt !== undefined && task.branch !== null,
+  });
+  return { decision, task, attempt };
+}
+
+/**
+ * in_progress → completed, the merge request as it was: a round that failed, changed nothing
+ * or was stopped leaves the published attempt standing. It does not count as a failed task
+ * (the task was completed before it), and nothing is pushed over what the MR holds.
+ */
+export async function failRound(
+  db: Db,
+  run: Pick<AssignmentRow, 'id' | 'task_id' | 'agent_name'>,
+  input: { usage: RunUsage; spent: TaskSpend; error: string; data?: Record<string, unknown> },
+): Promise<TaskRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const at = nowIso();
+    const task = await moveTask(trx, run.task_id, ['in_progress'], { ...input.spent, status: 'completed', completed_at: at, kept_sha: null, kept_outcome: null }, at);
+    if (!task) return null;
+    await endRun(trx, run, { usage: input.usage, spent: input.spent, countAgainstAgent: false }, at);
+    await log(trx, { event: 'round.failed', actor: 'executor', taskId: task.id, agentName: run.agent_name, data: { run: run.id, reason: input.error, outcome: input.usage.outcome, error: input.usage.error, ...input.data } }, at);
+    return task;
+  });
+}
+
+/** The attempt (not a round) that published merge request `mrNumber`. */
+function publishedAttemptIn(q: Db | Trx, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
+  return q
+    .selectFrom('assignments')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('mr_number', '=', mrNumber)
+    .where('round_of', 'is', null)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Rounds of `kind` the attempt had, started or queued ones included (a cancelled one is not a round). */
+async function roundsIn(q: Db | Trx, attemptId: number, kind: RoundKind): Promise<number> {
+  const row = await q
+    .selectFrom('assignments')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('round_of', '=', attemptId)
+    .where('round_kind', '=', kind)
+    .where('status', '!=', 'cancelled')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

@@ -29,6 +29,7 @@ import {
   completeRun,
   dueRuns,
   escalate,
+  failRound,
   failRun,
   published,
   publishingTasks,
@@ -42,6 +43,8 @@ import { branchName } from '../workspace/branch.js';
 import { mergeRequestTitle, renderMergeRequestBody } from './merge-request.js';
 import { publicFailureReason } from './failure.js';
 import { decideRecovery } from './recovery.js';
+import { roundDoneText, roundFailedText, roundMarker, type RoundView } from './round-reply.js';
+import { readRoundInput } from './rounds.js';
 import type { TaskService } from './service.js';
 
 export interface RunCoordinatorDeps {
@@ -238,7 +241,8 @@ export class RunCoordinator {
       repository: { forge: task.forge, fullName: task.repo, cloneUrl: task.clone_url, defaultBranch: task.default_branch },
       branch,
       // Work an earlier run kept on the branch when its budget ran out: the escalated run continues it.
-      resume: task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
+      resume: !run.round_kind && task.kept_sha && task.kept_outcome ? { sha: task.kept_sha, stop: task.kept_outcome } : undefined,
+      round: run.round_kind ? { kind: run.round_kind, round: run.round ?? 1, maxRounds: maxRoundsOf(config, run.round_kind), feedback: readRoundInput(run.round_input) } : undefined,
       credential: () => forge.gitCredential(repo),
       author: { name: config.executor.bot_name, email: config.executor.bot_email },
       policy: { protectedPaths: protectedPatterns(config.policy, task.repo), onProtectedChange: config.policy.on_protected_change },
@@ -257,6 +261,7 @@ export class RunCoordinator {
   }
 
   private async finish(task: TaskRow, run: AssignmentRow, tier: Tier, result: RunResult): Promise<void> {
+    if (run.round_kind) return this.finishRound(task, run, result);
     const { db, config, tasks, events } = this.deps;
     const escalationRequested = this.escalationRequests.get(task.id) ?? null;
     this.escalationRequests.delete(task.id);
@@ -305,6 +310,56 @@ export class RunCoordinator {
     await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
   }
 
+  /**
+   * A round's end: a pushed follow-up commit is published like any run (the open MR updated)
+   * and answered on the MR; anything else leaves the merge request as it was, the task
+   * completed, and says why on the MR. A round never escalates: its agent is the MR's.
+   */
+  private async finishRound(task: TaskRow, run: AssignmentRow, result: RunResult): Promise<void> {
+    const { db, events } = this.deps;
+    const usage = runUsage(result);
+    const spent: TaskSpend = {
+      tokens_used: task.tokens_used + tokensUsed(result.usage),
+      cost_usd: task.cost_usd + result.usage.costUsd,
+      duration_ms: task.duration_ms + Math.round(result.durationMs),
+    };
+    if (result.outcome === 'success' && result.commitSha) {
+      const guards = result.guards ?? [];
+      const outcome = { headSha: result.commitSha, summary: result.summary ?? null, changedFiles: result.changedFiles, guards };
+      const publishing = await completeRun(db, run, { usage, spent, ...outcome, round: true });
+      const stored = { summary: outcome.summary, changed_files: JSON.stringify(outcome.changedFiles), guards: JSON.stringify(guards) };
+      if (publishing) await this.publish(publishing, { ...run, ...usage, ...stored }, result.round);
+    } else {
+      const decided = result.outcome === 'success' ? 'the agent finished without changing any file' : (result.error?.trim() || `the run ended: ${result.outcome}`);
+      const reason = publicFailureReason({ outcome: result.outcome, failure: result.failure, error: result.error, decided });
+      const failed = await failRound(db, run, { usage, spent, error: reason, data: { stage: result.failure?.stage ?? null } });
+      if (failed) {
+        await this.syncIssue(failed);
+        await this.replyOnRound(failed, run, (view) => roundFailedText({ ...view, reason }));
+      }
+    }
+    await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
+  }
+
+  /** The round's one comment on the merge request; a failure to post it does not undo the round. */
+  private async replyOnRound(task: TaskRow, run: AssignmentRow, text: (view: RoundView) => string): Promise<void> {
+    if (!run.round_kind || task.pr_number === null) return;
+    const view: RoundView = {
+      kind: run.round_kind,
+      round: run.round ?? 1,
+      maxRounds: maxRoundsOf(this.deps.config, run.round_kind),
+      agent: run.agent_name,
+      requestedBy: readRoundInput(run.round_input).requestedBy,
+    };
+    try {
+      const forge = await this.deps.forges.get(task.forge as 'github' | 'gitlab', task.installation_id ?? undefined);
+      const thread = { repo: { id: task.repo_id, fullName: task.repo }, number: task.pr_number, on: 'merge_request' as const };
+      await forge.upsertComment(thread, roundMarker(task.id, run.id), text(view));
+    } catch (error) {
+      this.deps.log.warn({ err: error, taskId: task.id, run: run.id }, 'could not answer on the merge request about its round');
+    }
+  }
+
   /** Tasks left in `publishing` (a forge error, a crash): tried again once their backoff allows. */
   private async resumePublishing(): Promise<void> {
     const now = Date.now();
@@ -319,15 +374,16 @@ export class RunCoordinator {
    * branch, so a retry never opens a second. A forge error leaves the task publishing, to be
    * finished by a later pass.
    */
-  private async publish(queued: TaskRow, run: AssignmentRow): Promise<void> {
+  private async publish(queued: TaskRow, run: AssignmentRow, round?: RunResult['round']): Promise<void> {
     // One publisher per task: the run that just finished and the poll's resume may meet here.
     await this.lock.run(`publish:${queued.id}`, async () => {
       const task = await getTask(this.deps.db, queued.id);
-      if (task?.status === 'publishing') await this.publishLocked(task, run);
+      if (task?.status === 'publishing') await this.publishLocked(task, run, round);
     });
   }
 
-  private async publishLocked(task: TaskRow, run: AssignmentRow): Promise<void> {
+  /** `round`: what a round's own commit changed, while the run's result is in hand (a resumed publish says less). */
+  private async publishLocked(task: TaskRow, run: AssignmentRow, round?: RunResult['round']): Promise<void> {
     const { db, config, forges, log } = this.deps;
     const agent = await getAgent(db, run.agent_name);
     const changedFiles = run.changed_files ? (JSON.parse(run.changed_files) as string[]) : [];
@@ -342,14 +398,18 @@ export class RunCoordinator {
       const labels = [config.labels.bot_authored, ...(flagged ? [config.labels.protected_change] : [])];
       // A retry of the same task pushed to the same branch: update its MR, never open a second.
       const existing = await forge.findMergeRequestByBranch(repo, task.branch!);
-      const mr = existing
-        ? await forge.updateMergeRequest(repo, existing.number, { title, body })
-        : await forge.openMergeRequest(repo, { sourceBranch: task.branch!, targetBranch: task.default_branch, title, body, labels });
+      // A round continues its merge request: closed or merged meanwhile, it is not opened again.
+      const closedUnder = !existing && run.round_kind && task.pr_number !== null && task.pr_url !== null ? { number: task.pr_number, url: task.pr_url } : null;
+      const mr =
+        closedUnder ??
+        (existing
+          ? await forge.updateMergeRequest(repo, existing.number, { title, body })
+          : await forge.openMergeRequest(repo, { sourceBranch: task.branch!, targetBranch: task.default_branch, title, body, labels }));
       if (existing && flagged) await forge.addLabels({ repo, number: existing.number, on: 'merge_request' }, [config.labels.protected_change]);
       done = await published(db, task.id, {
         url: mr.url,
         number: mr.number,
-        opened: !existing,
+        opened: !existing && !closedUnder,
         agent: run.agent_name,
         runId: run.id,
         data: { sha: task.head_sha, tokens: run.input_tokens + run.output_tokens + run.cache_tokens, cost_usd: run.cost_usd, guards },
@@ -364,6 +424,10 @@ export class RunCoordinator {
     }
     this.publishBackoff.delete(task.id);
     if (done) await this.syncIssue(done);
+    if (done && run.round_kind && done.head_sha) {
+      const sha = done.head_sha;
+      await this.replyOnRound(done, run, (view) => roundDoneText({ ...view, sha, baseSha: round?.baseSha ?? null, files: round?.files ?? null, summary: run.summary }));
+    }
   }
 
   private async syncIssue(task: TaskRow): Promise<void> {
@@ -381,6 +445,8 @@ function keptWork(task: TaskRow, result: RunResult): Pick<TaskRow, 'kept_sha' | 
   if (result.commitSha && isBudgetStop(result.outcome)) return { kept_sha: result.commitSha, kept_outcome: result.outcome };
   return { kept_sha: task.kept_sha, kept_outcome: task.kept_outcome };
 }
+
+const maxRoundsOf = (config: Config, kind: 'revision' | 'ci_fix'): number => (kind === 'revision' ? config.review.max_rounds : config.ci_fix.max_rounds);
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

@@ -7,6 +7,8 @@
 import nock from 'nock';
 
 const API = 'https://api.github.com';
+/** Where GitHub redirects a job log download to (a signed storage URL). */
+const LOGS = 'https://pipelines.actions.githubusercontent.com';
 
 export interface GhUser {
   login: string;
@@ -76,6 +78,12 @@ export class FakeGitHub {
   checkSuites: { id: number; head_sha: string; head_branch: string | null; conclusion: string | null; app: { id: number; slug: string } }[] = [];
   /** Commit statuses, newest first, as `GET /commits/{ref}/statuses` lists them. */
   statuses: { id: number; sha: string; state: string; context: string; target_url: string | null }[] = [];
+  /** Review bodies and inline comments by review id (`GET /pulls/{n}/reviews/{id}` and `…/comments`). */
+  reviewBodies = new Map<number, string>();
+  reviewComments = new Map<number, { id: number; user: GhUser; body: string; path: string; line: number | null; original_line: number }[]>();
+  /** Jobs of each workflow run (`GET /actions/runs/{id}/jobs`), and each job's log (served, as GitHub does, by a redirect). */
+  jobs = new Map<number, { id: number; name: string; conclusion: string }[]>();
+  jobLogs = new Map<number, string>();
   private nextId = 3000;
   readonly bot: GhUser = { login: 'doom-rlvr[bot]', id: 41898282, type: 'Bot' };
 
@@ -199,7 +207,34 @@ export class FakeGitHub {
       const p = this.pulls.find((x) => x.number === num(record('GET', uri, {}), '/pulls/'));
       return p ? [200, pullJson(p)] : [404, { message: 'Not Found' }];
     });
-    scope.get(new RegExp(`^${base}/pulls/\\d+/reviews`)).reply((uri) => [200, this.reviews.get(num(record('GET', uri, {}), '/pulls/')) ?? []]);
+    scope.get(new RegExp(`^${base}/pulls/\\d+/reviews/\\d+/comments`)).reply((uri) => {
+      const id = num(record('GET', uri, {}), '/reviews/');
+      return [200, (this.reviewComments.get(id) ?? []).map((c) => ({ ...c, pull_request_review_id: id, html_url: `https://github.com/${this.repo}/pull/2#discussion_r${c.id}` }))];
+    });
+    scope.get(new RegExp(`^${base}/pulls/\\d+/reviews/\\d+$`)).reply((uri) => {
+      const path = record('GET', uri, {});
+      const id = num(path, '/reviews/');
+      const r = this.reviews.get(num(path, '/pulls/'))?.find((x) => x.id === id);
+      return r ? [200, { ...r, body: this.reviewBodies.get(id) ?? '' }] : [404, { message: 'Not Found' }];
+    });
+    scope.get(new RegExp(`^${base}/pulls/\\d+/reviews(\\?|$)`)).reply((uri) => [200, this.reviews.get(num(record('GET', uri, {}), '/pulls/')) ?? []]);
+    scope.get(new RegExp(`^${base}/actions/runs/\\d+/jobs`)).reply((uri) => {
+      const run = num(record('GET', uri, {}), '/runs/');
+      const jobs = (this.jobs.get(run) ?? []).map((j) => ({ ...j, run_id: run, status: 'completed', html_url: `https://github.com/${this.repo}/actions/runs/${run}/job/${j.id}` }));
+      return [200, { total_count: jobs.length, jobs }];
+    });
+    scope.get(new RegExp(`^${base}/actions/jobs/\\d+/logs$`)).reply((uri) => {
+      const id = num(record('GET', uri, {}), '/jobs/');
+      if (!this.jobLogs.has(id)) return [404, { message: 'Not Found' }];
+      return [302, '', { location: `${LOGS}/jobs/${id}/log.txt?sig=signed` }];
+    });
+    nock(LOGS)
+      .persist()
+      .get(/^\/jobs\/\d+\/log\.txt/)
+      .reply((uri) => {
+        const id = Number(uri.split('/')[2]);
+        return [200, this.jobLogs.get(id) ?? '', { 'content-type': 'text/plain' }];
+      });
     scope.get(new RegExp(`^${base}/issues/\\d+/reactions`)).reply((uri) => [200, this.reactions.get(num(record('GET', uri, {}), '/issues/')) ?? []]);
     scope.get(new RegExp(`^${base}/collaborators/[^/]+/permission$`)).reply((uri) => {
       const login = decodeURIComponent(record('GET', uri, {}).split('/').at(-2)!);

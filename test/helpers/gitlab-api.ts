@@ -68,6 +68,8 @@ export class FakeGitLab {
   pipelines: FakePipeline[] = [];
   /** Issues by iid as the forge holds them now; `GET /issues/:iid` answers from here (404 when absent). */
   issues = new Map<number, FakeIssue>();
+  /** Discussions of each merge request by iid, as `GET /merge_requests/:iid/discussions` lists them. */
+  discussions = new Map<number, { id: string; notes: { id: number; body: string; author: FakeUser; system: boolean; resolvable: boolean; resolved: boolean; position?: { new_path: string; new_line: number } }[] }[]>();
   /** While set, reading a merge request answers 404 (an outage, a permission change). */
   mergeRequestsUnreadable = false;
   private nextId = 500;
@@ -181,6 +183,11 @@ export class FakeGitLab {
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+$/).reply((uri) => {
       const mr = mrOf(record('GET', uri, {}).path);
       return mr && !this.mergeRequestsUnreadable ? [200, shape(mr)] : [404, { message: '404 Not found' }];
+    });
+    scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/discussions/).query(true).reply((uri) => {
+      const iid = Number(/merge_requests\/(\d+)/.exec(record('GET', uri, {}).path)?.[1]);
+      const list = (this.discussions.get(iid) ?? []).map((d) => ({ ...d, individual_note: false, notes: d.notes.map((n) => ({ ...n, type: n.position ? 'DiffNote' : 'DiscussionNote', noteable_type: 'MergeRequest' })) }));
+      return [200, list, { 'x-next-page': '' }];
     });
     scope.get(/\/api\/v4\/projects\/\d+\/merge_requests\/\d+\/approvals/).reply((uri) => {
       const mr = mrOf(record('GET', uri, {}).path);

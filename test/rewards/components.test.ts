@@ -17,6 +17,13 @@ const pipeline = (over: Partial<PipelineSignals> = {}): PipelineSignals => ({
 });
 
 describe('assembleComponents', () => {
+  it('a red pipeline whose failed jobs the target branch fails too is not held against the change', () => {
+    expect(assembleComponents(pipeline({ status: 'failed' }), 0, config.evaluator).components.ci_pipeline_status).toBe(0);
+    expect(assembleComponents(pipeline({ status: 'failed' }), 0, config.evaluator, { ciExcused: true }).components.ci_pipeline_status).toBe(1);
+    // Only a failure is excused: a cancelled pipeline is still no pass.
+    expect(assembleComponents(pipeline({ status: 'canceled' }), 0, config.evaluator, { ciExcused: true }).components.ci_pipeline_status).toBe(0);
+  });
+
   it('maps every signal to its component', () => {
     const { components, degraded } = assembleComponents(pipeline(), 0.7, config.evaluator);
     expect(components).toEqual({

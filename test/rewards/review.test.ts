@@ -42,6 +42,16 @@ describe('reviewFeedback', () => {
     expect(peopleToCheck([], [], feedback)).toEqual(['alice', 'bob', 'reader']);
   });
 
+  it('each revision round costs 0.15: an MR that needed three rounds scores below one that needed none', () => {
+    const permissions = access({ alice: 'write' });
+    const approvedAndMerged = { ...base, verdicts: [verdict('alice', 'approved')], state: 'merged' as const, permissions };
+    expect(reviewFeedback(approvedAndMerged).score).toBe(0.7);
+    expect(reviewFeedback({ ...approvedAndMerged, rounds: 0 }).score).toBe(0.7);
+    expect(reviewFeedback({ ...approvedAndMerged, rounds: 1 }).score).toBe(0.55);
+    expect(reviewFeedback({ ...approvedAndMerged, rounds: 3 }).score).toBe(0.25);
+    expect(reviewFeedback({ ...base, verdicts: [], state: 'closed', permissions, rounds: 5 }).score).toBe(-1);
+  });
+
   it('counts only humans with write access, never bots or the author', () => {
     const permissions = access({ alice: 'write', reader: 'read', 'ci-bot': 'admin', 'doom-rlvr[bot]': 'admin' });
     const r = reviewFeedback({

@@ -6,6 +6,7 @@
 import type { ProbotOctokit } from 'probot';
 import { z } from 'zod';
 import type {
+  CiJob,
   CommentRef,
   Forge,
   ForgeUser,
@@ -18,11 +19,12 @@ import type {
   Reaction,
   RepoLocator,
   ReportLocation,
+  ReviewComment,
   ReviewVerdict,
   ThreadRef,
   UserRef,
 } from '../forge.js';
-import { readAtMost, withMarker } from '../bodies.js';
+import { readAtMost, readTail, withMarker } from '../bodies.js';
 import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import type { PipelineRun } from '../event.js';
 import { readZipEntry, ZipError } from './zip.js';
@@ -77,6 +79,22 @@ const review = z.object({
   state: z.string(),
   submitted_at: z.string().nullish(),
 });
+
+/** `GET /repos/{owner}/{repo}/pulls/{n}/reviews/{id}`: the review's own text. */
+const reviewDetail = review.extend({ body: z.string().nullish() });
+
+/** An inline review comment; `line` is null on a line the diff no longer shows (then `original_line`). */
+const reviewComment = z.object({
+  id: z.number().int(),
+  user: user.nullable(),
+  body: z.string(),
+  path: z.string(),
+  line: z.number().int().nullish(),
+  original_line: z.number().int().nullish(),
+});
+
+/** A workflow run's job; `conclusion` is null while it runs. */
+const job = z.object({ id: z.number().int(), name: z.string(), conclusion: z.string().nullish(), html_url: z.string().nullish() });
 
 const reaction = z.object({ id: z.number().int(), user: user.nullable(), content: z.string() });
 
@@ -425,6 +443,68 @@ export class GitHubForge implements Forge {
     });
     const run = runs[0];
     return run ? { id: run.id, sha: run.head_sha, coverage: null } : null;
+  }
+
+  /** The review's body, then its inline comments, each with its file and line. */
+  async reviewComments(repoRef: RepoLocator, number: number, reviewId?: number): Promise<ReviewComment[]> {
+    if (reviewId === undefined) return [];
+    const { owner, repo } = splitFullName(repoRef);
+    const params = { owner, repo, pull_number: number, review_id: reviewId };
+    const r = await this.call(reviewDetail, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}', params);
+    const inline = await this.all(reviewComment, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments', { ...params, per_page: 100 });
+    const body = (r.body ?? '').trim();
+    return [
+      ...(body ? [{ author: toUser(r.user), body, path: null, line: null }] : []),
+      ...inline.map((c) => ({ author: toUser(c.user), body: c.body, path: c.path, line: c.line ?? c.original_line ?? null })),
+    ];
+  }
+
+  /** The latest attempt's jobs that failed or timed out (`filter=latest`: a re-run replaces its first try). */
+  async failedJobs(repoRef: RepoLocator, pipelineId: number): Promise<CiJob[]> {
+    const { owner, repo } = splitFullName(repoRef);
+    const jobs = await this.all(job, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner, repo, run_id: pipelineId, filter: 'latest', per_page: 100 });
+    return jobs.filter((j) => j.conclusion === 'failure' || j.conclusion === 'timed_out').map((j) => ({ id: j.id, name: j.name, url: j.html_url ?? null }));
+  }
+
+  /** The newest completed push run on `ref`, whatever its conclusion (see latestSuccessfulPipeline on why push only). */
+  async latestPipeline(repoRef: RepoLocator, ref: string): Promise<PipelineRef | null> {
+    const { owner, repo } = splitFullName(repoRef);
+    const { workflow_runs: runs } = await this.call(workflowRuns, 'GET /repos/{owner}/{repo}/actions/runs', {
+      owner,
+      repo,
+      branch: ref,
+      event: 'push',
+      status: 'completed',
+      exclude_pull_requests: true,
+      per_page: 1,
+    });
+    const run = runs[0];
+    return run ? { id: run.id, sha: run.head_sha, coverage: null } : null;
+  }
+
+  /**
+   * The job's log as text, its last `maxBytes`. GitHub answers with a 302 to a short-lived
+   * storage URL, which fetch follows (without the Authorization header: another origin).
+   */
+  async jobLog(repoRef: RepoLocator, jobId: number, maxBytes: number): Promise<string> {
+    const { owner, repo } = splitFullName(repoRef);
+    let response: { data: unknown };
+    try {
+      response = await this.octokit.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs', {
+        owner,
+        repo,
+        job_id: jobId,
+        request: { parseSuccessResponseBody: false },
+      });
+    } catch (error) {
+      throw toForgeApiError(error);
+    }
+    const data = response.data;
+    if (typeof data === 'string') return data.slice(-maxBytes);
+    if (data instanceof ArrayBuffer) return new TextDecoder('utf-8').decode(Buffer.from(data).subarray(-maxBytes));
+    if (!data || typeof (data as { getReader?: unknown }).getReader !== 'function') return '';
+    const { bytes } = await readTail(data as ReadableStream<Uint8Array>, maxBytes);
+    return new TextDecoder('utf-8').decode(bytes);
   }
 
   /**

@@ -171,6 +171,7 @@ export function normalizeGitHub(eventName: string, payload: unknown): ForgeEvent
           state,
           number: p.pull_request.number,
           headSha: p.review.commit_id ?? p.pull_request.head.sha,
+          ...(p.review.id !== undefined ? { reviewId: p.review.id } : {}),
           reviewer: toActor(p.review.user ?? p.sender),
         },
         ...reviewBodyComment(p, action),

@@ -26,6 +26,7 @@ import {
   Jobs,
   MergeRequestApprovals,
   MergeRequestAwardEmojis,
+  MergeRequestDiscussions,
   MergeRequestNoteAwardEmojis,
   MergeRequestNotes,
   MergeRequests,
@@ -35,6 +36,7 @@ import {
 } from '@gitbeaker/rest';
 import type { z } from 'zod';
 import type {
+  CiJob,
   CommentRef,
   Forge,
   ForgeUser,
@@ -47,11 +49,12 @@ import type {
   Reaction,
   RepoLocator,
   ReportLocation,
+  ReviewComment,
   ReviewVerdict,
   ThreadRef,
   UserRef,
 } from '../forge.js';
-import { readAtMost, withMarker } from '../bodies.js';
+import { readAtMost, readTail, withMarker } from '../bodies.js';
 import { ForgeApiError, mayHaveBeenApplied } from '../errors.js';
 import { retryingFetch, type RetryOptions } from '../http-retry.js';
 import type { PipelineRun } from '../event.js';
@@ -95,6 +98,7 @@ function resources(host: string, token: string, requesterFn: ReturnType<typeof r
     users: new UsersApi(options),
     approvals: new MergeRequestApprovals(options),
     mrAwards: new MergeRequestAwardEmojis(options),
+    mrDiscussions: new MergeRequestDiscussions(options),
     jobs: new Jobs(options),
     artifacts: new JobArtifacts(options),
     pipelines: new Pipelines(options),
@@ -391,6 +395,49 @@ export class GitLabForge implements Forge {
         coverage: null,
       }];
     });
+  }
+
+  /**
+   * The notes of unresolved discussions, oldest first: what reviewers still want changed.
+   * Resolved threads, plain (non-resolvable) comments and system notes are left out.
+   */
+  async reviewComments(repo: RepoLocator, number: number): Promise<ReviewComment[]> {
+    const discussions = await this.all(S.Discussion, `/projects/${repo.id}/merge_requests/${number}/discussions`, (page) =>
+      this.#api.mrDiscussions.all(repo.id, number, { perPage: 100, page, showExpanded: true }),
+    );
+    return discussions.flatMap((d) => {
+      const notes = (d.notes ?? []).filter((n) => !n.system);
+      if (!notes.some((n) => n.resolvable && !n.resolved)) return [];
+      return notes.map((n) => ({
+        author: toUser(n.author),
+        body: n.body ?? '',
+        path: n.position?.new_path ?? n.position?.old_path ?? null,
+        line: n.position?.new_line ?? n.position?.old_line ?? null,
+      }));
+    });
+  }
+
+  /** The pipeline's failed jobs (latest attempts), leaving out those allowed to fail. */
+  async failedJobs(repo: RepoLocator, pipelineId: number): Promise<CiJob[]> {
+    const jobs = await this.all(S.CiJob, `/projects/${repo.id}/pipelines/${pipelineId}/jobs`, (page) =>
+      this.#api.jobs.all(repo.id, { pipelineId, scope: ['failed'], perPage: 100, page, showExpanded: true } as never),
+    );
+    return jobs.filter((j) => j.status === 'failed' && !j.allow_failure).map((j) => ({ id: j.id, name: j.name, url: j.web_url ?? null }));
+  }
+
+  async latestPipeline(repo: RepoLocator, ref: string): Promise<PipelineRef | null> {
+    const found = await this.#api.pipelines.all(repo.id, { ref, scope: 'finished', orderBy: 'id', sort: 'desc', perPage: 1, maxPages: 1 });
+    const latest = this.check(S.Pipeline.array(), 'GET', `/projects/${repo.id}/pipelines`, found)[0];
+    return latest ? { id: latest.id, sha: latest.sha, coverage: null } : null;
+  }
+
+  /** The job's trace, its last `maxBytes` (a trace can be many megabytes; the failure is near its end). */
+  async jobLog(repo: RepoLocator, jobId: number, maxBytes: number): Promise<string> {
+    const path = `/projects/${repo.id}/jobs/${jobId}/trace`;
+    const found = await this.#api.jobs.showLog(repo.id, jobId, { asStream: true, showExpanded: true } as never);
+    const file = this.check(S.RawFile, 'GET', path, found);
+    const { bytes } = await readTail(file.data, maxBytes);
+    return new TextDecoder('utf-8').decode(bytes);
   }
 
   private async pipeline(repo: RepoLocator, pipelineId: number): Promise<z.infer<typeof S.PipelineDetails>> {

@@ -121,6 +121,7 @@ export function normalizeGitLab(eventHeader: string, payload: unknown): ForgeEve
             body: p.object_attributes.note,
             url: p.object_attributes.url,
             author: toActor(p.user),
+            ...(p.object_attributes.type === 'DiffNote' || p.object_attributes.type === 'DiscussionNote' ? { reviewNote: true } : {}),
           },
         },
       ];

@@ -62,6 +62,8 @@ export const noteHook = z.object({
     noteable_type: z.string(),
     url: z.string(),
     action: z.string().nullish(),
+    /** `DiffNote` (on a line of the change), `DiscussionNote` (a thread), null for a plain comment. */
+    type: z.string().nullish(),
   }),
   issue: z.object({ iid }).nullish(),
   merge_request: z.object({ iid }).nullish(),

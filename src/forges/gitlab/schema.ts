@@ -53,6 +53,33 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
+/** A pipeline job as the jobs list shows it, for CI fixes: its result and whether it may fail. */
+export const CiJob = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  status: z.string(),
+  allow_failure: z.boolean().nullish(),
+  web_url: z.string().nullish(),
+});
+
+/** `GET /projects/:id/merge_requests/:iid/discussions`: threads of notes, diff notes with their position. */
+export const Discussion = z.object({
+  id: z.string(),
+  notes: z
+    .array(
+      z.object({
+        id: z.number().int(),
+        body: z.string().nullish(),
+        system: z.boolean().nullish(),
+        resolvable: z.boolean().nullish(),
+        resolved: z.boolean().nullish(),
+        author: User,
+        position: z.object({ new_path: z.string().nullish(), old_path: z.string().nullish(), new_line: z.number().int().nullish(), old_line: z.number().int().nullish() }).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
 export const Pipeline = z.object({ id: z.number().int(), sha: z.string() });
 /** An item of `GET /merge_requests/:iid/pipelines`. */
 export const MergeRequestPipeline = Pipeline.extend({ ref: z.string(), status: z.string(), source: z.string().nullish(), web_url: z.string() });
