@@ -80,8 +80,9 @@ describe('slash commands on GitHub', () => {
     expect(reply!.body).toContain('<!-- doom-rlvr:command:492700400 -->');
     expect(reply!.body).toContain('| `/doom promote <agent> [--reason <text>]` | maintain |');
     expect(reply!.body).toContain('| `/doom retry [--tier junior\\|senior\\|principal]` | write |  |');
-    // Revision runs are the review rounds' part, not this handler's.
-    expect(reply!.body).toContain('| `/doom revise <instructions>` | write | not handled yet |');
+    // Every command is carried out now, revise included (a review round).
+    expect(reply!.body).toContain('| `/doom revise <instructions>` | write |  |');
+    expect(reply!.body).not.toContain('not handled yet');
     expect(reply!.body).toContain('No task for this issue.');
     expect(reply!.body.indexOf('/doom help')).toBeLessThan(reply!.body.indexOf('/doom status'));
     expect(reply!.body).not.toContain('/doom cancel`**');
@@ -130,9 +131,9 @@ describe('slash commands on GitHub', () => {
     expect(github.made('GET', /collaborators/)).toEqual([]);
   });
 
-  it('a command not handled yet is said so, and changes nothing', async () => {
+  it('revise on an issue without a bot merge request says why, and changes nothing', async () => {
     await send(comment('/doom revise keep the API'));
-    expect(replies()[0]!.body).toContain('**`/doom revise`** is understood but not carried out by this version of the bot yet; nothing changed.');
+    expect(replies()[0]!.body).toContain('**`/doom revise`** did nothing: no task for this issue');
     expect(await app.store.db.selectFrom('tasks').selectAll().execute()).toEqual([]);
   });
 });
