@@ -12,6 +12,7 @@ import { failedHookCounts, hookEventsOf, recordHookEvents } from '../../src/stor
 import { claimDue, deliveryCounts, insertDeliveries, markDone, markFailed, pruneDeliveries, requeueInterrupted } from '../../src/store/deliveries.js';
 import { openStore } from '../../src/store/db.js';
 import { rewardOfAttempt, rewardsOf, saveAttemptReward, settledRewards, successRates } from '../../src/store/rewards.js';
+import { endedRunsWithTier } from '../../src/store/stats.js';
 import { findTaskByIssue, insertTask, listTasks, taskCounts, updateTask } from '../../src/store/tasks.js';
 import { repoRoot } from '../helpers/app.js';
 import { backends } from '../helpers/stores.js';
@@ -108,6 +109,23 @@ for (const backend of backends) {
         { ...assignment, status: 'completed' },
       ]).execute();
       expect(await activeLoad(store.db)).toEqual(new Map([['agent-principal', 2]]));
+    });
+
+    it('gives each ended run the tier its TaskStart recorded, else its agent\'s tier now, once per run', async () => {
+      await syncAgents(store.db, agents);
+      const { task } = await insertTask(store.db, newTask());
+      const run = (outcome: string | null) => ({ ...newAssignment(task.id, 'agent-bugfix-junior', '[]'), status: 'completed' as const, outcome });
+      const [a, b] = await store.db.insertInto('assignments').values([run('success'), run('timeout'), run(null)]).returning('id').execute();
+      // Run a started twice (a re-run after an interruption) as a senior: its first start counts.
+      await recordHookEvents(store.db, [
+        { type: 'TaskStart', taskId: task.id, runId: a!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'senior' } },
+        { type: 'TaskStart', taskId: task.id, runId: a!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'principal' } },
+        { type: 'TaskComplete', taskId: task.id, runId: b!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'principal' } },
+      ]);
+      expect(await endedRunsWithTier(store.db)).toEqual([
+        { outcome: 'success', tier: 'senior' },
+        { outcome: 'timeout', tier: 'junior' },
+      ]);
     });
 
     /** A task with `n` attempts by agent-principal, each published on its own MR. */
