@@ -217,7 +217,7 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
 
   program
     .command('logs')
-    .description('the audit log: every decision the bot made')
+    .description("the audit log (every decision the bot made) and the runs' hook events")
     .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
     .option('--agent <name>', 'only entries about this agent')
     .option('--task <id>', "only this task: its runs with their errors, then its audit entries and its runs' hook events (TaskStart, PostToolUse, SubagentStop, TaskComplete)")

@@ -35,6 +35,7 @@ export async function recordHookEvents(db: Kysely<Database>, events: NewHookEven
   });
 }
 
+/** Hook events after `afterId`, oldest first (what a tail follows); the last `limit` when `afterId` is absent. */
 export async function hookEventsOf(
   db: Kysely<Database>,
   filter: { taskId?: number; agent?: string; afterId?: number; limit?: number },
@@ -42,8 +43,9 @@ export async function hookEventsOf(
   let q = db.selectFrom('hook_events').selectAll();
   if (filter.taskId !== undefined) q = q.where('task_id', '=', filter.taskId);
   if (filter.agent !== undefined) q = q.where('agent_name', '=', filter.agent);
-  if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
-  const rows = await q.orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+  const limit = filter.limit ?? 100;
+  if (filter.afterId !== undefined) return q.where('id', '>', filter.afterId).orderBy('id', 'asc').limit(limit).execute();
+  const rows = await q.orderBy('id', 'desc').limit(limit).execute();
   return rows.reverse();
 }
 
