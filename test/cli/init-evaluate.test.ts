@@ -188,6 +188,17 @@ describe('doom evaluate (the SubagentStop hook)', () => {
     expect(again.stdout).toMatch(/provisional reward for agent-bugfix-junior/);
   }, 120_000);
 
+  it('keeps the change the person commits: review merge then merges the branch cleanly and settles the reward', async () => {
+    const { repo, config, database, hookInput, hook } = await initialised();
+    expect((await hook(hookInput())).code).toBe(0);
+    await git(['commit', '--quiet', '-am', 'Keep the subagent\'s fix'], { cwd: repo, env: IDENTITY });
+    const merged = await ok('--config', config, '--database', database, 'review', 'merge', 'session-3f2a9c1e7b7d');
+    expect(merged).toMatch(/final reward for agent-bugfix-junior: \d\.\d\d/);
+    expect(merged).toContain('review_feedback_score  0.40');
+    expect(await git(['log', '-1', '--format=%s'], { cwd: repo })).toContain("Merge branch 'doom/1-");
+    expect(await readFile(join(repo, 'src/math.js'), 'utf8')).toContain('return a + b;');
+  }, 60_000);
+
   it('skips a subagent that is not a doom agent, and a working tree without a change', async () => {
     const { repo, database, hookInput, hook } = await initialised();
     const explore = await hook(hookInput({ agent_type: 'Explore' }));
