@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSampleRepository, sampleCommands } from '../../src/forges/local/sample.js';
+import { bwrapAvailable } from '../../src/runners/index.js';
 import { openStore } from '../../src/store/db.js';
 import { git } from '../../src/workspace/git.js';
 import { claudeTestEnv, startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
@@ -209,5 +210,46 @@ describe('doom assign with the real Claude Code CLI (local mode)', () => {
     expect(at('PostToolUse')).toBeGreaterThan(at('TaskStart'));
     expect(at('TaskComplete')).toBeGreaterThan(at('PostToolUse'));
     expect(lines[at('PostToolUse')]).toContain('"tool":"Write"');
+  }, 120_000);
+});
+
+const hasBwrap = await bwrapAvailable();
+
+describe.skipIf(!hasBwrap)('doom demo with Claude Code (ANTHROPIC_API_KEY set)', () => {
+  const saved = { ...process.env };
+  let fake: FakeAnthropic | undefined;
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it('runs the real claude CLI, sandboxed, as the agent: it reads, then edits the bug away, and the loop goes on as with the scripted one', async () => {
+    fake = await startFakeAnthropic({
+      kind: 'calls',
+      calls: [
+        { name: 'Read', input: { file_path: 'src/math.js' } },
+        { name: 'Edit', input: { file_path: 'src/math.js', old_string: 'return a - b;', new_string: 'return a + b;' } },
+      ],
+    });
+    Object.assign(process.env, claudeTestEnv(fake.url, await tempDir()), { HOME: saved.HOME ?? '/root' });
+    const dir = join(await tempDir(), 'demo');
+    const out = await ok('demo', '--dir', dir);
+    expect(out).toContain('Claude Code fixes it on a branch');
+    expect(out).toMatch(/branch doom\/1-add-subtracts at [0-9a-f]{10}/);
+    expect(out).toContain('pipeline on doom/1-add-subtracts: success');
+    expect(out).toContain('(2 passed, 0 failed)');
+    expect(out).toMatch(/final reward for agent-bugfix-junior: 2\.85/);
+    expect(out).toContain('tier change: agent-bugfix-junior junior → senior');
+    expect(fake.agentTurns()).toBe(3);
+
+    const state = await storeState(join(dir, 'doom.db'));
+    expect(state.hooks.map((h) => h.type)).toEqual(['TaskStart', 'PostToolUse', 'PostToolUse', 'TaskComplete']);
+    expect(state.hooks.slice(1, 3).map((h) => JSON.parse(h.payload) as { tool: string; status: string })).toEqual([
+      expect.objectContaining({ tool: 'Read', status: 'success' }),
+      expect.objectContaining({ tool: 'Edit', status: 'success' }),
+    ]);
+    expect(JSON.parse(state.hooks[0]!.payload)).toMatchObject({ runner: 'claude-code', tier: 'junior' });
   }, 120_000);
 });
