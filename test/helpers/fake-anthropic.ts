@@ -29,6 +29,11 @@ export type FakeBehaviour =
    */
   | { kind: 'calls'; calls: { name: string; input: Record<string, unknown> }[]; usage?: FakeUsage }
   /**
+   * Two conversations at once, told apart by their system prompt: `then` answers the ones
+   * whose system prompt contains `when` (a subagent's, say), `otherwise` the rest.
+   */
+  | { kind: 'route'; when: string; then: FakeBehaviour; otherwise: FakeBehaviour }
+  /**
    * Never finishes: answers every turn with another tool call (by default `Bash` running
    * `echo still working`), with large usage.
    */
@@ -183,6 +188,9 @@ const toolResultsSoFar = (body: MessagesBody): number =>
   ).length;
 
 const agentReply = (behaviour: FakeBehaviour, body: MessagesBody): Reply => {
+  if (behaviour.kind === 'route') {
+    return agentReply(JSON.stringify(body.system ?? '').includes(behaviour.when) ? behaviour.then : behaviour.otherwise, body);
+  }
   if (behaviour.kind === 'calls') {
     const usage = behaviour.usage ?? defaultUsage;
     const next = behaviour.calls[toolResultsSoFar(body)];
