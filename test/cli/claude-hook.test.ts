@@ -74,8 +74,9 @@ describe('a Claude Code subagent scored by the SubagentStop hook doom init wrote
         calls: [{ name: 'Agent', input: { subagent_type: 'agent-bugfix-junior', description: 'Fix add()', prompt: 'add() subtracts: fix it.' } }],
       },
     });
-    const env = { ...claudeTestEnv(fake.url, join(dir, 'home')), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
-    await mkdir(env.HOME, { recursive: true });
+    const home = join(dir, 'home');
+    await mkdir(home);
+    const env = { ...claudeTestEnv(fake.url, home), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
 
     const run = await runClaude(repo, env, 'Use agent-bugfix-junior to fix add().');
     expect(run.code, run.stderr).toBe(0);
