@@ -22,7 +22,8 @@ export async function init(dir: string, out: (text: string) => void): Promise<vo
   out('');
   out('Next:');
   out('  1. check the test command (and add coverage, lint, security) in .claude/doom-rlvr.toml');
-  out("  2. put `doom` on the PATH Claude Code's hooks see (npm install -g doom-rlvr, or npm link in a checkout)");
+  out('  2. commit .claude/ (its scoreboard/ is ignored): a change under .claude/ is a protected path, so an uncommitted one is refused');
+  out("  3. put `doom` on the PATH Claude Code's hooks see (npm install -g doom-rlvr, or npm link in a checkout)");
   out('  4. ask Claude Code to use a subagent, e.g. "use agent-bugfix-junior to fix …": when it stops, its change is scored');
 }
 

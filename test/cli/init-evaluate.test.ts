@@ -42,6 +42,7 @@ describe('doom init', () => {
   it("writes the seed's .claude/ structure, which loads as a config with its agents and hook", async () => {
     const { repo } = await sampleRepo();
     const out = await ok('init', '--dir', repo);
+    expect(out).toMatch(/Next:\n {2}1\. .*\n {2}2\. commit \.claude\/.*\n {2}3\. put `doom` on the PATH.*\n {2}4\. /);
     for (const path of ['.claude/doom-rlvr.toml', '.claude/settings.json', '.claude/agents/template.yml', '.claude/agents/agent-bugfix-junior.yml', '.claude/agents/agent-bugfix-junior.md']) {
       expect(out).toContain(path);
       expect(existsSync(join(repo, path))).toBe(true);
