@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createSampleRepository } from '../../src/forges/local/sample.js';
+import { guessTestCommand } from '../../src/cli/init.js';
+import { evaluationTarget, parseSubagentStop } from '../../src/forges/local/evaluate.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { openStore } from '../../src/store/db.js';
 import { git } from '../../src/workspace/git.js';
@@ -37,6 +39,28 @@ async function sampleRepo() {
   const { fixPatch } = await createSampleRepository(repo);
   return { repo: await git(['rev-parse', '--show-toplevel'], { cwd: repo }), fixPatch };
 }
+
+describe('the pure parts', () => {
+  it.each([
+    [['package.json', 'Makefile'], ['npm', 'test']],
+    [['pyproject.toml'], ['python3', '-m', 'pytest']],
+    [['go.mod'], ['go', 'test', './...']],
+    [['Cargo.toml'], ['cargo', 'test']],
+    [['Makefile'], ['make', 'test']],
+    [[], ['npm', 'test']],
+  ])('guesses the test command from %j', (files, command) => {
+    expect(guessTestCommand(files)).toEqual(command);
+  });
+
+  it('takes the task and agent from the flags, else from the hook input', () => {
+    const input = { session_id: '3f2a9c1e-7b7d-4c1e-9a55-0d2f1f6b8e10', agent_type: 'agent-x' };
+    expect(evaluationTarget({}, input)).toEqual({ key: 'session-3f2a9c1e7b7d', agent: 'agent-x', agentFrom: 'hook' });
+    expect(evaluationTarget({ taskId: ' ', agentName: '' }, input)).toEqual({ key: 'session-3f2a9c1e7b7d', agent: 'agent-x', agentFrom: 'hook' });
+    expect(evaluationTarget({ taskId: 'bug-1', agentName: 'agent-y' }, input)).toEqual({ key: 'bug-1', agent: 'agent-y', agentFrom: 'flag' });
+    expect(() => evaluationTarget({ taskId: 'bug-1' }, null)).toThrow('no agent name');
+    expect(parseSubagentStop('  \n')).toBeNull();
+  });
+});
 
 describe('doom init', () => {
   it("writes the seed's .claude/ structure, which loads as a config with its agents and hook", async () => {
