@@ -224,6 +224,23 @@ describe('doom evaluate (the SubagentStop hook)', () => {
     expect(await readFile(join(repo, 'src/math.js'), 'utf8')).toContain('return a + b;');
   }, 60_000);
 
+  it('starts no agent for another run it finds due: that run fails saying its change is gone', async () => {
+    const { repo, config, database, hookInput, hook } = await initialised();
+    // A task left waiting (as an interrupted evaluation leaves one), for a Claude Code agent.
+    await ok('--config', config, '--database', database, 'assign', '--task', 'left-1', '--type', 'feature', '--repo', repo, '--no-run');
+    const run = await hook(hookInput());
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/provisional reward for agent-bugfix-junior/);
+    const store = await openStore(database);
+    try {
+      const runs = await store.db.selectFrom('assignments').selectAll().orderBy('agent_name').execute();
+      expect(runs.map((r) => [r.agent_name, r.status])).toEqual([['agent-bugfix-junior', 'completed'], ['agent-feature-junior', 'failed']]);
+      expect(runs[1]!.error).toContain('doom evaluate runs only the change of the subagent that stopped');
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   it('skips a subagent that is not a doom agent, and a working tree without a change', async () => {
     const { repo, database, hookInput, hook } = await initialised();
     const explore = await hook(hookInput({ agent_type: 'Explore' }));

@@ -23,11 +23,11 @@ import { taskType } from '../../config/schema.js';
 import { withHookEvents } from '../../executor/hooks.js';
 import { LocalExecutor } from '../../executor/local.js';
 import type { Logger } from '../../log.js';
-import { createRunner } from '../../runners/index.js';
+import { emptyUsage, type Runner } from '../../runners/runner.js';
 import { WorkingTreeRunner, workingTreeChange } from '../../runners/working-tree.js';
 import { getAgent, syncAgents } from '../../store/agents.js';
 import { recordHookEvents } from '../../store/hook-events.js';
-import { rewardOfTask } from '../../store/local.js';
+import { rewardOfAttempt } from '../../store/rewards.js';
 import type { TaskRow } from '../../store/schema.js';
 import { lastAssignment } from '../../store/transitions.js';
 import { LocalLoop, LocalModeError, repositoryAt, type LoopEvent } from './loop.js';
@@ -160,8 +160,9 @@ export async function evaluateSubagent(
     own.runId = (await lastAssignment(db, task.id))?.id ?? null;
     const done = await loop.run(task.id, report);
     task = done;
-    const reward = await rewardOfTask(db, done.id);
-    const runId = (await lastAssignment(db, done.id))?.id ?? null;
+    // This attempt's reward: an earlier attempt of the same task keeps its own.
+    const runId = own.runId;
+    const reward = runId === null ? undefined : await rewardOfAttempt(db, { taskId: done.id, assignmentId: runId, agentName: target.agent });
     const outcome = { evaluated: reward !== undefined, base: change.base, files: change.files, branch: done.branch, commit: done.head_sha, status: done.status, reward: reward?.reward ?? null, reward_kind: reward?.kind ?? null };
     await record(outcome, reward === undefined, done, runId);
     return { kind: 'evaluated', task: done, reward: reward?.reward ?? null, rewardKind: reward?.kind ?? null };
@@ -176,7 +177,12 @@ function firstSpecialization(json: string): TaskType {
   return taskType.parse(list[0]);
 }
 
-/** `own.runId` is the subagent's run; any other run the loop finds due gets its agent's own runner. */
+const noChange: Runner = {
+  kind: 'working-tree',
+  run: async () => ({ outcome: 'failed', usage: emptyUsage(), transcript: '', error: "doom evaluate runs only the change of the subagent that stopped: this run's change is gone" }),
+};
+
+/** `own.runId` is the subagent's run. */
 function loopFor(deps: EvaluateDeps, own: { runId: number | null; runner: WorkingTreeRunner }): LocalLoop {
   const { core, loaded, log, databaseUrl } = deps;
   const { config } = loaded;
@@ -187,8 +193,9 @@ function loopFor(deps: EvaluateDeps, own: { runId: number | null; runner: Workin
       mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,
       capacity: 1,
       sandbox: { hidden: botPlaces(databaseUrl, loaded) },
-      // The agent has already run: its run is the subagent's change.
-      runnerFor: (runner, permissions, sandbox, request) => (request.runId === own.runId ? own.runner : createRunner(runner, permissions, sandbox)),
+      // The agent has already run: its run is the subagent's change. Any other run found due
+      // (one an interrupted evaluation left) has no change to carry, and starts no agent.
+      runnerFor: (_runner, _permissions, _sandbox, request) => (request.runId === own.runId ? own.runner : noChange),
     }),
     core.store.db,
     log,
