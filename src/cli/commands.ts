@@ -233,20 +233,46 @@ const formatEntry = (e: AuditRow): string => {
 const formatHook = (e: HookEventRow): string =>
   `${e.at}  ${`hook.${e.type}`.padEnd(20)} ${e.task_id !== null ? `task ${e.task_id} ` : ''}${e.agent_name}  run ${e.run_id ?? '-'}  ${e.payload}`;
 
-/** `doom logs --task N`: the task and its runs with their errors, then its audit entries and its runs' hook events, in time order. */
-export async function taskLogs(ctx: CliContext, opts: { task: number; agent?: string; lines: number }, out: (text: string) => void): Promise<void> {
-  const db = ctx.store.db;
-  await taskDetails(ctx, opts.task, out);
+interface LogPage {
+  lines: string[];
+  lastAudit: number;
+  lastHook: number;
+}
+
+/**
+ * The newest `limit` audit entries and hook events after the given ids, merged in time order
+ * (a run's hook events sit among the decisions around it), with the ids to continue from.
+ */
+async function logPage(
+  db: CliContext['store']['db'],
+  filter: { agent?: string; taskId?: number },
+  /** Null for the first page, the newest `limit`; a tail's next pages read all after these ids. */
+  after: { audit: number; hook: number } | null,
+  limit: number,
+): Promise<LogPage> {
+  const following = after !== null;
   const [entries, hooks] = await Promise.all([
-    auditEntries(db, { agent: opts.agent, taskId: opts.task, limit: opts.lines }),
-    hookEventsOf(db, { taskId: opts.task, agent: opts.agent, limit: opts.lines }),
+    auditEntries(db, { ...filter, afterId: after?.audit, limit }),
+    hookEventsOf(db, { ...filter, afterId: after?.hook, limit }),
   ]);
   const lines = [...entries.map((e) => ({ at: e.at, text: formatEntry(e) })), ...hooks.map((h) => ({ at: h.at, text: formatHook(h) }))];
   lines.sort((a, b) => a.at.localeCompare(b.at));
-  if (lines.length === 0) out(`no log entries for task ${opts.task}`);
-  lines.slice(-opts.lines).forEach((l) => out(l.text));
+  return {
+    lines: (following ? lines : lines.slice(-limit)).map((l) => l.text),
+    lastAudit: entries.at(-1)?.id ?? after?.audit ?? 0,
+    lastHook: hooks.at(-1)?.id ?? after?.hook ?? 0,
+  };
 }
 
+/** `doom logs --task N`: the task and its runs with their errors, then its audit entries and its runs' hook events, in time order. */
+export async function taskLogs(ctx: CliContext, opts: { task: number; agent?: string; lines: number }, out: (text: string) => void): Promise<void> {
+  await taskDetails(ctx, opts.task, out);
+  const page = await logPage(ctx.store.db, { agent: opts.agent, taskId: opts.task }, null, opts.lines);
+  if (page.lines.length === 0) out(`no log entries for task ${opts.task}`);
+  page.lines.forEach(out);
+}
+
+/** `doom logs`: audit entries and hook events, newest last; `--tail` keeps following both. */
 export async function logs(
   ctx: CliContext,
   opts: { tail?: boolean; agent?: string; task?: number; lines: number },
@@ -256,15 +282,13 @@ export async function logs(
   const db = ctx.store.db;
   if (opts.task !== undefined) await taskDetails(ctx, opts.task, out);
   const filter = { agent: opts.agent, taskId: opts.task };
-  let entries = await auditEntries(db, { ...filter, limit: opts.lines });
-  entries.forEach((e) => out(formatEntry(e)));
+  let page = await logPage(db, filter, null, opts.lines);
+  page.lines.forEach(out);
   if (!opts.tail) return;
-  let last = entries.at(-1)?.id ?? 0;
   while (!stop.aborted) {
     await new Promise((r) => setTimeout(r, 500));
-    entries = await auditEntries(db, { ...filter, afterId: last, limit: 500 });
-    entries.forEach((e) => out(formatEntry(e)));
-    last = entries.at(-1)?.id ?? last;
+    page = await logPage(db, filter, { audit: page.lastAudit, hook: page.lastHook }, 500);
+    page.lines.forEach(out);
   }
 }
 

@@ -11,6 +11,8 @@ import { loadSettings, withContext, type GlobalOptions } from './context.js';
 import * as commands from './commands.js';
 import { CliError } from './commands.js';
 import { runDemo } from './demo.js';
+import * as evaluation from './evaluate.js';
+import { readPipedStdin } from './evaluate.js';
 import { createProgress } from './progress.js';
 
 export { CliError };
@@ -29,7 +31,12 @@ function nonEmpty(value: string): string {
   return value;
 }
 
-export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
+export interface CliIo {
+  /** What `doom evaluate` reads as the hook's input; tests pass the JSON Claude Code would. */
+  stdin?: () => Promise<string>;
+}
+
+export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`), io: CliIo = {}): Command {
   const program = new Command('doom')
     .description('doom-rlvr: labeled issues become tasks for AI coding agents, ranked by what CI and reviewers say')
     .option('-c, --config <path>', 'config file (default: $DOOM_CONFIG or config/doom-rlvr.toml)')
@@ -73,6 +80,23 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
       const log = createLogger({ level: 'warn', destination: process.stderr });
       await runDemo({ dir: opts.dir, log, progress: createProgress(process.stdout), claude: opts.scripted ? false : undefined });
     });
+
+  program
+    .command('init')
+    .description("write the seed's .claude/ structure in this repository: config, sample agents, and a SubagentStop hook that runs doom evaluate")
+    .option('--dir <dir>', 'a directory inside the repository (default: the current directory)', nonEmpty, '.')
+    .action((opts: { dir: string }) => evaluation.init(opts.dir, out));
+
+  program
+    .command('evaluate')
+    .description("score a Claude Code subagent's change in this repository (what the SubagentStop hook runs; reads the hook's JSON on stdin)")
+    .option('--task-id <id>', 'the local task the change is for (default: from the hook input, session-<id>)')
+    .option('--agent-name <name>', "the agent whose change it is (default: the hook input's agent_type)")
+    .addOption(new Option('--type <type>', "the task's type (default: the agent's first specialization)").choices(taskType.options))
+    .option('--repo <path>', "the repository (default: the hook input's cwd, else the current directory)")
+    .action((opts: { taskId?: string; agentName?: string; type?: TaskType; repo?: string }) =>
+      run(async (ctx) => evaluation.evaluate(ctx, cliLog, opts, await (io.stdin ?? readPipedStdin)(), out)),
+    );
 
   program
     .command('status')
@@ -193,7 +217,7 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
 
   program
     .command('logs')
-    .description('the audit log: every decision the bot made')
+    .description("the audit log (every decision the bot made) and the runs' hook events")
     .option('--tail', 'keep printing new entries as they come (Ctrl-C to stop)')
     .option('--agent <name>', 'only entries about this agent')
     .option('--task <id>', "only this task: its runs with their errors, then its audit entries and its runs' hook events (TaskStart, PostToolUse, SubagentStop, TaskComplete)")
@@ -219,8 +243,8 @@ function expectedMessage(error: unknown): string | null {
 }
 
 /** Runs the CLI; resolves to the exit code, or null while `serve` keeps the process alive. */
-export async function main(argv: string[]): Promise<number | null> {
-  const program = buildProgram();
+export async function main(argv: string[], io: CliIo = {}): Promise<number | null> {
+  const program = buildProgram(undefined, io);
   // Subcommands copy exitOverride only when created after it, so set it on every command:
   // otherwise a bad option on a subcommand calls process.exit instead of returning a code.
   const override = (command: Command): void => {

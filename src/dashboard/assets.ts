@@ -34,6 +34,7 @@ svg .bar.pos { fill:var(--pos); } svg .bar.neg { fill:var(--neg); }
 svg .whisker { stroke:var(--accent); stroke-width:3; stroke-linecap:round; } svg .mean { fill:var(--text); } svg .mean.neg { fill:var(--neg); }
 svg.interval { width:160px; height:16px; vertical-align:middle; }
 svg .up { fill:var(--pos); } svg .down { fill:var(--neg); }
+svg .share.completed { fill:var(--pos); } svg .share.failed { fill:var(--neg); } svg .share.budget { fill:#d9a441; } svg .share.other { fill:var(--muted); } svg .empty { fill:none; stroke:var(--line); stroke-dasharray:3 3; }
 @media (max-width: 900px) { #live { grid-template-columns:1fr; } .split, .split.even { grid-template-columns:1fr; } }
 `;
 

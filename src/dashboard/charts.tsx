@@ -117,3 +117,43 @@ export function Bars(props: { rows: { label: string; value: number; text: string
     </svg>
   );
 }
+
+/** One stacked bar per row over 0–100%: each part's share of the row's total, with a legend. */
+export function StackedShares(props: { rows: { label: string; parts: { key: string; value: number }[]; text: string }[]; keys: { key: string; label: string }[]; width?: number }) {
+  const { rows, keys, width = 520 } = props;
+  const row = 26;
+  const labelW = 90;
+  const barW = width - labelW - 120;
+  const legendY = rows.length * row + 14;
+  return (
+    <svg class="chart" viewBox={`0 0 ${width} ${legendY + 10}`} role="img" aria-label="Stacked shares">
+      {rows.map((r, i) => {
+        const total = r.parts.reduce((a, p) => a + p.value, 0);
+        let x = labelW;
+        return (
+          <g>
+            <text x={labelW - 8} y={i * row + 17} class="tick" text-anchor="end">{r.label}</text>
+            {total === 0 ? <rect x={labelW} y={i * row + 6} width={barW} height={14} class="empty" /> : null}
+            {r.parts.filter((p) => p.value > 0).map((p) => {
+              const w = (barW * p.value) / total;
+              const rect = (
+                <rect x={x} y={i * row + 6} width={w} height={14} class={`share ${p.key}`}>
+                  <title>{`${r.label}: ${p.value} ${keys.find((k) => k.key === p.key)?.label ?? p.key}`}</title>
+                </rect>
+              );
+              x += w;
+              return rect;
+            })}
+            <text x={labelW + barW + 8} y={i * row + 17} class="tick">{r.text}</text>
+          </g>
+        );
+      })}
+      {keys.map((k, i) => (
+        <g>
+          <rect x={labelW + i * 100} y={legendY - 9} width={10} height={10} class={`share ${k.key}`} />
+          <text x={labelW + i * 100 + 14} y={legendY} class="tick">{k.label}</text>
+        </g>
+      ))}
+    </svg>
+  );
+}

@@ -5,7 +5,7 @@
  */
 import type { Child } from 'hono/jsx';
 import { INTERVAL_METHOD } from '../metrics/summary.js';
-import { Bars, IntervalBar, RewardHistogram, TierTimeline } from './charts.js';
+import { Bars, IntervalBar, RewardHistogram, StackedShares, TierTimeline } from './charts.js';
 import type { DashboardData } from './data.js';
 
 const tiers = ['principal', 'senior', 'junior', 'suspended'] as const;
@@ -103,10 +103,30 @@ function Distribution({ data }: { data: DashboardData }) {
   );
 }
 
+function Completion({ data }: { data: DashboardData }) {
+  const keys = [
+    { key: 'completed', label: 'completed' },
+    { key: 'failed', label: 'failed' },
+    { key: 'budget', label: 'timeout / tokens' },
+    { key: 'other', label: 'cancelled' },
+  ];
+  const rows = data.completion.map((c) => ({
+    label: c.tier,
+    parts: keys.map((k) => ({ key: k.key, value: c[k.key as 'completed' | 'failed' | 'budget' | 'other'] })),
+    text: c.rate === null ? 'no runs' : `${pct(c.rate)} of ${c.runs} run(s)`,
+  }));
+  return (
+    <Card title="Task completion by tier" id="completion">
+      <StackedShares rows={rows} keys={keys} />
+      <p class="note">Runs that ended, by the tier their agent held when the run started; "cancelled" includes runs interrupted by a restart.</p>
+    </Card>
+  );
+}
+
 function TierChanges({ data }: { data: DashboardData }) {
   return (
-    <Card title="Promotions and demotions" id="tier-changes" wide>
-      {data.tierChanges.length === 0 ? <p class="muted">no tier changes yet</p> : <TierTimeline changes={data.tierChanges} width={1100} height={200} />}
+    <Card title="Promotions and demotions" id="tier-changes">
+      {data.tierChanges.length === 0 ? <p class="muted">no tier changes yet</p> : <TierTimeline changes={data.tierChanges} width={520} height={200} />}
       <ul class="events">
         {data.tierChanges.slice(-6).reverse().map((c) => (
           <li>{`${c.created_at.slice(0, 16).replace('T', ' ')} · ${c.agent_name}: ${c.from_tier} → ${c.to_tier} (${c.source})`}</li>
@@ -134,6 +154,7 @@ export function Live({ data }: { data: DashboardData }) {
     <div id="live" data-generated={data.generatedAt}>
       <Leaderboard data={data} />
       <ByTier data={data} />
+      <Completion data={data} />
       <Distribution data={data} />
       <TierChanges data={data} />
       <RecentTasks data={data} />

@@ -29,8 +29,8 @@ export interface LocalExecutorOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** The bot's own places (store directory, mirrors, config) and sandbox binaries, for every run's sandbox. */
   sandbox?: SandboxContext;
-  /** Tests swap the runner factory; production builds one from the agent file. */
-  runnerFor?: (config: RunnerConfig, permissions: PermissionsConfig, sandbox: SandboxContext) => Runner;
+  /** Tests (and `doom evaluate`, for its one run) swap the runner factory; production builds one from the agent file. */
+  runnerFor?: (config: RunnerConfig, permissions: PermissionsConfig, sandbox: SandboxContext, request: RunRequest) => Runner;
 }
 
 export class LocalExecutor implements Executor {
@@ -82,7 +82,7 @@ export class LocalExecutor implements Executor {
         ...this.options.sandbox,
         // The mirror cache is the bot's, even where the caller did not list it.
         hidden: [this.options.mirrorDir, ...(this.options.sandbox?.hidden ?? [])],
-      });
+      }, request);
       const prompt = buildPrompt({
         task: {
           id: request.task.id,

@@ -28,6 +28,7 @@ import {
   usageBy,
 } from '../store/stats.js';
 import { listAgents } from '../store/agents.js';
+import { failedHookCounts } from '../store/hook-events.js';
 
 /** What a run's outcome is called in `doom_tasks_total`: the seed says completed, not success. */
 const statusOfOutcome = (outcome: string): string => (outcome === 'success' ? 'completed' : outcome);
@@ -148,12 +149,15 @@ export function createMetrics(db: Kysely<Database>, config: Pick<Config, 'tiers'
   });
   new Counter({
     name: 'doom_hooks_failed_total',
-    help: 'Hook runs that failed, by hook. hook="evaluator": evaluations that failed (the previous reward stood).',
+    help: 'Hook runs that failed, by hook. hook="evaluator": evaluations that failed (the previous reward stood); hook="SubagentStop": doom evaluate runs that recorded no reward.',
     labelNames: ['hook'],
     registers,
     async collect() {
       this.reset();
       this.inc({ hook: 'evaluator' }, await evaluationErrors(db));
+      const failed = await failedHookCounts(db);
+      // SubagentStop is the seed's hook that can fail here: always reported, 0 included.
+      for (const hook of new Set(['SubagentStop', ...Object.keys(failed)])) this.inc({ hook }, failed[hook] ?? 0);
     },
   });
   new Gauge({

@@ -367,6 +367,8 @@ export interface HookEventsTable {
   /** JSON object. */
   payload: string;
   at: string;
+  /** 1 when the hook did not do its job (see migrations/0013_local.ts). */
+  failed: Generated<number>;
 }
 
 export interface Database {

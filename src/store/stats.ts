@@ -105,6 +105,29 @@ export async function runOutcomes(db: Kysely<Database>): Promise<Record<string, 
   return Object.fromEntries(rows.map((r) => [String(r.outcome), Number(r.n)]));
 }
 
+/**
+ * Runs that ended, each with its outcome and the tier its agent held when it started (the
+ * run's `TaskStart` hook event says), else the agent's tier now (runs from before hook events).
+ */
+export async function endedRunsWithTier(db: Kysely<Database>): Promise<{ outcome: string; tier: string }[]> {
+  const rows = await db
+    .selectFrom('assignments')
+    .innerJoin('agents', 'agents.name', 'assignments.agent_name')
+    .leftJoin('hook_events', (j) => j.onRef('hook_events.run_id', '=', 'assignments.id').on('hook_events.type', '=', 'TaskStart'))
+    .select(['assignments.id', 'assignments.outcome', 'agents.tier', 'hook_events.payload'])
+    .where('assignments.outcome', 'is not', null)
+    .orderBy('assignments.id')
+    .orderBy('hook_events.id')
+    .execute();
+  const byRun = new Map<number, { outcome: string; tier: string }>();
+  for (const r of rows) {
+    if (byRun.has(r.id)) continue; // a re-run after an interruption starts again: its first start counts
+    const started = r.payload === null ? undefined : (JSON.parse(r.payload) as { tier?: unknown }).tier;
+    byRun.set(r.id, { outcome: String(r.outcome), tier: typeof started === 'string' ? started : r.tier });
+  }
+  return [...byRun.values()];
+}
+
 /** Runs that started and ended: who ran them and when. */
 export async function finishedRuns(db: Kysely<Database>): Promise<{ agent_name: string; started_at: string; finished_at: string }[]> {
   const rows = await db

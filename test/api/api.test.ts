@@ -78,6 +78,23 @@ describe('REST API /api/v1', () => {
     }
   });
 
+  it('answers 401 on every route of the document without a token, and 403 on every write with a read token', async () => {
+    const doc = (await (await call('/openapi.json', { token: null })).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
+    expect(routes).toHaveLength(8);
+    for (const { path, method, op } of routes) {
+      expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+      const url = path.replace('{id}', '1').replace('{name}', 'agent-bugfix-junior');
+      const body = method === 'post' ? (path === '/tasks' ? submission(78) : {}) : undefined;
+      const anonymous = await call(url, { token: null, method: method.toUpperCase(), body });
+      expect(anonymous.status, `${method} ${path}`).toBe(401);
+      expect(((await anonymous.json()) as { error: string }).error).toContain('missing bearer token');
+      if (method !== 'post') continue;
+      const read = await call(url, { method: 'POST', body });
+      expect(read.status, `${method} ${path}`).toBe(403);
+    }
+  });
+
   it('answers 403 when a read token asks to change something', async () => {
     for (const path of ['/tasks', '/agents/agent-bugfix-junior/promote', '/agents/agent-bugfix-junior/suspend']) {
       const res = await call(path, { method: 'POST', body: path === '/tasks' ? submission(77) : {} });

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { getAgent } from '../../src/store/agents.js';
 import { newAssignment } from '../../src/store/assignments.js';
 import { audit } from '../../src/store/audit.js';
+import { recordHookEvents } from '../../src/store/hook-events.js';
 import type { Database, NewTask, TaskRow } from '../../src/store/schema.js';
 import { getTask } from '../../src/store/tasks.js';
 import { addTask, freshStore, repoRoot, shippedConfigPath, type TestStore } from '../tiers/fixtures.js';
@@ -452,6 +453,34 @@ describe('logs', () => {
     expect(lines[3]).toBe('  second line');
     expect(lines.slice(4).map((l) => l.split(/\s+/)[1])).toEqual(['task.failed']);
     expect(await fails('logs', '--task', '999')).toBe('doom: task 999 does not exist\n');
+  });
+
+  it("shows the runs' hook events among the audit entries, by agent too, and --tail follows both", async () => {
+    const t = await task();
+    const run = { taskId: t.id, runId: 5, agentName: 'agent-principal' };
+    await audit(db, { event: 'task.assigned', actor: 'test', taskId: t.id, agentName: 'agent-principal' });
+    await recordHookEvents(db, [{ ...run, type: 'TaskStart', payload: { tier: 'principal' } }]);
+    await recordHookEvents(db, [{ ...run, agentName: 'agent-bugfix-junior', type: 'SubagentStop', payload: {} }]);
+    const all = (await ok('logs')).trimEnd().split('\n');
+    expect(all.map((l) => l.split(/\s+/)[1])).toEqual(['task.assigned', 'hook.TaskStart', 'hook.SubagentStop']);
+    expect(all[1]).toMatch(new RegExp(`hook\\.TaskStart\\s+task ${t.id} agent-principal {2}run 5 {2}\\{"tier":"principal"\\}$`));
+    expect((await ok('logs', '--agent', 'agent-bugfix-junior')).trimEnd().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['hook.SubagentStop']);
+
+    const printed: string[] = [];
+    const stop = new AbortController();
+    let sawFirst!: () => void;
+    const first = new Promise<void>((resolve) => (sawFirst = resolve));
+    await withContext({ config: shippedConfigPath }, createLogger({ level: 'silent' }), async (ctx) => {
+      const tail = logs(ctx, { tail: true, agent: 'agent-principal', lines: 20 }, (line) => {
+        printed.push(line);
+        if (line.includes('hook.TaskStart')) sawFirst();
+        if (line.includes('hook.TaskComplete')) stop.abort();
+      }, stop.signal);
+      await first;
+      await recordHookEvents(db, [{ ...run, type: 'TaskComplete', payload: { outcome: 'success' } }]);
+      await tail;
+    });
+    expect(printed.map((l) => l.split(/\s+/)[1])).toEqual(['task.assigned', 'hook.TaskStart', 'hook.TaskComplete']);
   });
 
   it('--tail prints new entries as they come until stopped', async () => {

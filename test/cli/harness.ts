@@ -11,6 +11,11 @@ export interface Run {
 
 /** Runs `doom --config <shipped> …args`, capturing both streams. */
 export async function doom(...args: string[]): Promise<Run> {
+  return doomWithStdin('', ...args);
+}
+
+/** The same, with `stdin` as what a hook (Claude Code) pipes in. */
+export async function doomWithStdin(stdin: string, ...args: string[]): Promise<Run> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const capture = (sink: string[]) => (chunk: string | Uint8Array) => {
@@ -20,7 +25,7 @@ export async function doom(...args: string[]): Promise<Run> {
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture(stdout) as typeof process.stdout.write);
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture(stderr) as typeof process.stderr.write);
   try {
-    const code = await main(['node', 'doom', '--config', shippedConfigPath, ...args]);
+    const code = await main(['node', 'doom', '--config', shippedConfigPath, ...args], { stdin: async () => stdin });
     return { code, stdout: stdout.join(''), stderr: stderr.join('') };
   } finally {
     out.mockRestore();

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSampleRepository, sampleCommands } from '../../src/forges/local/sample.js';
+import { bwrapAvailable } from '../../src/runners/index.js';
 import { openStore } from '../../src/store/db.js';
 import { git } from '../../src/workspace/git.js';
+import { claudeTestEnv, startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { doom, fails, ok, scrubEnvironment } from './harness.js';
 
 scrubEnvironment();
@@ -79,8 +81,8 @@ describe('doom demo', () => {
   });
 });
 
-/** A sample repository, a config naming its commands and a scripted agent that fixes it. */
-async function localSetup() {
+/** A sample repository, a config naming its commands and a scripted agent that fixes it (or Claude Code, with `runner`). */
+async function localSetup(runner?: string) {
   const dir = await tempDir();
   const repo = join(dir, 'repo');
   await mkdir(repo);
@@ -94,7 +96,7 @@ async function localSetup() {
   const patch = fixPatch.split('\n').map((l) => `      ${l}`).join('\n');
   await writeFile(
     join(dir, 'config', 'agents', 'agent-bugfix-junior.yml'),
-    `agent:\n  name: agent-bugfix-junior\n  tier: junior\n  specializations: [bugfix]\n  context:\n    system_prompt: fix it\n  runner:\n    kind: scripted\n    patch: |\n${patch}\n`,
+    `agent:\n  name: agent-bugfix-junior\n  tier: junior\n  specializations: [bugfix]\n  context:\n    system_prompt: fix it\n${runner ?? `  runner:\n    kind: scripted\n    patch: |\n${patch}\n`}`,
   );
   const database = join(dir, 'doom.db');
   const cli = (...args: string[]) => ['--config', config, '--database', database, ...args];
@@ -175,4 +177,85 @@ describe('doom review (local forge)', () => {
     expect(merged).toContain('tier change: agent-bugfix-junior junior → principal');
     expect(await git(['log', '-1', '--format=%s'], { cwd: repo })).toContain("Merge branch 'doom/1-test-001'");
   }, 60_000);
+});
+
+describe('doom assign with the real Claude Code CLI (local mode)', () => {
+  const saved = { ...process.env };
+  let fake: FakeAnthropic | undefined;
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it("records the seed's hook events for the run, a PostToolUse per tool call from claude's stream, and doom logs shows them", async () => {
+    const { repo, database, cli } = await localSetup('  runner:\n    kind: claude-code\n    max_turns: 5\n  permissions:\n    sandbox: none\n');
+    // A new file: Claude Code's Write refuses to overwrite one it has not read first.
+    fake = await startFakeAnthropic({ kind: 'edit', filePath: 'NOTES.md', content: 'add() subtracts: see src/math.js\n' });
+    // The executor builds the agent's environment from the bot's: the fake API is its model API.
+    Object.assign(process.env, claudeTestEnv(fake.url, await tempDir()), { HOME: saved.HOME ?? '/root' });
+
+    const out = await ok(...cli('assign', '--task', 'cc-001', '--type', 'bugfix', '--repo', repo, '--description', 'add() subtracts'));
+    expect(out).toMatch(/branch doom\/1-add-subtracts at/);
+    expect(await git(['show', 'doom/1-add-subtracts:NOTES.md'], { cwd: repo })).toBe('add() subtracts: see src/math.js');
+    expect(fake.agentTurns()).toBe(2);
+
+    const hooks = (await storeState(database)).hooks;
+    expect(hooks.map((h) => h.type)).toEqual(['TaskStart', 'PostToolUse', 'TaskComplete']);
+    expect(hooks.every((h) => h.task_id === 1 && h.run_id === hooks[0]!.run_id && h.agent_name === 'agent-bugfix-junior')).toBe(true);
+    const use = JSON.parse(hooks[1]!.payload) as { tool: string; file: string; status: string; tool_use_id: string };
+    expect(use).toMatchObject({ tool: 'Write', status: 'success' });
+    expect(use.file).toMatch(/\/NOTES\.md$/);
+    expect(JSON.parse(hooks[2]!.payload)).toMatchObject({ outcome: 'success', changed_files: ['NOTES.md'], turns: 2 });
+
+    const logs = await ok(...cli('logs', '--task', 'cc-001'));
+    const lines = logs.split('\n');
+    const at = (type: string) => lines.findIndex((l) => l.includes(`hook.${type}`));
+    expect(at('TaskStart')).toBeGreaterThan(-1);
+    expect(at('PostToolUse')).toBeGreaterThan(at('TaskStart'));
+    expect(at('TaskComplete')).toBeGreaterThan(at('PostToolUse'));
+    expect(lines[at('PostToolUse')]).toContain('"tool":"Write"');
+  }, 120_000);
+});
+
+const hasBwrap = await bwrapAvailable();
+
+describe.skipIf(!hasBwrap)('doom demo with Claude Code (ANTHROPIC_API_KEY set)', () => {
+  const saved = { ...process.env };
+  let fake: FakeAnthropic | undefined;
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  it('runs the real claude CLI, sandboxed, as the agent: it reads, then edits the bug away, and the loop goes on as with the scripted one', async () => {
+    fake = await startFakeAnthropic({
+      kind: 'calls',
+      calls: [
+        { name: 'Read', input: { file_path: 'src/math.js' } },
+        { name: 'Edit', input: { file_path: 'src/math.js', old_string: 'return a - b;', new_string: 'return a + b;' } },
+      ],
+    });
+    Object.assign(process.env, claudeTestEnv(fake.url, await tempDir()), { HOME: saved.HOME ?? '/root' });
+    const dir = join(await tempDir(), 'demo');
+    const out = await ok('demo', '--dir', dir);
+    expect(out).toContain('Claude Code fixes it on a branch');
+    expect(out).toMatch(/branch doom\/1-add-subtracts at [0-9a-f]{10}/);
+    expect(out).toContain('pipeline on doom/1-add-subtracts: success');
+    expect(out).toContain('(2 passed, 0 failed)');
+    expect(out).toMatch(/final reward for agent-bugfix-junior: 2\.85/);
+    expect(out).toContain('tier change: agent-bugfix-junior junior → senior');
+    expect(fake.agentTurns()).toBe(3);
+
+    const state = await storeState(join(dir, 'doom.db'));
+    expect(state.hooks.map((h) => h.type)).toEqual(['TaskStart', 'PostToolUse', 'PostToolUse', 'TaskComplete']);
+    expect(state.hooks.slice(1, 3).map((h) => JSON.parse(h.payload) as { tool: string; status: string })).toEqual([
+      expect.objectContaining({ tool: 'Read', status: 'success' }),
+      expect.objectContaining({ tool: 'Edit', status: 'success' }),
+    ]);
+    expect(JSON.parse(state.hooks[0]!.payload)).toMatchObject({ runner: 'claude-code', tier: 'junior' });
+  }, 120_000);
 });

@@ -50,10 +50,16 @@ async function seed(app: TestApp, gitlab: FakeGitLab): Promise<void> {
   }
   const tasks = await app.store.db.selectFrom('tasks').select(['id', 'assigned_agent', 'issue_url']).orderBy('id').execute();
   // What finished runs leave behind: tokens and cost on the run, a merge request on the task.
+  const ends = [
+    { status: 'completed', outcome: 'success' },
+    { status: 'completed', outcome: 'success' },
+    { status: 'failed', outcome: 'failed' },
+    { status: 'failed', outcome: 'timeout' },
+  ] as const;
   for (const [i, t] of tasks.entries()) {
     await app.store.db
       .updateTable('assignments')
-      .set({ input_tokens: 4000 * (i + 1), output_tokens: 900 * (i + 1), cache_tokens: 10_000, cost_usd: 0.12 * (i + 1) })
+      .set({ input_tokens: 4000 * (i + 1), output_tokens: 900 * (i + 1), cache_tokens: 10_000, cost_usd: 0.12 * (i + 1), ...ends[i % 4]!, finished_at: '2026-01-02T00:00:00.000Z' })
       .where('task_id', '=', t.id)
       .execute();
     await updateTask(app.store.db, t.id, { tokens_used: 4900 * (i + 1) + 10_000, cost_usd: 0.12 * (i + 1) });
@@ -128,6 +134,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     expect(await page.locator('#tier-changes svg path.up').count()).toBeGreaterThan(0);
     expect(await page.locator('#tier-changes svg path.down').count()).toBeGreaterThan(0);
     expect(await page.locator('#usage svg').count()).toBe(2);
+    // Completion by tier: every run here was a junior's or a principal's, and ended one of three ways.
+    const completion = page.locator('#completion');
+    expect(await completion.locator('svg rect.share.completed').count()).toBeGreaterThan(0);
+    expect(await completion.locator('svg rect.share.failed').count()).toBeGreaterThan(0);
+    expect(await completion.locator('svg rect.share.budget').count()).toBeGreaterThan(0);
+    expect(await completion.textContent()).toMatch(/\d+% of \d+ run\(s\)/);
+    expect(await completion.textContent()).toContain('no runs');
     expect(await page.locator('#usage').textContent()).toContain('security');
 
     await page.screenshot({ path: join(out, 'dashboard.png'), fullPage: true });

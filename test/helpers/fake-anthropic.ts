@@ -23,6 +23,17 @@ export type FakeBehaviour =
    */
   | { kind: 'edit'; filePath: string; content: string; usage?: FakeUsage }
   /**
+   * These tool calls, one per turn, in order (a relative `file_path` is resolved as for
+   * `edit`), then a final text: e.g. a `Read` then an `Edit`, which Claude Code allows only
+   * on a file it has read.
+   */
+  | { kind: 'calls'; calls: { name: string; input: Record<string, unknown> }[]; usage?: FakeUsage }
+  /**
+   * Two conversations at once, told apart by their system prompt: `then` answers the ones
+   * whose system prompt contains `when` (a subagent's, say), `otherwise` the rest.
+   */
+  | { kind: 'route'; when: string; then: FakeBehaviour; otherwise: FakeBehaviour }
+  /**
    * Never finishes: answers every turn with another tool call (by default `Bash` running
    * `echo still working`), with large usage.
    */
@@ -170,7 +181,24 @@ const resolveInCwd = (filePath: string, body: MessagesBody): string => {
   return `${cwd.replace(/\/+$/, '')}/${filePath}`;
 };
 
+/** How many of our tool calls the agent has answered so far in this conversation. */
+const toolResultsSoFar = (body: MessagesBody): number =>
+  (body.messages ?? []).filter(
+    (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((b: unknown) => (b as { type?: unknown } | null)?.type === 'tool_result'),
+  ).length;
+
 const agentReply = (behaviour: FakeBehaviour, body: MessagesBody): Reply => {
+  if (behaviour.kind === 'route') {
+    return agentReply(JSON.stringify(body.system ?? '').includes(behaviour.when) ? behaviour.then : behaviour.otherwise, body);
+  }
+  if (behaviour.kind === 'calls') {
+    const usage = behaviour.usage ?? defaultUsage;
+    const next = behaviour.calls[toolResultsSoFar(body)];
+    if (!next) return { content: [{ type: 'text', text: 'Done: every step is taken.' }], stop_reason: 'end_turn', usage };
+    const path = next.input.file_path;
+    const input = typeof path === 'string' ? { ...next.input, file_path: resolveInCwd(path, body) } : next.input;
+    return { content: [{ type: 'tool_use', id: nextId('toolu'), name: next.name, input }], stop_reason: 'tool_use', usage };
+  }
   if (behaviour.kind === 'edit') {
     const usage = behaviour.usage ?? defaultUsage;
     if (lastIsToolResult(body)) {

@@ -8,9 +8,11 @@ import { loadAgents } from '../../src/config/load.js';
 import { newAssignment } from '../../src/store/assignments.js';
 import { activeLoad, getAgent, listAgents, syncAgents } from '../../src/store/agents.js';
 import { audit, auditEntries } from '../../src/store/audit.js';
+import { failedHookCounts, hookEventsOf, recordHookEvents } from '../../src/store/hook-events.js';
 import { claimDue, deliveryCounts, insertDeliveries, markDone, markFailed, pruneDeliveries, requeueInterrupted } from '../../src/store/deliveries.js';
 import { openStore } from '../../src/store/db.js';
 import { rewardOfAttempt, rewardsOf, saveAttemptReward, settledRewards, successRates } from '../../src/store/rewards.js';
+import { endedRunsWithTier } from '../../src/store/stats.js';
 import { findTaskByIssue, insertTask, listTasks, taskCounts, updateTask } from '../../src/store/tasks.js';
 import { repoRoot } from '../helpers/app.js';
 import { backends } from '../helpers/stores.js';
@@ -107,6 +109,23 @@ for (const backend of backends) {
         { ...assignment, status: 'completed' },
       ]).execute();
       expect(await activeLoad(store.db)).toEqual(new Map([['agent-principal', 2]]));
+    });
+
+    it('gives each ended run the tier its TaskStart recorded, else its agent\'s tier now, once per run', async () => {
+      await syncAgents(store.db, agents);
+      const { task } = await insertTask(store.db, newTask());
+      const run = (outcome: string | null) => ({ ...newAssignment(task.id, 'agent-bugfix-junior', '[]'), status: 'completed' as const, outcome });
+      const [a, b] = await store.db.insertInto('assignments').values([run('success'), run('timeout'), run(null)]).returning('id').execute();
+      // Run a started twice (a re-run after an interruption) as a senior: its first start counts.
+      await recordHookEvents(store.db, [
+        { type: 'TaskStart', taskId: task.id, runId: a!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'senior' } },
+        { type: 'TaskStart', taskId: task.id, runId: a!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'principal' } },
+        { type: 'TaskComplete', taskId: task.id, runId: b!.id, agentName: 'agent-bugfix-junior', payload: { tier: 'principal' } },
+      ]);
+      expect(await endedRunsWithTier(store.db)).toEqual([
+        { outcome: 'success', tier: 'senior' },
+        { outcome: 'timeout', tier: 'junior' },
+      ]);
     });
 
     /** A task with `n` attempts by agent-principal, each published on its own MR. */
@@ -212,6 +231,21 @@ for (const backend of backends) {
       await save(two, 0, 'merged', 'final');
       await save(two, 1, 'open', 'provisional');
       expect(await successRates(store.db)).toEqual(new Map([['agent-principal', { merged: 1, settled: 2, rate: 0.5 }]]));
+    });
+
+    it('records hook events per run in order and counts the failed ones by hook', async () => {
+      const run = { taskId: 3, runId: 8, agentName: 'agent-x' };
+      await recordHookEvents(store.db, [
+        { ...run, type: 'TaskStart', payload: { branch: 'doom/3-x' } },
+        { ...run, type: 'PostToolUse', payload: { tool: 'Edit' } },
+        { ...run, type: 'TaskComplete', payload: { outcome: 'success' } },
+      ]);
+      await recordHookEvents(store.db, [{ ...run, type: 'SubagentStop', payload: { evaluated: false }, failed: true }]);
+      await recordHookEvents(store.db, [{ ...run, taskId: 4, type: 'SubagentStop', payload: { evaluated: true } }]);
+      const events = await hookEventsOf(store.db, { taskId: 3 });
+      expect(events.map((e) => [e.type, e.failed])).toEqual([['TaskStart', 0], ['PostToolUse', 0], ['TaskComplete', 0], ['SubagentStop', 1]]);
+      expect(JSON.parse(events[1]!.payload)).toEqual({ tool: 'Edit' });
+      expect(await failedHookCounts(store.db)).toEqual({ SubagentStop: 1 });
     });
 
     it('appends to the audit log and reads it back in order, by agent and after an id', async () => {

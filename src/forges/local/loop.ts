@@ -30,13 +30,14 @@ import {
   getLocalMergeRequest,
   lastTierHistoryId,
   latestLocalPipeline,
+  localIssueOfTask,
   missingSignalsOf,
   recordLocalReview,
   rewardOfTask,
   tierChangesSince,
   updateLocalMergeRequest,
 } from '../../store/local.js';
-import type { Database, TaskRow, TierHistoryRow } from '../../store/schema.js';
+import type { Database, LocalIssueRow, TaskRow, TierHistoryRow } from '../../store/schema.js';
 import { git } from '../../workspace/git.js';
 import { MirrorCache } from '../../workspace/mirror.js';
 import type { IssueEvent, PipelineEvent, RepoRef } from '../event.js';
@@ -64,6 +65,8 @@ export interface NewLocalTask {
   title?: string;
   /** A `task.yml` text (the seed's schema), read by the same intake as an issue's block. */
   taskYaml?: string;
+  /** This agent takes the task whatever the router would choose (the `agent:<name>` label). */
+  forceAgent?: string;
 }
 
 /** What happens, as it happens, for `doom demo` and `doom assign` to print. */
@@ -135,33 +138,27 @@ export class LocalLoop {
     const fromYaml = input.taskYaml ? yamlDescription(input.taskYaml) : '';
     const title = input.title ?? ((description || fromYaml).split('\n')[0]?.slice(0, 120) || input.key);
     const body = [description, input.taskYaml ? `\`\`\`yaml\n${input.taskYaml.trimEnd()}\n\`\`\`` : ''].filter(Boolean).join('\n\n');
-    const issueLabels = [labels.trigger, ...(input.type ? [input.type] : [])];
+    const issueLabels = [labels.trigger, ...(input.type ? [input.type] : []), ...(input.forceAgent ? [`${labels.force_agent_prefix}${input.forceAgent}`] : [])];
     const { issue } = await ensureLocalIssue(this.db, { repo: root, key: input.key, title, body, labels: issueLabels });
     const repo = repoRef(root, defaultBranch);
     const existing = await findTaskByIssue(this.db, { forge: 'local', repoId: repo.id, issueNumber: issue.id });
     if (existing) return { task: existing, created: false };
-    const operator = localOperator();
-    const event: IssueEvent = {
-      forge: 'local',
-      kind: 'issue',
-      action: 'labeled',
-      label: labels.trigger,
-      repo,
-      sender: operator,
-      issue: {
-        number: issue.id,
-        title: issue.title,
-        body: issue.body,
-        labels: JSON.parse(issue.labels) as string[],
-        url: `file://${root}#task/${encodeURIComponent(input.key)}`,
-        state: 'open',
-        author: operator,
-      },
-    };
-    await this.deps.core.tasks.onIssueEvent(event);
+    await this.deps.core.tasks.onIssueEvent(labeledEvent(repo, issue, labels.trigger));
     const task = await findTaskByIssue(this.db, { forge: 'local', repoId: repo.id, issueNumber: issue.id });
     if (!task) throw new Error(`the local task ${input.key} was not created`);
     return { task, created: true };
+  }
+
+  /**
+   * Another attempt at a finished or failed local task, as adding its label again on a forge
+   * asks for one: the same intake re-queues and routes it.
+   */
+  async again(taskId: number): Promise<TaskRow> {
+    const task = await this.task(taskId);
+    const issue = await localIssueOfTask(this.db, taskId);
+    if (!issue) throw new LocalModeError(`task ${taskId} is not a local task`);
+    await this.deps.core.tasks.onIssueEvent(labeledEvent(repoRef(task.repo, task.default_branch), issue, this.deps.config.labels.trigger));
+    return this.task(taskId);
   }
 
   /**
@@ -294,6 +291,28 @@ export class LocalLoop {
     if (!task) throw new LocalModeError(`task ${id} does not exist`);
     return task;
   }
+}
+
+/** What a person adding the trigger label to the local issue would send. */
+function labeledEvent(repo: RepoRef, issue: LocalIssueRow, trigger: string): IssueEvent {
+  const operator = localOperator();
+  return {
+    forge: 'local',
+    kind: 'issue',
+    action: 'labeled',
+    label: trigger,
+    repo,
+    sender: operator,
+    issue: {
+      number: issue.id,
+      title: issue.title,
+      body: issue.body,
+      labels: JSON.parse(issue.labels) as string[],
+      url: `file://${repo.fullName}#task/${encodeURIComponent(issue.key)}`,
+      state: 'open',
+      author: operator,
+    },
+  };
 }
 
 /** The `description` of a task.yml, for the title; the intake validates the whole block. */
