@@ -246,8 +246,8 @@ describe.skipIf(!hasBwrap)('doom demo with Claude Code (ANTHROPIC_API_KEY set)',
     expect(out).toMatch(/branch doom\/1-add-subtracts at [0-9a-f]{10}/);
     expect(out).toContain('pipeline on doom/1-add-subtracts: success');
     expect(out).toContain('(2 passed, 0 failed)');
-    expect(out).toMatch(/final reward for agent-bugfix-junior: 2\.85/);
-    expect(out).toContain('tier change: agent-bugfix-junior junior → senior');
+    expect(out).toMatch(/final reward for agent-bugfix-junior: 4\.85/);
+    expect(out).toContain('tier change: agent-bugfix-junior junior → principal');
     expect(fake.agentTurns()).toBe(3);
 
     const state = await storeState(join(dir, 'doom.db'));

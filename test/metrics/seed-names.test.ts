@@ -96,14 +96,14 @@ describe('the seed metric names after a real loop', () => {
     expect(labelSets('doom_agent_reward')).toEqual(new Set(['agent,component']));
     const components = of('doom_agent_reward').filter((s) => s.labels.agent === agent).map((s) => s.labels.component).sort();
     expect(components).toEqual(['total', ...componentNames].sort());
-    expect(value('doom_agent_reward', { agent, component: 'total' })).toBe(2.85);
+    expect(value('doom_agent_reward', { agent, component: 'total' })).toBe(4.85);
     expect(value('doom_agent_reward', { agent, component: 'ci_pipeline_status' })).toBe(1);
     expect(value('doom_agent_reward', { agent, component: 'review_feedback_score' })).toBeCloseTo(0.7);
   });
 
   it('doom_agent_tier{agent,tier}: 1 for the tier the merge moved it to', () => {
     expect(labelSets('doom_agent_tier')).toEqual(new Set(['agent,tier']));
-    expect(of('doom_agent_tier').filter((s) => s.labels.agent === agent)).toEqual([{ name: 'doom_agent_tier', labels: { agent, tier: 'senior' }, value: 1 }]);
+    expect(of('doom_agent_tier').filter((s) => s.labels.agent === agent)).toEqual([{ name: 'doom_agent_tier', labels: { agent, tier: 'principal' }, value: 1 }]);
   });
 
   it('doom_coordinator_queue_length, doom_evaluator_duration_seconds and doom_hooks_failed_total{hook}', () => {
