@@ -12,6 +12,7 @@ import * as commands from './commands.js';
 import { CliError } from './commands.js';
 import { runDemo } from './demo.js';
 import { createProgress } from './progress.js';
+import { registerPipelineCommands } from './pipeline.js';
 
 export { CliError };
 
@@ -207,6 +208,8 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
         return rest.tail ? commands.logs(ctx, { ...rest, task }, out) : commands.taskLogs(ctx, { ...rest, task }, out);
       }),
     );
+
+  registerPipelineCommands(program, run, out);
 
   return program;
 }

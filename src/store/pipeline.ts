@@ -194,3 +194,9 @@ export async function pipelineSummary(db: Kysely<Database>): Promise<PipelineSum
     flake_rate: reruns === 0 ? null : flaky / reruns,
   };
 }
+
+/** Each execution's duration so far, for the latency histogram. */
+export async function executionDurations(db: Kysely<Database>): Promise<number[]> {
+  const rows = await db.selectFrom('pipeline_executions').select('duration_ms').execute();
+  return rows.map((r) => r.duration_ms);
+}

@@ -4,7 +4,12 @@
  * (a right fix, a wrong fix the suite does not catch, a fix that touches CI), review and
  * selection, the winner's merge request with the docs, the losers kept as records.
  */
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { status } from '../../src/cli/commands.js';
+import { candidates as candidatesCommand } from '../../src/cli/pipeline.js';
+import { readEnvironment } from '../../src/config/env.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { getLocalMergeRequest } from '../../src/store/local.js';
 import { candidatesOfTask, headToHead, latestExecution, pipelineSummary } from '../../src/store/pipeline.js';
 import { getTask } from '../../src/store/tasks.js';
@@ -87,6 +92,21 @@ describe('the pipeline on the local forge', () => {
     expect(summary.cost_usd).toBeCloseTo(0.04);
     // The right fix passes the suite where the base fails: the base was run again, and failed again.
     expect(summary).toMatchObject({ suite_reruns: 1, flaky_reruns: 0, flake_rate: 0 });
+
+    // What an operator sees: `doom candidates`, `doom status` and /metrics.
+    const ctx = { ...world.core, env: readEnvironment({ DATABASE_URL: join(world.dir, 'doom.db') }), loaded: { config: world.config, agents: [], configPath: '', agentsDir: '' } };
+    const table = await candidatesCommand(ctx, 'bug-1', 'table');
+    expect(table).toMatch(/^1\s+1\s+agent-a-wrong\s+implement\s+success\s+fail\s+pass\s+pass\s+pass\s+2\s+\$0\.0100\s+1\s+[0-9a-f]{10}$/m);
+    expect(table).toMatch(/^1\s+2\s+agent-b-right\s+implement\s+success\s+pass\s+pass\s+pass\s+pass\s+2\s+\$0\.0100\s+2\s+[0-9a-f]{10}\s+winner$/m);
+    expect(table).toContain('agent-b-right (#2) beat agent-a-wrong (#1) on critical gates');
+    expect(JSON.parse(await candidatesCommand(ctx, String(id), 'json')).candidates).toHaveLength(3);
+    await expect(candidatesCommand(ctx, 'bug-99', 'table')).rejects.toThrow('task bug-99 does not exist');
+    expect(await status(ctx, 'table')).toMatch(/^pipeline {3}1 executions, pass@1 0%, pass@k 100%, cost \$0\.0400 \(mean \$0\.0400\), mean latency [\d.]+ s, flake rate 0% of 1 re-runs$/m);
+    const metrics = await createMetrics(db, world.config).metrics();
+    expect(metrics).toContain('doom_pipeline_pass_at_1 0');
+    expect(metrics).toContain('doom_pipeline_pass_at_k 1');
+    expect(metrics).toContain('doom_pipeline_suite_reruns_total{flaky="false"} 1');
+    expect(metrics).toContain('doom_pipeline_latency_seconds_count 1');
   }, 180_000);
 
   it('reports "could not reproduce" when the oracle passes on the base, and makes no candidate', async () => {
