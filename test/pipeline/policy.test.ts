@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -41,6 +43,17 @@ describe('[pipeline] config', () => {
       'c.toml: pipeline.policies.P1.phases: phase brief is not built yet',
     );
     expect(() => parseConfigText('[pipeline.policies.P1]\nphases = ["spec", "implement"]\n', 'c.toml')).toThrow('phases must include review, merge');
+  });
+});
+
+describe('the README', () => {
+  it("shows a policy config that the bot takes as it is", () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    const block = /### Policy config\n\n```toml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const config = parseConfigText(block!, 'README.md');
+    expect(config.pipeline).toMatchObject({ enabled: true, parallel: 2 });
+    expect(config.pipeline.policies.P0.rubric.gates.lint).toBe('warn');
   });
 });
 
