@@ -33,7 +33,7 @@ export const REPRODUCE = `fs.writeFileSync('test/issue.test.js', "import { test 
 /** A test that does not reproduce it: it passes on the buggy code too. */
 export const NOT_REPRODUCE = `fs.writeFileSync('test/issue.test.js', "import { test } from 'node:test';\\nimport assert from 'node:assert/strict';\\nimport { add } from '../src/math.js';\\ntest('add(2, 0) is 2', () => assert.equal(add(2, 0), 2));\\n");`;
 
-function agentFile(name: string, script: AgentScript): AgentFile {
+export function agentFile(name: string, script: AgentScript): AgentFile {
   const usage = JSON.stringify(script.usage ?? { input_tokens: 1000, output_tokens: 200, cost_usd: 0.01 });
   const code = [
     "const fs = require('fs');",
