@@ -35,7 +35,7 @@ import { decideNext, phaseOrder } from './dag.js';
 import { changedLineCoverage, renderDocs, type CoverageOfChange } from './docs.js';
 import { buildPrompt, readGuidance, renderSystemPrompt, type Guidance } from './prompt.js';
 import type { Budget, CandidateRecord, Checks, CheckVerdict, ExecutionState, PhaseName, PhaseRecord, Policy, Spec } from './schemas.js';
-import { clusterPatches, diffLines, pairwiseOutcomes, passesCritical, patchHash, selectCandidate, type Selection } from './select.js';
+import { clusterPatches, diffLines, needsRerun, pairwiseOutcomes, passesCritical, patchHash, selectCandidate, suiteVerdict, type Selection } from './select.js';
 import { ACCEPTANCE_FILE, specFromAgent, specFromIssue, specFromTitle } from './spec.js';
 import { stepSection, type StepKind } from './steps.js';
 import { inCheckout, keepRef, patchOf, restoreFiles, runAgentStep, type Bench, type StepAgent } from './workbench.js';
@@ -502,21 +502,15 @@ export class Execution {
       const b = await runCommand(test.argv, baseDir, test.timeoutMs, this.signal);
       return { ok: b.exitCode === 0, fails: failCount(b.output) };
     }));
-    if (mine.ok !== base.ok) {
-      if (!this.baseRerun) {
-        this.metrics.suite_reruns++;
-        this.baseRerun = await inCheckout(this.bench, this.baseSha, async (baseDir) => ({ ok: (await runCommand(test.argv, baseDir, test.timeoutMs, this.signal)).exitCode === 0 }));
-        if (this.baseRerun.ok !== base.ok) this.metrics.flaky_reruns++;
-      }
-      if (this.baseRerun.ok !== base.ok) {
-        notes.suite = 'the suite gave another result on the base commit when run again: flaky, not held against the candidate';
-        return 'flaky';
-      }
+    if (needsRerun(mine, base) && !this.baseRerun) {
+      this.metrics.suite_reruns++;
+      this.baseRerun = await inCheckout(this.bench, this.baseSha, async (baseDir) => ({ ok: (await runCommand(test.argv, baseDir, test.timeoutMs, this.signal)).exitCode === 0 }));
+      if (this.baseRerun.ok !== base.ok) this.metrics.flaky_reruns++;
     }
-    if (mine.ok) return 'pass';
-    if (!base.ok && (mine.fails === null || base.fails === null || mine.fails <= base.fails)) return 'pass';
-    notes.suite = r.output.slice(-2_000);
-    return 'fail';
+    const verdict = suiteVerdict(mine, base, needsRerun(mine, base) ? this.baseRerun : null);
+    if (verdict === 'flaky') notes.suite = 'the suite gave another result on the base commit when run again: flaky, not held against the candidate';
+    if (verdict === 'fail') notes.suite = r.output.slice(-2_000);
+    return verdict;
   }
 
   private async select(): Promise<Selection> {

@@ -166,3 +166,24 @@ export function pairwiseOutcomes(candidates: readonly Selectable[], rubric: Rubr
   }
   return out;
 }
+
+export interface SuiteRun {
+  ok: boolean;
+  /** Failed tests, when the runner printed a count. */
+  fails: number | null;
+}
+
+/** Whether a candidate's suite and the base's disagree: then the base is run once more. */
+export const needsRerun = (mine: SuiteRun, base: SuiteRun): boolean => mine.ok !== base.ok;
+
+/**
+ * The suite gate: no worse than on the base commit. A base that gave another result when run
+ * again is flaky, and its disagreement with the candidate is not held against it. Both failing
+ * is no worse when the candidate fails no more tests (or when the counts are unknown).
+ */
+export function suiteVerdict(mine: SuiteRun, base: SuiteRun, rerun: { ok: boolean } | null): CheckVerdict {
+  if (needsRerun(mine, base) && rerun !== null && rerun.ok !== base.ok) return 'flaky';
+  if (mine.ok) return 'pass';
+  if (!base.ok && (mine.fails === null || base.fails === null || mine.fails <= base.fails)) return 'pass';
+  return 'fail';
+}

@@ -18,6 +18,7 @@ import { syncAgents } from '../../src/store/agents.js';
 
 /** What a scripted agent does at each step (node code run in its worktree; `usage` is what it reports spending). */
 export interface AgentScript {
+  spec?: string;
   tests?: string;
   implement?: string;
   repair?: string;
@@ -42,6 +43,7 @@ export function agentFile(name: string, script: AgentScript): AgentFile {
     // What the repair prompt carried, for the transcript: the failing check, inside a quoted block.
     "if (step === 'repair') console.log('failing output quoted: ' + /<untrusted_issue_[0-9a-f]{16}>[\\s\\S]*### oracle failed[\\s\\S]*add\\(2, 2\\) is 4[\\s\\S]*<\\/untrusted_issue_/.test(prompt));",
     `fs.writeFileSync(process.argv[1], ${JSON.stringify(usage)});`,
+    `if (step === 'spec') { ${script.spec ?? ''} }`,
     `if (step === 'tests') { ${script.tests ?? REPRODUCE} }`,
     `if (step === 'implement') { ${script.implement ?? ''} }`,
     `if (step === 'repair') { ${script.repair ?? script.implement ?? ''} }`,

@@ -75,6 +75,10 @@ describe('the pipeline on the local forge', () => {
     expect(state.phases.implement!.budget).toMatchObject({ tokens: 300_000 });
     expect(state.implementation!.selected).toBe(1);
 
+    // The sticky comment shows the criteria the spec phase took from the issue.
+    const comment = await db.selectFrom('local_comments').select('body').where('thread', '=', `issue:${task.issue_number}`).executeTakeFirstOrThrow();
+    expect(comment.body).toContain('**Acceptance criteria**\n\n- add(2, 2) returns 4\n- sum() of a list adds it up');
+
     const mr = (await getLocalMergeRequest(db, world.repo, 1))!;
     expect(mr.body).toContain('## How this change was chosen');
     expect(mr.body).toContain('- [x] add(2, 2) returns 4 — verified by the oracle test `test/issue.test.js`');
@@ -121,6 +125,22 @@ describe('the pipeline on the local forge', () => {
     expect(state.phases.tests).toMatchObject({ status: 'failed', outcome: 'could_not_reproduce' });
     expect(state.phases.implement).toMatchObject({ status: 'skipped', note: 'after tests, which failed' });
     expect(state.spec!.oracle).toMatchObject({ base: 'passes' });
+  }, 120_000);
+
+  it('has the spec step write the acceptance criteria when the issue has none, and commits none of it', async () => {
+    const spec = `fs.writeFileSync('ACCEPTANCE.md', '# Acceptance\\n\\n- add(2, 2) returns 4\\n- [ ] sum([1, 2]) returns 3\\n');`;
+    world = await pipelineWorld({ 'agent-a': { spec, implement: FIX } }, (c) => {
+      c.pipeline!.policies!.P2!.candidates = 1;
+    });
+    const db = world.core.store.db;
+    const id = await world.runTask('bug-7', 'task:\n  type: bugfix\n  description: add() subtracts\n');
+    const state = (await latestExecution(db, id))!;
+    expect(state.phases.spec).toMatchObject({ status: 'done', outcome: 'from_agent', tokens: 1200 });
+    expect(state.spec).toMatchObject({ source: 'agent', acceptance: [{ id: 'AC1', text: 'add(2, 2) returns 4' }, { id: 'AC2', text: 'sum([1, 2]) returns 3' }] });
+    const task = (await getTask(db, id))!;
+    expect(task.status).toBe('completed');
+    expect(await git(['ls-tree', '-r', '--name-only', task.branch!], { cwd: world.repo })).not.toContain('ACCEPTANCE.md');
+    expect((await getLocalMergeRequest(db, world.repo, task.pr_number!))!.body).toContain('<sub>Criteria from the spec step.</sub>');
   }, 120_000);
 
   it('repairs the best candidate with the failing output in its prompt, and publishes the repair', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clusterPatches, diffLines, normalizePatch, pairwiseOutcomes, patchHash, selectCandidate, type Selectable } from '../../src/pipeline/select.js';
+import { clusterPatches, diffLines, needsRerun, normalizePatch, pairwiseOutcomes, patchHash, selectCandidate, suiteVerdict, type Selectable } from '../../src/pipeline/select.js';
 import { Rubric, type Checks } from '../../src/pipeline/schemas.js';
 
 const rubric = Rubric.parse({});
@@ -95,3 +95,19 @@ describe('pairwiseOutcomes', () => {
 });
 
 const byPair = (a: { winner: number; loser: number }, b: { winner: number; loser: number }) => Math.min(a.winner, a.loser) - Math.min(b.winner, b.loser) || Math.max(a.winner, a.loser) - Math.max(b.winner, b.loser);
+
+describe('suiteVerdict', () => {
+  const run = (ok: boolean, fails: number | null = ok ? 0 : 1) => ({ ok, fails });
+  it.each([
+    ['passes where the base passes', run(true), run(true), null, 'pass', false],
+    ['fails where the base passes, and the base passes again', run(false), run(true), { ok: true }, 'fail', true],
+    ['flaky when the base flips on the re-run', run(false), run(true), { ok: false }, 'flaky', true],
+    ['passes where the base fails (the fix), the base failing again', run(true), run(false), { ok: false }, 'pass', true],
+    ['both failing, no more failures than the base: no worse', run(false, 2), run(false, 2), null, 'pass', false],
+    ['both failing, more failures than the base: worse', run(false, 3), run(false, 2), null, 'fail', false],
+    ['both failing, counts unknown: no worse', run(false, null), run(false, 2), null, 'pass', false],
+  ] as const)('%s', (_name, mine, base, rerun, verdict, rerunNeeded) => {
+    expect(needsRerun(mine, base)).toBe(rerunNeeded);
+    expect(suiteVerdict(mine, base, rerun)).toBe(verdict);
+  });
+});
