@@ -11,7 +11,7 @@ import type { Config, Priority, TaskType, Tier } from '../config/schema.js';
 import type { RunRequest, RunResult } from '../executor/contract.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
-import { inspectChange, type GuardFinding } from '../policy/guards.js';
+import type { GuardFinding } from '../policy/guards.js';
 import { route } from '../routing/router.js';
 import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
 import { emptyUsage, tokensUsed, type Runner, type Usage } from '../runners/runner.js';
@@ -22,7 +22,6 @@ import type { Database } from '../store/schema.js';
 import { getTask } from '../store/tasks.js';
 import { toRoutable } from '../tasks/service.js';
 import { sanitizeName } from '../util/sanitize.js';
-import { readChangeSet } from '../workspace/changes.js';
 import { git } from '../workspace/git.js';
 import type { MirrorCache } from '../workspace/mirror.js';
 import { push } from '../workspace/publish.js';
@@ -35,11 +34,12 @@ import { decideNext, phaseOrder } from './dag.js';
 import { changedLineCoverage, renderDocs, type CoverageOfChange } from './docs.js';
 import { buildPrompt, readGuidance, renderSystemPrompt, type Guidance } from './prompt.js';
 import type { Budget, CandidateRecord, Checks, CheckVerdict, ExecutionState, PhaseName, PhaseRecord, Policy, Spec } from './schemas.js';
-import { clusterPatches, diffLines, needsRerun, pairwiseOutcomes, passesCritical, patchHash, selectCandidate, suiteVerdict, type Selection } from './select.js';
+import { clusterPatches, diffLines, pairwiseOutcomes, passesCritical, patchHash, selectCandidate, type Selection } from './select.js';
+import { Checker } from './checks.js';
 import { ACCEPTANCE_FILE, specFromAgent, specFromIssue, specFromTitle } from './spec.js';
 import { stepSection, type StepKind } from './steps.js';
-import { inCheckout, keepRef, patchOf, restoreFiles, runAgentStep, type Bench, type StepAgent } from './workbench.js';
-import { readFile, rm } from 'node:fs/promises';
+import { inCheckout, keepRef, patchOf, runAgentStep, type Bench, type StepAgent } from './workbench.js';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface ExecutionDeps {
@@ -107,9 +107,8 @@ export class Execution {
   private merged: { sha: string; files: string[]; winner: Candidate } | null = null;
   private docs: string | null = null;
   private readonly usage: Usage = emptyUsage();
-  private readonly metrics = { pass_at_1: null as boolean | null, pass_at_k: null as boolean | null, suite_reruns: 0, flaky_reruns: 0 };
-  private baseSuite: { ok: boolean; fails: number | null } | null = null;
-  private baseRerun: { ok: boolean } | null = null;
+  private readonly metrics = { pass_at_1: null as boolean | null, pass_at_k: null as boolean | null };
+  private checks: Checker | null = null;
   private failure: string | null = null;
 
   constructor(
@@ -450,67 +449,19 @@ export class Execution {
       const from = this.oracle?.commit ?? this.baseSha;
       const { patch, files } = await patchOf(this.bench, from, out.commit);
       Object.assign(c, { commit: out.commit, patch, files });
-      c.checks = await this.check(c, from);
+      const checked = await this.checker().check({ commit: out.commit, files, from });
+      c.checks = checked.checks;
+      c.findings = checked.findings;
       c.passed = passesCritical(c.checks, this.policy.rubric);
     }
     await this.saveCandidate(c, out.result.transcript);
     return c;
   }
 
-  /** The bot's own checks of a candidate: guards, the oracle, the suite against the base, lint. */
-  private async check(c: Candidate, from: string): Promise<Checks> {
-    const notes: Record<string, string> = {};
-    const change = await readChangeSet({ kind: 'commits', gitDir: this.bench.mirror, base: from, head: c.commit! });
-    c.findings = inspectChange(change, this.request.policy.protectedPaths).findings;
-    const touchedOracle = (this.oracle?.files ?? []).filter((f) => c.files.includes(f));
-    if (c.findings.length > 0) notes.guards = c.findings.map((f) => ('file' in f ? f.file : '')).join(', ');
-    if (touchedOracle.length > 0) notes.guards = [notes.guards, `changed the oracle test ${touchedOracle.join(', ')}`].filter(Boolean).join('; ');
-    const guards: CheckVerdict = c.findings.length > 0 || touchedOracle.length > 0 ? 'fail' : 'pass';
-    const { test, lint } = this.commands;
-    const verdicts = await inCheckout(this.bench, c.commit!, async (dir, ws) => {
-      let oracle: CheckVerdict = 'skipped';
-      if (this.oracle && test) {
-        await restoreFiles(ws, this.oracle.commit, this.oracle.files);
-        const r = await runCommand(this.oracle.command, dir, test.timeoutMs, this.signal);
-        oracle = r.exitCode === 0 ? 'pass' : 'fail';
-        if (oracle === 'fail') notes.oracle = r.output.slice(-2_000);
-        // The suite is the repository's own tests: the oracle is judged on its own above.
-        for (const f of this.oracle.files) await rm(join(dir, f), { force: true });
-      }
-      const suite = test ? await this.suiteVerdict(dir, notes) : 'skipped';
-      let lintVerdict: CheckVerdict = 'skipped';
-      if (lint) {
-        const r = await runCommand(lint.argv, dir, lint.timeoutMs, this.signal);
-        lintVerdict = r.exitCode === 0 ? 'pass' : 'fail';
-        if (lintVerdict === 'fail') notes.lint = r.output.slice(-2_000);
-      }
-      return { oracle, suite, lint: lintVerdict };
-    });
-    return { guards, ...verdicts, notes };
-  }
-
-  /**
-   * The suite on the candidate against the suite on the base commit. When they disagree the
-   * base is run again: a base that flips is flaky, recorded, and not held against the candidate.
-   */
-  private async suiteVerdict(dir: string, notes: Record<string, string>): Promise<CheckVerdict> {
-    const test = this.commands.test!;
-    const r = await runCommand(test.argv, dir, test.timeoutMs, this.signal);
-    const mine = { ok: r.exitCode === 0, fails: failCount(r.output) };
-    const base = (this.baseSuite ??= await inCheckout(this.bench, this.oracle?.commit ?? this.baseSha, async (baseDir) => {
-      for (const f of this.oracle?.files ?? []) await rm(join(baseDir, f), { force: true });
-      const b = await runCommand(test.argv, baseDir, test.timeoutMs, this.signal);
-      return { ok: b.exitCode === 0, fails: failCount(b.output) };
-    }));
-    if (needsRerun(mine, base) && !this.baseRerun) {
-      this.metrics.suite_reruns++;
-      this.baseRerun = await inCheckout(this.bench, this.baseSha, async (baseDir) => ({ ok: (await runCommand(test.argv, baseDir, test.timeoutMs, this.signal)).exitCode === 0 }));
-      if (this.baseRerun.ok !== base.ok) this.metrics.flaky_reruns++;
-    }
-    const verdict = suiteVerdict(mine, base, needsRerun(mine, base) ? this.baseRerun : null);
-    if (verdict === 'flaky') notes.suite = 'the suite gave another result on the base commit when run again: flaky, not held against the candidate';
-    if (verdict === 'fail') notes.suite = r.output.slice(-2_000);
-    return verdict;
+  /** One checker per execution: it runs the base's suite once and remembers its re-run. */
+  private checker(): Checker {
+    this.checks ??= new Checker({ bench: this.bench, baseSha: this.baseSha, oracle: this.oracle, commands: this.commands, protectedPaths: this.request.policy.protectedPaths, signal: this.signal });
+    return this.checks;
   }
 
   private async select(): Promise<Selection> {
@@ -600,8 +551,8 @@ export class Execution {
       cost_usd: this.usage.costUsd,
       tokens: tokensUsed(this.usage),
       duration_ms: performance.now() - this.started,
-      suite_reruns: this.metrics.suite_reruns,
-      flaky_reruns: this.metrics.flaky_reruns,
+      suite_reruns: this.checks?.reruns.suite ?? 0,
+      flaky_reruns: this.checks?.reruns.flaky ?? 0,
     });
   }
 
@@ -635,12 +586,6 @@ const ok = (v: CheckVerdict): boolean => v === 'pass' || v === 'flaky' || v === 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
-
-/** `node --test`, TAP and most runners end with a fail count. */
-function failCount(output: string): number | null {
-  const m = /^(?:#|ℹ)\s*fail\s+(\d+)/m.exec(output) ?? /(\d+) failed/.exec(output);
-  return m ? Number(m[1]) : null;
-}
 
 /** What failed on a candidate, for the repair step's prompt (untrusted: it is quoted there). */
 function failureText(c: Candidate): string {
