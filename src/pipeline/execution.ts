@@ -368,16 +368,25 @@ export class Execution {
     if (!s || s.winner === null || !s.passing) return end('failed', 'no_passing_candidate', noWinnerReason(this.candidates, this.state.phases));
     const winner = this.candidates[s.winner]!;
     const r = this.request;
-    const ws = await createWorkspace({ mirror: this.bench.mirror, lock: this.bench.lock, root: this.bench.root, branch: r.branch, base: winner.commit!, signal: this.signal });
-    try {
-      await push(ws, { remoteUrl: r.repository.cloneUrl, credential: await r.credential(), signal: this.signal });
-    } finally {
-      await ws.remove();
+    await this.pushTo(r.branch, winner.commit!);
+    if (this.deps.config.pipeline.push_candidates) {
+      for (const c of this.candidates) if (c.commit && c !== winner) await this.pushTo(`${r.branch}--c${c.index + 1}`, c.commit);
     }
     const { files } = await patchOf(this.bench, this.baseSha, winner.commit!);
     this.merged = { sha: winner.commit!, files, winner };
     this.state.gates_passed = (['guards', 'oracle', 'suite', 'lint'] as const).filter((g) => winner.checks && ok(winner.checks[g]));
     return end('done', 'pushed', `#${winner.index + 1} (${winner.agent.name}) is on ${r.branch}`);
+  }
+
+  /** Pushes `sha` to `branch` with a lease on what the mirror last saw there (as a single run's push). */
+  private async pushTo(branch: string, sha: string): Promise<void> {
+    const r = this.request;
+    const ws = await createWorkspace({ mirror: this.bench.mirror, lock: this.bench.lock, root: this.bench.root, branch, base: sha, signal: this.signal });
+    try {
+      await push(ws, { remoteUrl: r.repository.cloneUrl, credential: await r.credential(), signal: this.signal });
+    } finally {
+      await ws.remove();
+    }
   }
 
   private async docsPhase(): Promise<PhaseEnd> {

@@ -84,6 +84,8 @@ export const pipelineConfig = z
     enabled: z.boolean().default(false),
     /** Candidates run at once for one task, within the executor's capacity. */
     parallel: z.number().int().positive().max(10).default(2),
+    /** Also push each losing candidate to `<task branch>--c<n>` on the forge (off: they stay in the store and the mirror). */
+    push_candidates: z.boolean().default(false),
     breakers: z
       .object({
         /** An agent whose last N pipeline runs all failed is skipped … */

@@ -147,6 +147,7 @@ describe('the pipeline on the local forge', () => {
     const repair = `fs.writeFileSync('src/math.js', fs.readFileSync('src/math.js', 'utf8').replace('return Math.abs(a - b);', 'return a + b;'));`;
     world = await pipelineWorld({ 'agent-a': { implement: WRONG_FIX, repair } }, (c) => {
       c.pipeline!.policies!.P2!.candidates = 1;
+      c.pipeline!.push_candidates = true;
     });
     const db = world.core.store.db;
     const id = await world.runTask('bug-3');
@@ -161,6 +162,8 @@ describe('the pipeline on the local forge', () => {
     expect(state.phases.review).toMatchObject({ outcome: 'no_passing_candidate' });
     expect(state.phases.repair).toMatchObject({ status: 'done', outcome: 'repaired' });
     expect(await git(['show', `doom/${id}-add-subtracts:src/math.js`], { cwd: world.repo })).toContain('return a + b;');
+    // push_candidates: the loser is on the forge too, beside the task's branch.
+    expect(await git(['show', `doom/${id}-add-subtracts--c1:src/math.js`], { cwd: world.repo })).toContain('return Math.abs(a - b);');
   }, 120_000);
 
   it('stops a phase whose budget runs out and keeps its work in the store', async () => {
@@ -185,6 +188,23 @@ describe('the pipeline on the local forge', () => {
     const task = (await getTask(db, id))!;
     expect(task).toMatchObject({ status: 'completed', pr_number: 1 });
     expect(await git(['show', `${task.branch}:src/math.js`], { cwd: world.repo })).toContain('return a + b;');
+  }, 120_000);
+
+  it('pauses new candidates after a model-API error, and says so', async () => {
+    const overloaded = `console.error('API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}'); process.exit(1);`;
+    world = await pipelineWorld({ 'agent-a': { implement: overloaded } }, (c) => {
+      c.pipeline!.policies!.P2!.candidates = 1;
+      c.pipeline!.breakers = { failures_in_a_row: 5, model_api_pause_ms: 3_600_000 };
+    });
+    const db = world.core.store.db;
+    const first = await world.runTask('bug-8');
+    expect((await candidatesOfTask(db, first))[0]!.error).toContain('overloaded_error');
+    const second = await world.runTask('bug-9');
+    const state = (await latestExecution(db, second))!;
+    expect(state.phases.implement).toMatchObject({ status: 'stopped', outcome: 'paused' });
+    expect(state.breakers).toEqual([expect.objectContaining({ agent: '*', reason: 'the model API failed (overloaded, rate limited or a server error)' })]);
+    expect(await candidatesOfTask(db, second)).toEqual([]);
+    expect((await getTask(db, second))!.error_message).toMatch(/^no candidate was made: new candidates wait until /);
   }, 120_000);
 
   it('opens an agent\'s breaker after it failed its last runs, and skips it while it is open', async () => {
