@@ -296,7 +296,9 @@ export class Execution {
       if (out.result.outcome === 'token_limit' || out.result.outcome === 'timeout') return end('stopped', 'budget', 'the test step stopped before it wrote a test');
       return end('failed', 'could_not_reproduce', 'could not reproduce: the test step wrote no test');
     }
-    const { files } = await patchOf(this.bench, this.baseSha, out.commit);
+    // A name that reads as an option (`--import=…`) is not handed to the test runner.
+    const files = (await patchOf(this.bench, this.baseSha, out.commit)).files.filter((f) => !f.startsWith('-'));
+    if (files.length === 0) return end('failed', 'could_not_reproduce', 'could not reproduce: the test step wrote no test file the bot can run');
     const command = oracleArgv(test, files);
     const run = await inCheckout(this.bench, out.commit, (dir) => runCommand(command, dir, test.timeoutMs, this.signal));
     this.state.spec = { ...(this.state.spec ?? specFromTitle(this.request.task.title)), oracle: { files, commit: out.commit, command, base: run.exitCode === 0 ? 'passes' : 'fails' } };

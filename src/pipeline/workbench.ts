@@ -11,8 +11,8 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readFile, realpath, rm } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { agentEnv } from '../runners/env.js';
 import { createRunner } from '../runners/index.js';
 import { abortReasons } from '../runners/process.js';
@@ -103,7 +103,7 @@ export async function runAgentStep(bench: Bench, step: AgentStep): Promise<Agent
       env: agentEnv(bench.baseEnv ?? process.env, { HOME: home }),
       signal,
     });
-    const readBack = step.readBack ? await readFile(join(ws.path, step.readBack), 'utf8').catch(() => null) : null;
+    const readBack = step.readBack ? await readInside(ws.path, step.readBack) : null;
     // Success or a budget stop: the work is committed either way (a stopped step keeps its output).
     let commit: string | null = null;
     if (step.commit && result.outcome !== 'cancelled') {
@@ -120,6 +120,25 @@ export async function runAgentStep(bench: Bench, step: AgentStep): Promise<Agent
   }
 }
 
+/** Cap of a file read back from a step's worktree. */
+const READ_BACK_CAP = 64 * 1024;
+
+/**
+ * A file the agent wrote, read only when it is a regular file inside the worktree: a symlink
+ * to the bot's config or store would otherwise carry their text into a merge request.
+ */
+async function readInside(root: string, file: string): Promise<string | null> {
+  try {
+    const [real, base] = await Promise.all([realpath(join(root, file)), realpath(root)]);
+    if (!real.startsWith(base + sep)) return null;
+    const st = await lstat(real);
+    if (!st.isFile()) return null;
+    return (await readFile(real, 'utf8')).slice(0, READ_BACK_CAP);
+  } catch {
+    return null;
+  }
+}
+
 /** Runs `work` in a fresh checkout of `sha` (a worktree the agent never saw), then removes it. */
 export async function inCheckout<T>(bench: Bench, sha: string, work: (dir: string, ws: Workspace) => Promise<T>): Promise<T> {
   const ws = await createWorkspace({ mirror: bench.mirror, lock: bench.lock, root: bench.root, branch: `doom-check/${unique()}`, base: sha });
@@ -133,7 +152,8 @@ export async function inCheckout<T>(bench: Bench, sha: string, work: (dir: strin
 /** Puts `files` back as they are in `sha` (the oracle, whatever a candidate did to it). */
 export async function restoreFiles(ws: Workspace, sha: string, files: readonly string[]): Promise<void> {
   if (files.length === 0) return;
-  await git(['checkout', sha, '--', ...files], { cwd: ws.path, env: { GIT_DIR: ws.gitDir, GIT_WORK_TREE: ws.path } });
+  // Literal pathspecs: the names are the agent's, and `:(glob)…` must not mean more files.
+  await git(['checkout', sha, '--', ...files], { cwd: ws.path, env: { GIT_DIR: ws.gitDir, GIT_WORK_TREE: ws.path, GIT_LITERAL_PATHSPECS: '1' } });
 }
 
 /** Keeps `sha` reachable in the mirror (a gc must not take a losing candidate's commit). */

@@ -4,6 +4,8 @@
  * (a right fix, a wrong fix the suite does not catch, a fix that touches CI), review and
  * selection, the winner's merge request with the docs, the losers kept as records.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '../../src/cli/commands.js';
@@ -141,6 +143,26 @@ describe('the pipeline on the local forge', () => {
     expect(task.status).toBe('completed');
     expect(await git(['ls-tree', '-r', '--name-only', task.branch!], { cwd: world.repo })).not.toContain('ACCEPTANCE.md');
     expect((await getLocalMergeRequest(db, world.repo, task.pr_number!))!.body).toContain('<sub>Criteria from the spec step.</sub>');
+  }, 120_000);
+
+  it('does not read back a spec note that links outside the worktree', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'doom-secret-'));
+    const secret = join(outside, 'secret.md');
+    await writeFile(secret, '- TOPSECRET-TOKEN\n');
+    try {
+      world = await pipelineWorld({ 'agent-a': { spec: `fs.symlinkSync(${JSON.stringify(secret)}, 'ACCEPTANCE.md');`, implement: FIX } }, (c) => {
+        c.pipeline!.policies!.P2!.candidates = 1;
+      });
+      const db = world.core.store.db;
+      const id = await world.runTask('bug-10', 'task:\n  type: bugfix\n  description: add() subtracts\n');
+      const state = (await latestExecution(db, id))!;
+      expect(state.spec).toMatchObject({ source: 'title' });
+      expect(JSON.stringify(state)).not.toContain('TOPSECRET');
+      const task = (await getTask(db, id))!;
+      expect((await getLocalMergeRequest(db, world.repo, task.pr_number!))!.body).not.toContain('TOPSECRET');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('repairs the best candidate with the failing output in its prompt, and publishes the repair', async () => {
