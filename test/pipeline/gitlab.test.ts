@@ -99,5 +99,8 @@ describe('the pipeline on GitLab', () => {
     expect(state.gates_passed).toEqual(['guards', 'oracle', 'suite', 'lint']);
     expect(state.budget.spent.tokens).toBe(4 * 1200);
     expect(state.breakers).toEqual([]);
+    // The issue's sticky note lists the criteria the spec phase read from the issue.
+    const note = gitlab.notes.get('/api/v4/projects/1/issues/23/notes')![0]!;
+    expect(note.body).toContain('**Acceptance criteria**\n\n- add(2, 2) returns 4');
   }, 180_000);
 });

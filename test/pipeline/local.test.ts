@@ -115,6 +115,18 @@ describe('the pipeline on the local forge', () => {
     expect(metrics).toContain('doom_pipeline_latency_seconds_count 1');
   }, 180_000);
 
+  it('stops making candidates once one passes every gate (the stopping rule)', async () => {
+    world = await pipelineWorld({ 'agent-a-right': { implement: FIX }, 'agent-b': { implement: WRONG_FIX } }, (c) => {
+      c.pipeline!.policies!.P2!.stopping = { stop_on_first_pass: true };
+    });
+    const db = world.core.store.db;
+    const id = await world.runTask('bug-11');
+    expect((await candidatesOfTask(db, id)).map((c) => [c.agent_name, c.passed])).toEqual([['agent-a-right', 1]]);
+    const state = (await latestExecution(db, id))!;
+    expect(state.phases.implement).toMatchObject({ status: 'done', outcome: 'stopped_on_pass', note: 'a candidate passed every gate; 2 candidate(s) not made' });
+    expect(await pipelineSummary(db)).toMatchObject({ pass_at_1: 1, pass_at_k: 1 });
+  }, 120_000);
+
   it('reports "could not reproduce" when the oracle passes on the base, and makes no candidate', async () => {
     world = await pipelineWorld({ 'agent-a': { tests: NOT_REPRODUCE, implement: FIX } });
     const db = world.core.store.db;
