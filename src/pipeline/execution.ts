@@ -6,33 +6,29 @@
  * execution too, and a stopped one keeps what it made.
  */
 import type { Kysely } from 'kysely';
-import type { AgentFile } from '../agents/schema.js';
-import type { Config, Priority, TaskType, Tier } from '../config/schema.js';
+import type { Config, Priority, TaskType } from '../config/schema.js';
 import type { RunRequest, RunResult } from '../executor/contract.js';
 import type { ForgeDirectory } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import type { GuardFinding } from '../policy/guards.js';
-import { route } from '../routing/router.js';
 import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
 import { emptyUsage, tokensUsed, type Runner, type Usage } from '../runners/runner.js';
 import type { SandboxContext } from '../runners/sandbox.js';
-import { activeLoad, getAgent, listAgents } from '../store/agents.js';
 import { recentRuns, recordCandidate, recordSelection, saveExecution } from '../store/pipeline.js';
 import type { Database } from '../store/schema.js';
 import { getTask } from '../store/tasks.js';
-import { toRoutable } from '../tasks/service.js';
 import { sanitizeName } from '../util/sanitize.js';
 import { git } from '../workspace/git.js';
 import type { MirrorCache } from '../workspace/mirror.js';
 import { push } from '../workspace/publish.js';
 import { createWorkspace } from '../workspace/worktree.js';
-import { pickCandidates } from './agents.js';
-import { agentBreaker, modelApiBreaker } from './breakers.js';
+import { openBreakers, pickCandidates, rankedAgents, stepAgentOf } from './agents.js';
+import { modelApiBreaker } from './breakers.js';
 import { addBudget, allowanceFor, stepLimits, zeroBudget, type StepLimits } from './budget.js';
 import { oracleArgv, repoCommands, runCommand, type RepoCommands } from './commands.js';
 import { decideNext, phaseOrder } from './dag.js';
 import { changedLineCoverage, renderDocs, type CoverageOfChange } from './docs.js';
-import { buildPrompt, readGuidance, renderSystemPrompt, type Guidance } from './prompt.js';
+import { buildPrompt, readGuidance, type Guidance } from './prompt.js';
 import type { Budget, CandidateRecord, Checks, CheckVerdict, ExecutionState, PhaseName, PhaseRecord, Policy, Spec } from './schemas.js';
 import { clusterPatches, diffLines, pairwiseOutcomes, passesCritical, patchHash, selectCandidate, type Selection } from './select.js';
 import { Checker } from './checks.js';
@@ -400,45 +396,18 @@ export class Execution {
 
   // ---- candidates ----
 
+  /** K slots: the assigned agent, then the router's next best, skipping open breakers (recorded in the state). */
   private async slots(k: number) {
     const { db, config } = this.deps;
-    const rules = config.pipeline.breakers;
-    const [agents, load] = await Promise.all([listAgents(db), activeLoad(db)]);
-    const routable = agents.map((a) => toRoutable(a, load));
-    const ranked: string[] = [];
-    for (;;) {
-      const d = route(
-        { type: this.request.task.type as TaskType, priority: this.request.task.priority as Priority, excludeAgents: [this.request.agent.name, ...ranked] },
-        routable,
-        { tiersByPriority: config.routing, exploration: config.coordinator.exploration },
-      );
-      if (d.kind !== 'assigned') break;
-      ranked.push(d.agent);
-    }
-    const open = new Set<string>();
-    for (const name of [this.request.agent.name, ...ranked]) {
-      const b = agentBreaker(await recentRuns(db, rules.failures_in_a_row, name), rules, Date.now());
-      if (b.open) {
-        open.add(name);
-        this.state.breakers.push({ agent: name, reason: b.reason, open_until: b.until });
-      }
-    }
-    return pickCandidates(this.request.agent.name, ranked, k, open);
+    const task = { type: this.request.task.type as TaskType, priority: this.request.task.priority as Priority };
+    const ranked = await rankedAgents(db, config, task, this.request.agent.name);
+    const open = await openBreakers(db, config.pipeline.breakers, [this.request.agent.name, ...ranked], Date.now());
+    this.state.breakers.push(...open);
+    return pickCandidates(this.request.agent.name, ranked, k, new Set(open.map((b) => b.agent)));
   }
 
   private async agentFor(name: string): Promise<StepAgent> {
-    if (name === this.request.agent.name) return this.primary;
-    const row = await getAgent(this.deps.db, name);
-    if (!row) throw new Error(`agent ${name} is gone from the pool`);
-    const file = JSON.parse(row.config) as AgentFile;
-    return {
-      name,
-      tier: row.tier as Tier,
-      systemPrompt: renderSystemPrompt(file.context.system_prompt, { tier: row.tier, type: this.request.task.type, custom_instructions: file.context.custom_instructions }),
-      toolsAllowed: file.context.tools_allowed,
-      runner: file.runner,
-      permissions: file.permissions,
-    };
+    return name === this.request.agent.name ? this.primary : stepAgentOf(this.deps.db, name, this.request.task.type);
   }
 
   /** Makes one candidate (a run of its own), checks it, and records it. */

@@ -1,4 +1,6 @@
+/** Which agents make the candidates, and what their head-to-head record says of them. */
 import { describe, expect, it } from 'vitest';
+import { pickCandidates } from '../../src/pipeline/agents.js';
 import { bradleyTerry, winProbability } from '../../src/pipeline/head-to-head.js';
 
 const pairs = (list: [string, string, number][]) => list.flatMap(([w, l, n]) => Array.from({ length: n }, () => ({ winner_agent: w, loser_agent: l })));
@@ -18,5 +20,18 @@ describe('bradleyTerry', () => {
     const even = bradleyTerry(pairs([['a', 'b', 3], ['b', 'a', 3]]));
     expect(winProbability(even, 'a', 'b')).toBeCloseTo(0.5);
     expect(winProbability(even, 'a', 'nobody')).toBe(0.5);
+  });
+});
+
+describe('pickCandidates', () => {
+  it.each([
+    ['the assigned agent first, then the router\'s order', 'a', ['b', 'c'], 3, [], ['a:0', 'b:0', 'c:0']],
+    ['the same agents again, as other variants, when the pool is short', 'a', ['b'], 3, [], ['a:0', 'b:0', 'a:1']],
+    ['one agent makes every candidate when it is the pool', 'a', [], 2, [], ['a:0', 'a:1']],
+    ['open breakers sit it out, the assigned agent too', 'a', ['b', 'c'], 3, ['a', 'c'], ['b:0', 'b:1', 'b:2']],
+    ['nobody when every breaker is open', 'a', ['b'], 2, ['a', 'b'], []],
+    ['the assigned agent once, even when the router ranks it too', 'a', ['a', 'b'], 2, [], ['a:0', 'b:0']],
+  ] as const)('%s', (_name, primary, ranked, k, open, slots) => {
+    expect(pickCandidates(primary, ranked, k, new Set(open)).map((s) => `${s.agent}:${s.variant}`)).toEqual(slots);
   });
 });
