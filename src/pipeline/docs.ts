@@ -46,14 +46,21 @@ const mark: Record<CheckVerdict, string> = { pass: 'pass', fail: '**fail**', fla
 export function renderDocs(input: DocsInput): string {
   const { spec, oracle, winner, selection } = input;
   const oracleOk = winner.checks?.oracle === 'pass';
+  const suiteOk = winner.checks?.suite === 'pass' || winner.checks?.suite === 'flaky';
   const out: string[] = ['## How this change was chosen', ''];
   if (spec) {
     out.push('### Acceptance criteria', '');
-    for (const c of spec.acceptance) {
-      const by = oracleOk ? `verified by the oracle test ${oracle!.files.map(code).join(', ')}` : 'not verified by a test: check it by hand';
-      out.push(`- [${oracleOk ? 'x' : ' '}] ${cell(c.text)} — ${by}`);
-    }
-    out.push('', `<sub>Criteria from ${spec.source === 'issue' ? "the issue's acceptance list" : spec.source === 'agent' ? 'the spec step' : 'the issue title'}.</sub>`, '');
+    const by = oracle && oracleOk && suiteOk
+      ? `the oracle test ${oracle.files.map(code).join(', ')} passes and the suite is no worse than on the base`
+      : oracle
+        ? 'not shown by the checks: check it by hand'
+        : suiteOk
+          ? 'the suite is no worse than on the base (no oracle test for this task): check it by hand'
+          : 'not shown by the checks: check it by hand';
+    const ticked = Boolean(oracle && oracleOk && suiteOk);
+    for (const c of spec.acceptance) out.push(`- [${ticked ? 'x' : ' '}] ${cell(c.text)} — ${by}`);
+    const source = spec.source === 'issue' ? "the issue's acceptance list" : spec.source === 'agent' ? 'the spec step' : 'the issue title';
+    out.push('', `<sub>Criteria from ${source}. The bot cannot tell which criterion a test covers: a box is ticked when the oracle and the suite pass; read the oracle for what it checks.</sub>`, '');
   }
   if (oracle) {
     out.push(

@@ -540,8 +540,9 @@ export class Execution {
     await this.save();
     if (this.merged) {
       const w = this.merged.winner;
-      const summary = [w.summary?.trim(), this.docs].filter(Boolean).join('\n\n') || null;
-      return this.result({ outcome: 'success', commitSha: this.merged.sha, changedFiles: this.merged.files, guards: w.findings, ...(summary ? { summary } : {}) });
+      const chosen = `Candidate #${w.index + 1} by \`${w.agent.name}\`, chosen among ${this.candidates.length} by the bot's own checks.`;
+      const summary = [w.summary?.trim() || chosen, this.docs].filter(Boolean).join('\n\n');
+      return this.result({ outcome: 'success', commitSha: this.merged.sha, changedFiles: this.merged.files, guards: w.findings, summary });
     }
     if (this.signal.aborted) return this.result({ outcome: this.signalOutcome(), error: 'the pipeline was stopped' });
     const stopped = Object.values(this.state.phases).some((p) => p.status === 'stopped' && p.outcome === 'budget');

@@ -82,7 +82,7 @@ describe('the pipeline on GitHub', () => {
     expect(github.pulls).toHaveLength(1);
     const pull = github.pulls[0]!;
     expect(pull.body).toContain('Closes #1');
-    expect(pull.body).toContain('- [x] add(2, 2) returns 4 — verified by the oracle test `test/issue.test.js`');
+    expect(pull.body).toContain('- [x] add(2, 2) returns 4 — the oracle test `test/issue.test.js` passes and the suite is no worse than on the base');
     for (const agent of ['agent-a-wrong', 'agent-b-right', 'agent-c-ci']) expect(pull.body).toContain(`\`${agent}\``);
     expect(pull.body).toMatch(/\| 2 ★ \| `agent-b-right` \|/);
     expect(await git(['--git-dir', bare, 'show', `${task.branch}:src/math.js`])).toContain('return a + b;');

@@ -83,7 +83,7 @@ describe('the pipeline on GitLab', () => {
 
     const description = String(opened!.body.description);
     expect(description).toContain('Closes #23');
-    expect(description).toContain('- [x] add(2, 2) returns 4 — verified by the oracle test `test/issue.test.js`');
+    expect(description).toContain('- [x] add(2, 2) returns 4 — the oracle test `test/issue.test.js` passes and the suite is no worse than on the base');
     for (const agent of ['agent-a-wrong', 'agent-b-right', 'agent-c-ci']) expect(description).toContain(`\`${agent}\``);
     expect(description).toMatch(/\| 2 ★ \| `agent-b-right` \|/);
     expect(description).toContain('### Why #2 won');

@@ -83,7 +83,8 @@ describe('the pipeline on the local forge', () => {
 
     const mr = (await getLocalMergeRequest(db, world.repo, 1))!;
     expect(mr.body).toContain('## How this change was chosen');
-    expect(mr.body).toContain('- [x] add(2, 2) returns 4 — verified by the oracle test `test/issue.test.js`');
+    expect(mr.body).toContain('## Summary\n\nCandidate #2 by `agent-b-right`, chosen among 3 by the bot\'s own checks.');
+    expect(mr.body).toContain('- [x] add(2, 2) returns 4 — the oracle test `test/issue.test.js` passes and the suite is no worse than on the base');
     expect(mr.body).toContain('| base commit | fails (the issue is reproduced) |');
     expect(mr.body).toContain('| this change | passes |');
     expect(mr.body).toMatch(/\| 1 \| `agent-a-wrong` \| implement \| success \| \*\*fail\*\* \| pass \| pass \| pass \| 2 lines \| \$0\.0100 \|/);
@@ -154,7 +155,7 @@ describe('the pipeline on the local forge', () => {
     const task = (await getTask(db, id))!;
     expect(task.status).toBe('completed');
     expect(await git(['ls-tree', '-r', '--name-only', task.branch!], { cwd: world.repo })).not.toContain('ACCEPTANCE.md');
-    expect((await getLocalMergeRequest(db, world.repo, task.pr_number!))!.body).toContain('<sub>Criteria from the spec step.</sub>');
+    expect((await getLocalMergeRequest(db, world.repo, task.pr_number!))!.body).toContain('<sub>Criteria from the spec step. The bot cannot tell which criterion a test covers');
   }, 120_000);
 
   it('does not read back a spec note that links outside the worktree', async () => {
