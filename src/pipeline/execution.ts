@@ -445,7 +445,10 @@ export class Execution {
   }
 
   private async select(): Promise<Selection> {
-    const selectable = this.candidates.map((c) => ({ index: c.index, agent: c.agent.name, commit: c.commit, checks: c.checks, diffLines: c.patch ? diffLines(c.patch) : 0, costUsd: c.usage.costUsd }));
+    // Under `on_protected_change = refuse` a change to a protected path is never pushed, whatever the rubric says of the guards.
+    const refuse = this.request.policy.onProtectedChange === 'refuse';
+    const refused = (c: Candidate) => refuse && c.findings.some((f) => f.kind === 'protected_path');
+    const selectable = this.candidates.map((c) => ({ index: c.index, agent: c.agent.name, commit: refused(c) ? null : c.commit, checks: c.checks, diffLines: c.patch ? diffLines(c.patch) : 0, costUsd: c.usage.costUsd }));
     const s = selectCandidate(selectable, this.policy.rubric);
     const clusters = clusterPatches(this.candidates.map((c) => c.patch));
     const pairs = pairwiseOutcomes(selectable, this.policy.rubric);

@@ -128,6 +128,20 @@ describe('the pipeline on the local forge', () => {
     expect(await pipelineSummary(db)).toMatchObject({ pass_at_1: 1, pass_at_k: 1 });
   }, 120_000);
 
+  it('never pushes a protected change under on_protected_change = refuse, even with the guards gate only a warning', async () => {
+    world = await pipelineWorld({ 'agent-a': { implement: `${FIX} ${PROTECTED}` } }, (c) => {
+      c.pipeline!.policies!.P2!.candidates = 1;
+      c.pipeline!.policies!.P2!.repair = { max_rounds: 0 };
+      c.pipeline!.policies!.P2!.rubric = { gates: { guards: 'warn' } };
+    });
+    const db = world.core.store.db;
+    const id = await world.runTask('bug-12');
+    const task = (await getTask(db, id))!;
+    expect(task).toMatchObject({ status: 'failed', pr_number: null });
+    expect((await latestExecution(db, id))!.implementation!.selected).toBeNull();
+    expect(await git(['branch', '--format=%(refname:short)'], { cwd: world.repo })).toBe('main');
+  }, 120_000);
+
   it('reports "could not reproduce" when the oracle passes on the base, and makes no candidate', async () => {
     world = await pipelineWorld({ 'agent-a': { tests: NOT_REPRODUCE, implement: FIX } });
     const db = world.core.store.db;
