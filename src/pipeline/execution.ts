@@ -91,6 +91,11 @@ function timeoutSignal(ms: number): AbortSignal {
 
 export class Execution {
   private readonly state: ExecutionState;
+  /**
+   * The policy's rubric, except that under `on_protected_change = refuse` the guards gate is
+   * critical whatever it says: a change the bot refuses to push must not win.
+   */
+  private readonly rubric: Policy['rubric'];
   private readonly signal: AbortSignal;
   private readonly started = performance.now();
   private bench!: Bench;
@@ -114,6 +119,7 @@ export class Execution {
     cancel: AbortSignal,
   ) {
     this.signal = AbortSignal.any([cancel, timeoutSignal(policy.budget.total.wall_ms)]);
+    this.rubric = request.policy.onProtectedChange === 'refuse' ? { gates: { ...policy.rubric.gates, guards: 'critical' } } : policy.rubric;
     this.state = {
       task_id: request.task.id,
       attempt: request.runId,
@@ -432,7 +438,7 @@ export class Execution {
       const checked = await this.checker().check({ commit: out.commit, files, from });
       c.checks = checked.checks;
       c.findings = checked.findings;
-      c.passed = passesCritical(c.checks, this.policy.rubric);
+      c.passed = passesCritical(c.checks, this.rubric);
     }
     await this.saveCandidate(c, out.result.transcript);
     return c;
@@ -445,13 +451,10 @@ export class Execution {
   }
 
   private async select(): Promise<Selection> {
-    // Under `on_protected_change = refuse` a change to a protected path is never pushed, whatever the rubric says of the guards.
-    const refuse = this.request.policy.onProtectedChange === 'refuse';
-    const refused = (c: Candidate) => refuse && c.findings.some((f) => f.kind === 'protected_path');
-    const selectable = this.candidates.map((c) => ({ index: c.index, agent: c.agent.name, commit: refused(c) ? null : c.commit, checks: c.checks, diffLines: c.patch ? diffLines(c.patch) : 0, costUsd: c.usage.costUsd }));
-    const s = selectCandidate(selectable, this.policy.rubric);
+    const selectable = this.candidates.map((c) => ({ index: c.index, agent: c.agent.name, commit: c.commit, checks: c.checks, diffLines: c.patch ? diffLines(c.patch) : 0, costUsd: c.usage.costUsd }));
+    const s = selectCandidate(selectable, this.rubric);
     const clusters = clusterPatches(this.candidates.map((c) => c.patch));
-    const pairs = pairwiseOutcomes(selectable, this.policy.rubric);
+    const pairs = pairwiseOutcomes(selectable, this.rubric);
     this.selection = s;
     this.state.implementation = { candidates: this.candidates.map((c) => this.candidateRecord(c, clusters[c.index] ?? null)), selected: s.winner, reasons: s.reasons, pairs };
     await recordSelection(this.deps.db, { assignmentId: this.request.runId, taskId: this.request.task.id, clusters: new Map(clusters.map((k, i) => [i, k])), selected: s.winner, pairs });

@@ -138,7 +138,10 @@ describe('the pipeline on the local forge', () => {
     const id = await world.runTask('bug-12');
     const task = (await getTask(db, id))!;
     expect(task).toMatchObject({ status: 'failed', pr_number: null });
-    expect((await latestExecution(db, id))!.implementation!.selected).toBeNull();
+    const state = (await latestExecution(db, id))!;
+    expect(state.phases.review).toMatchObject({ outcome: 'no_passing_candidate' });
+    expect(state.phases.merge).toMatchObject({ status: 'failed', outcome: 'no_passing_candidate' });
+    expect(task.error_message).toBe('no candidate passed the critical gates (#1 agent-a: guards)');
     expect(await git(['branch', '--format=%(refname:short)'], { cwd: world.repo })).toBe('main');
   }, 120_000);
 
