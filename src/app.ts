@@ -133,7 +133,7 @@ export function createRuns(
     health: core.store.health,
     executor:
       executor ??
-      withHookEvents(executorFor(config, { db: core.store.db, forges: core.forges, log }, {
+      withHookEvents(executorFor(config, { db: core.store.db, forges: core.forges, log, syncIssue: (id) => core.tasks.syncIssue({ id }) }, {
         mirrorDir: resolve(config.executor.mirror_dir),
         workspaceDir: resolve(config.executor.workspace_dir),
         mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,

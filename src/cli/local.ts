@@ -29,7 +29,7 @@ export async function resolveTask(ctx: CliContext, value: string): Promise<numbe
 
 function loopOf(ctx: CliContext, log: Logger): LocalLoop {
   const { config } = ctx.loaded;
-  const executor = withHookEvents(executorFor(config, { db: ctx.store.db, forges: ctx.forges, log }, {
+  const executor = withHookEvents(executorFor(config, { db: ctx.store.db, forges: ctx.forges, log, syncIssue: (id) => ctx.tasks.syncIssue({ id }) }, {
     mirrorDir: resolve(config.executor.mirror_dir),
     workspaceDir: resolve(config.executor.workspace_dir),
     mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,

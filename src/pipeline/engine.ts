@@ -28,6 +28,8 @@ export interface PipelineExecutorOptions {
   config: Config;
   forges: ForgeDirectory;
   log: Logger;
+  /** Brings the issue's sticky comment up to date (the acceptance criteria, once the spec phase has them). */
+  syncIssue?: (taskId: number) => Promise<void>;
   mirrorDir: string;
   workspaceDir: string;
   mirrorDiskBudgetBytes: number;

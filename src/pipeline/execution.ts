@@ -43,6 +43,7 @@ export interface ExecutionDeps {
   config: Config;
   forges: ForgeDirectory;
   log: Logger;
+  syncIssue?: (taskId: number) => Promise<void>;
   mirrors: MirrorCache;
   mirrorKey: string;
   workspaceDir: string;
@@ -199,6 +200,7 @@ export class Execution {
     Object.assign(rec, { status: out.status, outcome: out.outcome, note: out.note ?? null, ended_at: new Date().toISOString(), duration_ms: Math.round(ms) });
     if (out.status === 'failed' && this.failure === null) this.failure = out.note ?? out.outcome;
     await this.save();
+    if (phase === 'spec' && this.state.spec) await this.showSpec();
   }
 
   private readonly handlers: Record<PhaseName, (this: Execution, phase: PhaseName, t0: number) => Promise<PhaseEnd>> = {
@@ -503,6 +505,15 @@ export class Execution {
   }
 
   // ---- around the phases ----
+
+  /** The sticky comment lists the criteria as soon as there are some; a forge error only delays that to the next update. */
+  private async showSpec(): Promise<void> {
+    try {
+      await this.deps.syncIssue?.(this.request.task.id);
+    } catch (error) {
+      this.deps.log.warn({ err: error, taskId: this.request.task.id }, 'could not show the acceptance criteria on the issue');
+    }
+  }
 
   /** The issue as the forge holds it now (the YAML block with `acceptance:`); null when it cannot be read. */
   private async issueBody(): Promise<string | null> {

@@ -15,7 +15,11 @@ import type { Logger } from '../log.js';
 import type { Database } from '../store/schema.js';
 import { PipelineExecutor } from './engine.js';
 
-export function executorFor(config: Config, deps: { db: Kysely<Database>; forges: ForgeDirectory; log: Logger }, options: LocalExecutorOptions): Executor {
+export function executorFor(
+  config: Config,
+  deps: { db: Kysely<Database>; forges: ForgeDirectory; log: Logger; syncIssue?: (taskId: number) => Promise<void> },
+  options: LocalExecutorOptions,
+): Executor {
   if (!config.pipeline.enabled) return new LocalExecutor(options);
   return new PipelineExecutor({ ...options, ...deps, config, log: deps.log.child({ name: 'pipeline' }) });
 }

@@ -102,5 +102,8 @@ describe('the pipeline on GitLab', () => {
     // The issue's sticky note lists the criteria the spec phase read from the issue.
     const note = gitlab.notes.get('/api/v4/projects/1/issues/23/notes')![0]!;
     expect(note.body).toContain('**Acceptance criteria**\n\n- add(2, 2) returns 4');
+    // … and did so while the run was going on, right after the spec phase.
+    const edits = gitlab.made('PUT', /issues\/23\/notes\/\d+$/).map((c) => String(c.body.body));
+    expect(edits.some((b) => b.includes('**in_progress**') && b.includes('**Acceptance criteria**'))).toBe(true);
   }, 180_000);
 });
