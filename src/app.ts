@@ -9,7 +9,7 @@ import type { AgentFile } from './agents/schema.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Executor } from './executor/contract.js';
-import { LocalExecutor } from './executor/local.js';
+import { executorFor } from './pipeline/index.js';
 import { withHookEvents } from './executor/hooks.js';
 import { DomainEvents } from './events.js';
 import { mountApi } from './api/mount.js';
@@ -138,7 +138,7 @@ export function createRuns(
     health: core.store.health,
     executor:
       executor ??
-      withHookEvents(new LocalExecutor({
+      withHookEvents(executorFor(config, { db: core.store.db, forges: core.forges, log, syncIssue: (id) => core.tasks.syncIssue({ id }) }, {
         mirrorDir: resolve(config.executor.mirror_dir),
         workspaceDir: resolve(config.executor.workspace_dir),
         mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,

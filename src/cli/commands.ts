@@ -23,6 +23,8 @@ import { unstartedTasksOf } from '../store/transitions.js';
 import type { CliContext } from './context.js';
 import { num, table } from './format.js';
 import { ExpectedError } from '../errors.js';
+import { pipelineSummary } from '../store/pipeline.js';
+import { pipelineStatusLine } from './pipeline-status.js';
 
 /** An error the operator can act on: printed without a stack trace. */
 export class CliError extends ExpectedError {}
@@ -32,12 +34,13 @@ const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
 export async function status(ctx: CliContext, format: string): Promise<string> {
   const db = ctx.store.db;
-  const [tasks, deliveries, agents, load, recent] = await Promise.all([
+  const [tasks, deliveries, agents, load, recent, pipeline] = await Promise.all([
     taskCounts(db),
     deliveryCounts(db),
     listAgents(db),
     activeLoad(db),
     listTasks(db, { limit: 10 }),
+    pipelineSummary(db),
   ]);
   const tiers: Record<string, number> = {};
   for (const a of agents) tiers[a.tier] = (tiers[a.tier] ?? 0) + 1;
@@ -47,6 +50,7 @@ export async function status(ctx: CliContext, format: string): Promise<string> {
     tasks,
     deliveries,
     agents: { total: agents.length, busy: [...load.values()].filter((n) => n > 0).length, tiers },
+    pipeline,
     recent_tasks: recent.map((t) => ({
       id: t.id,
       status: t.status,
@@ -69,6 +73,7 @@ export async function status(ctx: CliContext, format: string): Promise<string> {
     `tasks      ${counts(tasks)}`,
     `inbox      ${counts(deliveries)}`,
     `agents     ${agents.length} (${counts(tiers)}), ${data.agents.busy} busy`,
+    pipelineStatusLine(pipeline),
     '',
     recent.length === 0
       ? 'no tasks yet'

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { botPlaces } from '../app.js';
 import type { TaskType } from '../config/schema.js';
-import { LocalExecutor } from '../executor/local.js';
+import { executorFor } from '../pipeline/index.js';
 import { withHookEvents } from '../executor/hooks.js';
 import { LocalLoop, type LoopEvent, type ReviewAction } from '../forges/local/loop.js';
 import type { Logger } from '../log.js';
@@ -29,7 +29,7 @@ export async function resolveTask(ctx: CliContext, value: string): Promise<numbe
 
 function loopOf(ctx: CliContext, log: Logger): LocalLoop {
   const { config } = ctx.loaded;
-  const executor = withHookEvents(new LocalExecutor({
+  const executor = withHookEvents(executorFor(config, { db: ctx.store.db, forges: ctx.forges, log, syncIssue: (id) => ctx.tasks.syncIssue({ id }) }, {
     mirrorDir: resolve(config.executor.mirror_dir),
     workspaceDir: resolve(config.executor.workspace_dir),
     mirrorDiskBudgetBytes: config.executor.mirror_disk_budget_mb * 1024 * 1024,

@@ -14,6 +14,7 @@ import { runDemo } from './demo.js';
 import * as evaluation from './evaluate.js';
 import { readPipedStdin } from './evaluate.js';
 import { createProgress } from './progress.js';
+import { registerPipelineCommands } from './pipeline.js';
 
 export { CliError };
 
@@ -231,6 +232,8 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
         return rest.tail ? commands.logs(ctx, { ...rest, task }, out) : commands.taskLogs(ctx, { ...rest, task }, out);
       }),
     );
+
+  registerPipelineCommands(program, run, out);
 
   return program;
 }

@@ -5,6 +5,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { defaultProtectedPaths } from '../policy/guards.js';
+import { pipelineConfig } from '../pipeline/policy.js';
 
 export const taskTypes = ['bugfix', 'feature', 'refactor', 'security'] as const;
 export const taskType = z.enum(taskTypes);
@@ -287,6 +288,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The Valhalla pipeline (src/pipeline/policy.ts); off by default. */
+    pipeline: pipelineConfig.prefault({}),
     server: z
       .object({
         /** Webhook bodies above this are refused with 413 before they are read. */

@@ -66,7 +66,9 @@ export type RunFailure =
   | { stage: 'workspace' }
   | { stage: 'agent' }
   | { stage: 'publish' }
-  | { stage: 'guard'; files: string[] };
+  | { stage: 'guard'; files: string[] }
+  /** The pipeline ended without a change to publish; `reason` is the bot's own words ("could not reproduce …"). */
+  | { stage: 'pipeline'; reason: string };
 
 export interface RunResult {
   outcome: RunOutcome;

@@ -10,6 +10,8 @@
  * - `doom_agent_tier{agent,tier}`, `doom_coordinator_queue_length`,
  *   `doom_evaluator_duration_seconds` (a histogram), `doom_hooks_failed_total{hook}`.
  *
+ * - `doom_pipeline_*`: Pass@1, Pass@K, cost, latency and flake rate of the pipeline (pipeline/metrics.ts).
+ *
  * Histograms are rebuilt from the stored rows at each scrape: their counts only grow while
  * rows are kept (rewards and runs are), which is what Prometheus' `rate()` expects.
  */
@@ -28,6 +30,7 @@ import {
   usageBy,
 } from '../store/stats.js';
 import { listAgents } from '../store/agents.js';
+import { registerPipelineMetrics } from '../pipeline/metrics.js';
 import { failedHookCounts } from '../store/hook-events.js';
 
 /** What a run's outcome is called in `doom_tasks_total`: the seed says completed, not success. */
@@ -188,5 +191,6 @@ export function createMetrics(db: Kysely<Database>, config: Pick<Config, 'tiers'
       for (const r of await usageBy(db, 'agent')) this.set({ agent: r.key }, r.tokens);
     },
   });
+  registerPipelineMetrics(registry, db);
   return registry;
 }

@@ -14,7 +14,8 @@
  * - `--tools`, `--allowedTools`, `--disallowedTools`: see claude-permissions.ts;
  * - `--setting-sources user` and `--strict-mcp-config`: the repository under work does not
  *   get to add permission rules, hooks or MCP servers through its own `.claude/` or `.mcp.json`;
- * - `--no-session-persistence`: the transcript is kept with the run, not in the agent's HOME.
+ * - `--no-session-persistence`: the transcript is kept with the run, not in the agent's HOME;
+ * - `--max-turns` and, when the pipeline gives the step a dollar budget, `--max-budget-usd`.
  */
 import { realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -57,7 +58,7 @@ export const defaultClaudeBinary = (): string => {
 /** Pure: the argv for one run (before any sandbox wrapping). */
 export const claudeCodeArgv = (
   binary: string,
-  opts: { maxTurns: number; model?: string; systemPrompt: string },
+  opts: { maxTurns: number; model?: string; systemPrompt: string; maxBudgetUsd?: number },
   rules: ClaudePermissionRules,
 ): string[] => {
   const argv = [
@@ -77,6 +78,8 @@ export const claudeCodeArgv = (
   ];
   if (opts.systemPrompt.trim() !== '') argv.push('--append-system-prompt', opts.systemPrompt);
   if (opts.model) argv.push('--model', opts.model);
+  // The pipeline's dollar budget for this step: claude stops itself when it is spent.
+  if (opts.maxBudgetUsd !== undefined && Number.isFinite(opts.maxBudgetUsd)) argv.push('--max-budget-usd', Math.max(0.000001, opts.maxBudgetUsd).toFixed(6));
   argv.push('--tools', rules.tools.join(','));
   // Variadic options last, each list ended by the next option or the end of argv.
   if (rules.allow.length > 0) argv.push('--allowedTools', ...rules.allow);
@@ -127,7 +130,7 @@ export class ClaudeCodeRunner implements Runner {
       const rules = claudePermissionRules(input.toolsAllowed, permissions, { workdir, homes });
       const maxTurns = Math.min(input.maxTurns, this.opts.maxTurns ?? Number.POSITIVE_INFINITY);
       const binary = this.opts.binary ?? defaultClaudeBinary();
-      const raw = claudeCodeArgv(binary, { maxTurns, model: this.opts.model, systemPrompt: input.systemPrompt }, rules);
+      const raw = claudeCodeArgv(binary, { maxTurns, model: this.opts.model, systemPrompt: input.systemPrompt, maxBudgetUsd: input.maxBudgetUsd }, rules);
       box = await openAgentSandbox(raw, permissions, { workdir, env: input.env, toolchain: await binaryDirs(binary) }, this.opts.sandbox);
     } catch (err) {
       if (err instanceof ProgramNotFoundError) return result({ outcome: 'failed', error: `could not start claude: ${err.message}` });
@@ -185,6 +188,10 @@ export class ClaudeCodeRunner implements Runner {
       return result({ outcome: 'token_limit', error: stopMessage('token_limit', input.maxTokens) });
     }
     const final = parser.result;
+    // A spent dollar budget is a budget stop like the token limit: the work so far is kept.
+    if (final?.data.subtype === 'error_max_budget_usd') {
+      return result({ outcome: 'token_limit', error: `claude reached its budget of $${(input.maxBudgetUsd ?? 0).toFixed(6)}` });
+    }
     if (final && !final.data.is_error && final.data.subtype === 'success' && res.exitCode === 0) {
       return result({ outcome: 'success', summary: final.data.result?.trim() || undefined });
     }

@@ -131,6 +131,10 @@ export class CommandRunner implements Runner {
       if (tokensUsed(usage) > input.maxTokens) {
         return done({ outcome: 'token_limit', error: stopMessage('token_limit', input.maxTokens) });
       }
+      // The agent cannot be stopped at a dollar amount it reports only at its end: checked after the fact.
+      if (input.maxBudgetUsd !== undefined && usage.costUsd > input.maxBudgetUsd + 1e-9) {
+        return done({ outcome: 'token_limit', error: `the agent spent $${usage.costUsd.toFixed(4)}, over its budget of $${input.maxBudgetUsd.toFixed(4)}` });
+      }
       if (res.exitCode === 0) return done({ outcome: 'success' });
       const tail = stderr.toString().trim();
       return done({

@@ -36,6 +36,11 @@ export interface RunnerInput {
   maxTurns: number;
   /** Token budget: a run that passes it is stopped with outcome `token_limit`. */
   maxTokens: number;
+  /**
+   * Dollar budget of this run (the pipeline's phase budget): claude-code passes it as
+   * `--max-budget-usd`; other runners are checked against it after the fact.
+   */
+  maxBudgetUsd?: number;
   /** The whole environment the agent process gets: no bot credentials in it. */
   env: Record<string, string>;
   /** Aborted on timeout or cancellation; the runner kills its process and returns. */

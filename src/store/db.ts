@@ -26,6 +26,7 @@ import * as m0009 from './migrations/0009_task_states.js';
 import * as m0011 from './migrations/0011_commands.js';
 import * as m0012 from './migrations/0012_rounds.js';
 import * as m0013 from './migrations/0013_local.js';
+import * as m0014 from './migrations/0014_pipeline.js';
 import * as m0015 from './migrations/0015_issue_change_times.js';
 
 export interface Store {
@@ -68,6 +69,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0011_commands': { up: (db) => m0011.up(db, dialect) },
     '0012_rounds': { up: (db) => m0012.up(db, dialect) },
     '0013_local': { up: (db) => m0013.up(db, dialect) },
+    '0014_pipeline': { up: (db) => m0014.up(db, dialect) },
     '0015_issue_change_times': { up: (db) => m0015.up(db) },
   };
   return { getMigrations: async () => all };

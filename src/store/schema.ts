@@ -371,6 +371,69 @@ export interface HookEventsTable {
   failed: Generated<number>;
 }
 
+/** One pipeline execution per attempt (src/pipeline/): its ExecutionState and per-task metrics. */
+export interface PipelineExecutionsTable {
+  assignment_id: number;
+  task_id: number;
+  /** JSON: `ExecutionState` of pipeline/schemas.ts. */
+  state: string;
+  outcome: string | null;
+  /** 1/0: the first candidate passed every critical gate; null before review. */
+  pass_at_1: number | null;
+  /** 1/0: any of the K candidates did (repairs not counted). */
+  pass_at_k: number | null;
+  candidates: Generated<number>;
+  cost_usd: Generated<number>;
+  tokens: Generated<number>;
+  duration_ms: Generated<number>;
+  /** Suite re-runs on the base commit after a candidate and the base disagreed, and how many of them flipped. */
+  suite_reruns: Generated<number>;
+  flaky_reruns: Generated<number>;
+  started_at: string;
+  updated_at: string;
+}
+
+/** One candidate patch of a pipeline execution: a run of its own, kept whether it won or lost. */
+export interface PipelineCandidatesTable {
+  id: Generated<number>;
+  assignment_id: number;
+  task_id: number;
+  idx: number;
+  agent_name: string;
+  variant: string;
+  outcome: string;
+  error: string | null;
+  commit_sha: string | null;
+  patch: string | null;
+  patch_hash: string | null;
+  cluster: number | null;
+  diff_lines: number;
+  tokens: number;
+  cost_usd: number;
+  turns: number;
+  duration_ms: number;
+  transcript: string | null;
+  summary: string | null;
+  /** JSON: `Checks` of pipeline/schemas.ts. */
+  checks: string | null;
+  passed: number;
+  selected: number;
+  created_at: string;
+}
+
+/** A head-to-head outcome between two candidates of different agents on the same task. */
+export interface PipelinePairsTable {
+  id: Generated<number>;
+  assignment_id: number;
+  task_id: number;
+  winner_idx: number;
+  loser_idx: number;
+  winner_agent: string;
+  loser_agent: string;
+  reason: string;
+  created_at: string;
+}
+
 export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   tasks: TasksTable;
@@ -391,6 +454,9 @@ export interface Database {
   task_feedback: TaskFeedbackTable;
   round_triggers: RoundTriggersTable;
   ci_failures: CiFailuresTable;
+  pipeline_executions: PipelineExecutionsTable;
+  pipeline_candidates: PipelineCandidatesTable;
+  pipeline_pairs: PipelinePairsTable;
 }
 
 export type Delivery = Selectable<WebhookDeliveriesTable>;
@@ -407,3 +473,6 @@ export type LocalIssueRow = Selectable<LocalIssuesTable>;
 export type LocalMergeRequestRow = Selectable<LocalMergeRequestsTable>;
 export type LocalPipelineRow = Selectable<LocalPipelinesTable>;
 export type HookEventRow = Selectable<HookEventsTable>;
+export type PipelineExecutionRow = Selectable<PipelineExecutionsTable>;
+export type PipelineCandidateRow = Selectable<PipelineCandidatesTable>;
+export type PipelinePairRow = Selectable<PipelinePairsTable>;

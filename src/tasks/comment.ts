@@ -14,9 +14,14 @@ export interface CommentView {
   task: TaskRow;
   agent?: AgentRow | null;
   reasons?: string[];
+  /** The pipeline's acceptance criteria for the task (its spec phase), once written. */
+  acceptance?: string[];
 }
 
-export function renderTaskComment({ task, agent, reasons }: CommentView): string {
+/** Criteria come from the issue or an agent: shown as text, none of it read as Markdown. */
+const plain = (text: string): string => text.replace(/[\\`*_[\]<>!|#~]/g, (c) => `\\${c}`);
+
+export function renderTaskComment({ task, agent, reasons, acceptance }: CommentView): string {
   const lines = [
     taskMarker(task.id),
     `### doom-rlvr · task ${task.id}`,
@@ -36,6 +41,7 @@ export function renderTaskComment({ task, agent, reasons }: CommentView): string
   if (agent && reasons && reasons.length > 0) {
     lines.push('', '<details><summary>Why this agent</summary>', '', ...reasons.map((r) => `- ${r}`), '', '</details>');
   }
+  if (acceptance && acceptance.length > 0) lines.push('', '**Acceptance criteria**', '', ...acceptance.map((c) => `- ${plain(c)}`));
   const tags = (JSON.parse(task.tags) as string[]).join(', ');
   if (tags) lines.push('', `<sub>Tags: ${tags}</sub>`);
   return lines.join('\n');

@@ -41,6 +41,8 @@ export function publicFailureReason(input: FailureInput): string {
       return 'the repository could not be fetched or checked out';
     case 'publish':
       return 'the change could not be committed or pushed';
+    case 'pipeline':
+      return f.reason;
     case 'agent':
       return sandboxUnavailable.test(input.error ?? '') ? "the agent's sandbox could not start" : 'the agent failed';
   }

@@ -30,6 +30,8 @@ const taskBlockSchema = z
         priority: priority.optional(),
         tags: z.array(z.string()).optional(),
         description: z.string().optional(),
+        /** Acceptance criteria, read by the pipeline's spec phase (src/pipeline/spec.ts). */
+        acceptance: z.array(z.string().min(1).max(2_000)).max(50).optional(),
         constraints: z
           .object({
             max_tokens: z.number().int().positive().max(50_000_000).optional(),

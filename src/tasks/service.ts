@@ -15,6 +15,7 @@ import { route, type RouteDecision, type RoutableAgent } from '../routing/router
 import { activeLoad, getAgent, listAgents } from '../store/agents.js';
 import { branchesOfTask } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
+import { latestExecution } from '../store/pipeline.js';
 import type { AgentRow, Database, TaskRow, TaskStatus } from '../store/schema.js';
 import { noticePosted, recordNotice } from '../store/notices.js';
 import { findTaskByIssue, getTask, insertTask, markIssueSynced, pendingTasks, tasksBehindIssue, updateTask, type IssueKey } from '../store/tasks.js';
@@ -429,7 +430,8 @@ export class TaskService {
     const agent = task.assigned_agent ? await getAgent(db, task.assigned_agent) : null;
     const last = await lastAssignment(db, task.id);
     const why = reasons ?? (agent && last ? (JSON.parse(last.reasons) as string[]) : undefined);
-    const body = renderTaskComment({ task, agent, reasons: why });
+    const acceptance = (await latestExecution(db, task.id))?.spec?.acceptance.map((c) => c.text);
+    const body = renderTaskComment({ task, agent, reasons: why, ...(acceptance ? { acceptance } : {}) });
     const holds = HOLDS_LABEL.includes(task.status);
     const labels = holds ? [config.labels.assigned] : [];
     const hash = hashComment(body, labels);

@@ -150,6 +150,17 @@ describe('ClaudeCodeRunner with the real claude binary', () => {
   });
 });
 
+describe('ClaudeCodeRunner budgets', () => {
+  it('passes the step\'s dollar budget as --max-budget-usd and stops as a budget stop when claude spends it', async () => {
+    ws = makeWorkspace();
+    fake = await startFakeAnthropic({ kind: 'loop' });
+    const res = await new ClaudeCodeRunner({ permissions: { forbidden_paths: [], sandbox: 'none' } }).run(baseInput(ws, fake, { maxTurns: 50, maxBudgetUsd: 0.0001 }));
+    expect(res.outcome).toBe('token_limit');
+    expect(res.error).toBe('claude reached its budget of $0.000100');
+    expect(fake.agentTurns()).toBeLessThan(50);
+  });
+});
+
 describe('ClaudeCodeRunner permissions, enforced by the real claude', () => {
   const denied = (transcript: string): unknown[] => {
     const last = JSON.parse(transcript.split('\n').at(-1) ?? '{}') as { permission_denials?: unknown[] };
@@ -220,6 +231,9 @@ describe('claudeCodeArgv', () => {
     expect(argv.slice(argv.indexOf('--model'), argv.indexOf('--model') + 2)).toEqual(['--model', 'sonnet']);
     expect(argv.slice(argv.indexOf('--tools'), argv.indexOf('--tools') + 2)).toEqual(['--tools', 'Read,Bash']);
     expect(argv.slice(-5)).toEqual(['--allowedTools', 'Read', 'Bash(git *)', '--disallowedTools', 'Read(//etc/**)']);
+    expect(argv).not.toContain('--max-budget-usd');
+    const budgeted = claudeCodeArgv('claude', { maxTurns: 7, systemPrompt: '', maxBudgetUsd: 0.25 }, { tools: ['Read'], allow: [], deny: [] });
+    expect(budgeted.slice(budgeted.indexOf('--max-budget-usd'), budgeted.indexOf('--max-budget-usd') + 2)).toEqual(['--max-budget-usd', '0.250000']);
   });
 
   it('finds the bundled binary', () => {

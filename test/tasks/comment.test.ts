@@ -42,6 +42,12 @@ const agent: AgentRow = {
 };
 
 describe('renderTaskComment', () => {
+  it("lists the pipeline's acceptance criteria as text, never as Markdown", () => {
+    const body = renderTaskComment({ task: task(), acceptance: ['login works with SSO', 'no ![x](https://evil.example/p.png) image'] });
+    expect(body).toContain('**Acceptance criteria**\n\n- login works with SSO\n- no \\!\\[x\\](https://evil.example/p.png) image');
+    expect(renderTaskComment({ task: task() })).not.toContain('Acceptance criteria');
+  });
+
   it('starts with the task marker', () => {
     expect(taskMarker(12)).toBe('<!-- doom-rlvr:task:12 -->');
     const body = renderTaskComment({ task: task() });
