@@ -23,6 +23,7 @@ import * as m0006 from './migrations/0006_reward_guards.js';
 import * as m0007 from './migrations/0007_local_forge.js';
 import * as m0008 from './migrations/0008_command_outcomes.js';
 import * as m0009 from './migrations/0009_task_states.js';
+import * as m0010 from './migrations/0010_routing.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -61,6 +62,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0007_local_forge': { up: (db) => m0007.up(db, dialect) },
     '0008_command_outcomes': { up: (db) => m0008.up(db, dialect) },
     '0009_task_states': { up: (db) => m0009.up(db, dialect) },
+    '0010_routing': { up: (db) => m0010.up(db, dialect) },
   };
   return { getMigrations: async () => all };
 }

@@ -10,6 +10,7 @@
  * store before its result is recorded. When the store is back, a run whose bookkeeping the
  * outage cut off is failed and re-queued as at start-up, and dispatching resumes.
  */
+import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
 import type { Config, Tier } from '../config/schema.js';
@@ -296,7 +297,15 @@ export class RunCoordinator {
         if (failed) await this.syncIssue(failed);
       }
     }
+    // A failed or empty run is a settled outcome of its agent: its tier may move.
+    if (recovery.kind !== 'complete' && countAgainstAgent) await this.failedRunCounts(run.agent_name);
     await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
+  }
+
+  private async failedRunCounts(agent: string): Promise<void> {
+    const { db, config, events } = this.deps;
+    const tier = await recomputeAgent(db, config, agent, 'rewards', 'executor');
+    if (tier.changed) await announceTierChanges(events, [{ name: agent, from: tier.from, to: tier.agent.tier }], { source: 'rewards', actor: 'executor' });
   }
 
   /** Tasks left in `publishing` (a forge error, a crash): tried again once their backoff allows. */
