@@ -119,8 +119,8 @@ export const configSchema = z
         max_concurrent_agents: positiveInt.default(10),
         task_timeout_default_ms: positiveInt.default(300_000),
         max_tokens_default: positiveInt.default(200_000),
-        /** Exploration weight of the router's upper-confidence bonus (see routing/router.ts). */
-        exploration: z.number().min(0).default(1.5),
+        /** `[routing] choice = "ucb"`: standard deviations of the posterior added to its mean (see routing/router.ts). */
+        exploration: z.number().min(0).default(0.5),
       })
       .strict()
       .prefault({}),
@@ -222,7 +222,7 @@ export const configSchema = z
         P1: z.array(assignableTier).min(1).default(['senior', 'principal']),
         P2: z.array(assignableTier).min(1).default(['junior', 'senior', 'principal']),
         /** `thompson`: a draw from each agent's posterior for the task type; `ucb`: its mean plus `exploration` standard deviations. */
-        choice: z.enum(['thompson', 'ucb']).default('thompson'),
+        choice: z.enum(['ucb', 'thompson']).default('ucb'),
         /** The reward a failed or empty run counts as, in the router's and the tiers' statistics. */
         failed_run_reward: z.number().min(-5).max(5).default(0),
         /** A P0 that no principal has taken after this long goes to the best senior by lower bound. */
@@ -233,7 +233,7 @@ export const configSchema = z
         prior_sd: z.number().positive().default(1.5),
         prior_weight: z.number().positive().default(2),
         /** How many of its own rewards a task type needs before they outweigh the agent's overall record. */
-        type_prior_weight: z.number().positive().default(3),
+        type_prior_weight: z.number().positive().default(1),
       })
       .strict()
       .prefault({}),

@@ -24,13 +24,13 @@ import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
 import type { Config, TaskType, Tier } from '../config/schema.js';
 import { activeLoad } from '../store/agents.js';
-import { agentsChangedSince, outcomesSince, outcomeTotals, totalsOf, type SettledOutcome } from '../store/outcomes.js';
+import { agentRows, agentsChangedSince, outcomesSince, outcomeTotals, totalsOf, type SettledOutcome, type TailStart } from '../store/outcomes.js';
 import type { AgentRow, Database } from '../store/schema.js';
 import { addOutcome, emptyTotals, type Totals } from './posterior.js';
 import type { RoutableAgent } from './router.js';
 
 interface Entry extends RoutableAgent {
-  byType: Partial<Record<TaskType, Totals>>;
+  byType: Record<TaskType, Totals>;
   outcomes: Totals;
   /** The raw columns last applied, so an unchanged one is not parsed again. */
   specsJson: string;
@@ -41,6 +41,7 @@ export interface BookOptions {
   failedRunReward: number;
   /** How far back each tail reads for commits that landed out of stamp order. */
   lagMs?: number;
+  clock?: () => number;
 }
 
 const DEFAULT_LAG_MS = 5_000;
@@ -53,7 +54,12 @@ export class RoutingBook {
   private readonly fleet = emptyTotals();
   /** Outcome keys applied within the lag window, with their stamps. */
   private readonly seen = new Map<string, string>();
+  /** Each agent row's stamp as last applied. */
+  private readonly seenAgents = new Map<string, string>();
   private readonly lagMs: number;
+  private readonly clock: () => number;
+  /** When the last catch-up read (wall clock, ms). */
+  private lastRead: number;
 
   private constructor(
     private readonly options: BookOptions,
@@ -63,23 +69,27 @@ export class RoutingBook {
     private agentMark: string,
   ) {
     this.lagMs = options.lagMs ?? DEFAULT_LAG_MS;
+    this.clock = options.clock ?? Date.now;
+    this.lastRead = Date.parse(floor) + this.lagMs;
   }
 
   /** Reads the agents and every outcome settled until `lagMs` ago; `catchUp` brings in the rest. */
-  static async load(db: Kysely<Database>, config: Pick<Config, 'routing'>, options: { now?: number; lagMs?: number } = {}): Promise<RoutingBook> {
+  static async load(db: Kysely<Database>, config: Pick<Config, 'routing'>, options: { clock?: () => number; lagMs?: number } = {}): Promise<RoutingBook> {
     const lagMs = options.lagMs ?? DEFAULT_LAG_MS;
-    const cutoff = iso((options.now ?? Date.now()) - lagMs);
+    const clock = options.clock ?? Date.now;
+    const cutoff = iso(clock() - lagMs);
     const [rows, totals] = await Promise.all([db.selectFrom('agents').selectAll().execute(), outcomeTotals(db, { before: cutoff })]);
-    const book = new RoutingBook({ failedRunReward: config.routing.failed_run_reward, lagMs }, cutoff, cutoff, '');
+    const book = new RoutingBook({ failedRunReward: config.routing.failed_run_reward, lagMs, clock }, cutoff, cutoff, '');
     for (const row of rows) {
       book.applyAgentRow(row);
+      book.seenAgents.set(row.name, row.updated_at);
       book.agentMark = later(book.agentMark, row.updated_at);
     }
     for (const t of totals) {
       const e = book.agents.get(t.agent);
-      if (!e) continue;
+      if (!e || t.type === null) continue;
       const add = totalsOf(t, config.routing.failed_run_reward);
-      const typed = (e.byType[t.type] ??= emptyTotals());
+      const typed = e.byType[t.type];
       for (const target of [typed, e.outcomes, book.fleet]) {
         target.n += add.n;
         target.sum += add.sum;
@@ -92,17 +102,35 @@ export class RoutingBook {
 
   /** Applies what the store recorded since the last call: outcomes, agent rows, and the load now. */
   async catchUp(db: Kysely<Database>): Promise<void> {
-    const since = later(this.floor, iso(Date.parse(this.outcomeMark) - this.lagMs));
-    const agentSince = this.agentMark === '' ? '' : iso(Date.parse(this.agentMark) - this.lagMs);
-    const [outcomes, rows, load] = await Promise.all([outcomesSince(db, since), agentsChangedSince(db, agentSince), activeLoad(db)]);
-    for (const row of rows) {
+    const readAt = this.clock();
+    const [outcomes, changed, load] = await Promise.all([
+      outcomesSince(db, this.tailStart(this.outcomeMark)),
+      agentsChangedSince(db, this.tailStart(this.agentMark)),
+      activeLoad(db),
+    ]);
+    // Only rows whose stamp is new are read in full (a sync stamps every row at once).
+    const fresh = changed.filter((c) => this.seenAgents.get(c.name) !== c.updated_at);
+    for (const row of fresh.length > 0 ? await agentRows(db, fresh.map((c) => c.name)) : []) {
       this.applyAgentRow(row);
+      this.seenAgents.set(row.name, row.updated_at);
       this.agentMark = later(this.agentMark, row.updated_at);
     }
     for (const o of outcomes) this.applyOutcome(o);
-    const horizon = iso(Date.parse(this.outcomeMark) - this.lagMs);
+    const horizon = iso(Math.min(Date.parse(this.outcomeMark), this.lastRead) - this.lagMs);
     for (const [key, at] of this.seen) if (at < horizon) this.seen.delete(key);
     this.setLoad(load);
+    this.lastRead = readAt;
+  }
+
+  /**
+   * Everything after the mark, and everything stamped within `lagMs` before the last read
+   * (a commit that landed out of stamp order): whichever starts earlier. Never before the
+   * load's cutoff, which the aggregates covered.
+   */
+  private tailStart(mark: string): TailStart {
+    const window = iso(this.lastRead - this.lagMs);
+    const start: TailStart = mark !== '' && mark < window ? { op: '>', at: mark } : { op: '>=', at: window };
+    return start.at < this.floor ? { op: '>=', at: this.floor } : start;
   }
 
   /** One settled outcome, once: a key already applied is skipped. */
@@ -113,7 +141,7 @@ export class RoutingBook {
     const e = this.agents.get(o.agent);
     if (!e) return;
     const value = o.reward ?? this.options.failedRunReward;
-    addOutcome((e.byType[o.type] ??= emptyTotals()), value);
+    addOutcome(e.byType[o.type], value);
     addOutcome(e.outcomes, value);
     addOutcome(this.fleet, value);
   }
@@ -131,7 +159,10 @@ export class RoutingBook {
         capacity: row.max_concurrent_tasks,
         active: row.active === 1,
         outcomes: emptyTotals(),
-        byType: {},
+        // Every type from the start: one object shape for every agent keeps the router's loop fast.
+        byType: { bugfix: emptyTotals(), feature: emptyTotals(), refactor: emptyTotals(), security: emptyTotals() },
+        manualSuspension: false,
+        quietSince: null,
         specsJson: '',
         configJson: '',
       };

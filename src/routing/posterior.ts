@@ -84,6 +84,25 @@ export function typePosterior(overall: Posterior, t: Totals, typeWeight: number)
   return { mean, sd: Math.sqrt(1 / precision), n: t.n, noiseSd: overall.noiseSd };
 }
 
+/**
+ * `typePosterior(agentPosterior(t, prior), typed, typeWeight)` without allocating, for the
+ * router's loop over thousands of agents: the mean is returned and the sd written to `out`.
+ */
+export function typeMeanSd(t: Totals, typed: Totals | undefined, prior: Prior, typeWeight: number, out: { sd: number }): number {
+  const ss = t.n > 0 ? Math.max(0, t.sumSq - (t.sum * t.sum) / t.n) : 0;
+  const noise = (prior.weight * prior.sd * prior.sd + ss) / (prior.weight + t.n);
+  const k = prior.weight + t.n;
+  const mean = (prior.weight * prior.mean + t.sum) / k;
+  const priorVar = noise / k + noise / typeWeight;
+  if (!typed || typed.n === 0) {
+    out.sd = Math.sqrt(priorVar);
+    return mean;
+  }
+  const precision = 1 / priorVar + typed.n / noise;
+  out.sd = Math.sqrt(1 / precision);
+  return (mean / priorVar + typed.sum / noise) / precision;
+}
+
 export interface MeanBounds {
   n: number;
   mean: number;

@@ -21,7 +21,7 @@
  * ```
  */
 import type { AssignableTier, Config, Priority, TaskType, Tier } from '../config/schema.js';
-import { agentPosterior, emptyTotals, formatBounds, gaussian, meanBounds, typePosterior, type Posterior, type Prior, type Totals } from './posterior.js';
+import { agentPosterior, emptyTotals, formatBounds, gaussian, meanBounds, typeMeanSd, typePosterior, type Posterior, type Prior, type Totals } from './posterior.js';
 
 export interface RoutableAgent {
   name: string;
@@ -150,14 +150,22 @@ function routeForced(task: RoutableTask, agents: readonly RoutableAgent[], name:
   };
 }
 
+interface Scored {
+  agent: RoutableAgent;
+  mean: number;
+  sd: number;
+  score: number;
+}
+
 /** Keeps the best `size` candidates by score, best first, without sorting the whole fleet. */
 class TopList {
-  readonly items: { agent: RoutableAgent; post: Posterior; score: number }[] = [];
+  readonly items: Scored[] = [];
   constructor(private readonly size: number) {}
 
-  offer(item: { agent: RoutableAgent; post: Posterior; score: number }): void {
+  offer(agent: RoutableAgent, mean: number, sd: number, score: number): void {
     const items = this.items;
-    if (items.length === this.size && !beats(item, items[items.length - 1]!)) return;
+    if (items.length === this.size && !beats({ agent, score }, items[items.length - 1]!)) return;
+    const item = { agent, mean, sd, score };
     let i = items.length;
     while (i > 0 && beats(item, items[i - 1]!)) i--;
     items.splice(i, 0, item);
@@ -173,7 +181,9 @@ function beats(x: { agent: RoutableAgent; score: number }, y: { agent: RoutableA
 }
 
 interface Sorted {
-  eligible: RoutableAgent[];
+  /** The best eligible agents by score, best first (scored as they are sorted). */
+  top: TopList;
+  eligible: number;
   /** P0 only: seniors that pass every check but the tier. */
   seniors: RoutableAgent[];
   /** Suspended by rewards, quiet for the cool-down, free. */
@@ -181,12 +191,22 @@ interface Sorted {
   rejected: { specialization: number; tier: number; capacity: number; suspended: number; excluded: number };
 }
 
+const scratch = { sd: 0 };
+
+/**
+ * One pass over the agents: each is rejected (and counted, for the pending reason), kept aside
+ * (probation, the P0 fallback), or scored into the top list. No allocation per eligible agent
+ * beyond the few that enter the top list: a decision over ten thousand agents stays well under
+ * a millisecond.
+ */
 function sortAgents(task: RoutableTask, agents: readonly RoutableAgent[], policy: RoutingPolicy): Sorted {
   const allowed = policy.tiersByPriority[task.priority];
   const excluded = task.excludeAgents && task.excludeAgents.length > 0 ? new Set(task.excludeAgents) : null;
-  const out: Sorted = { eligible: [], seniors: [], probation: [], rejected: { specialization: 0, tier: 0, capacity: 0, suspended: 0, excluded: 0 } };
+  const out: Sorted = { top: new TopList(10), eligible: 0, seniors: [], probation: [], rejected: { specialization: 0, tier: 0, capacity: 0, suspended: 0, excluded: 0 } };
   const seniorFallback = task.priority === 'P0' && !allowed.includes('senior') && (!task.minTier || tierAtLeast('senior', task.minTier));
   const probationAllowed = allowed.includes('junior') && (!task.minTier || task.minTier === 'junior');
+  const tags = task.tags && task.tags.length > 0 ? task.tags : null;
+  const thompson = policy.choice === 'thompson';
   for (const a of agents) {
     if (!a.active) continue;
     if (!a.specializations.includes(task.type)) out.rejected.specialization++;
@@ -198,7 +218,12 @@ function sortAgents(task: RoutableTask, agents: readonly RoutableAgent[], policy
     else if (!allowed.includes(a.tier as AssignableTier) || (task.minTier && !tierAtLeast(a.tier, task.minTier))) {
       out.rejected.tier++;
       if (seniorFallback && a.tier === 'senior') out.seniors.push(a);
-    } else out.eligible.push(a);
+    } else {
+      out.eligible++;
+      const mean = typeMeanSd(a.outcomes, a.byType?.[task.type], policy.prior, policy.typePriorWeight, scratch);
+      const draw = thompson ? mean + scratch.sd * gaussian(policy.rng) : mean + policy.exploration * scratch.sd;
+      out.top.offer(a, mean, scratch.sd, draw + (tags ? policy.tagBonus * matchingTags(a, tags) : 0));
+    }
   }
   return out;
 }
@@ -227,40 +252,35 @@ export function route(task: RoutableTask, agents: readonly RoutableAgent[], poli
   if (task.forcedAgent) return routeForced(task, agents, task.forcedAgent, policy);
   const sorted = sortAgents(task, agents, policy);
   if (sorted.probation.length > 0) return probationTask(task, sorted.probation, policy);
-  if (sorted.eligible.length > 0) return choose(task, sorted.eligible, policy);
+  if (sorted.eligible > 0) return choose(task, sorted, policy);
   const waited = task.waitingSince === undefined ? 0 : policy.now - task.waitingSince;
   if (sorted.seniors.length > 0 && waited >= policy.p0MaxWaitMs) return p0Fallback(task, sorted.seniors, waited, policy);
   return { kind: 'pending', reason: pendingReason(task, sorted, policy), reasons: [] };
 }
 
-function choose(task: RoutableTask, eligible: readonly RoutableAgent[], policy: RoutingPolicy): RouteDecision {
-  const top = new TopList(10);
-  const tags = task.tags && task.tags.length > 0 ? task.tags : null;
-  for (const agent of eligible) {
-    const post = posteriorFor(agent, task.type, policy);
-    const draw = policy.choice === 'thompson' ? post.mean + post.sd * gaussian(policy.rng) : post.mean + policy.exploration * post.sd;
-    top.offer({ agent, post, score: draw + (tags ? policy.tagBonus * matchingTags(agent, tags) : 0) });
-  }
-  const best = top.items[0]!;
+function choose(task: RoutableTask, sorted: Sorted, policy: RoutingPolicy): RouteDecision {
+  const items = sorted.top.items;
+  const best = items[0]!;
   const a = best.agent;
   const allowed = policy.tiersByPriority[task.priority];
   const tierText = task.minTier ? `${allowed.join('/')} at ${task.minTier} or above` : allowed.join('/');
-  const matches = tags ? matchingTags(a, tags) : 0;
+  const matches = task.tags && task.tags.length > 0 ? matchingTags(a, task.tags) : 0;
   const how = policy.choice === 'thompson' ? 'Thompson draw' : `upper bound (mean + ${fmt(policy.exploration)} sd)`;
+  const post = { mean: best.mean, sd: best.sd, n: a.byType?.[task.type]?.n ?? 0, noiseSd: 0 };
   return {
     kind: 'assigned',
     agent: a.name,
     via: 'choice',
     reasons: [
       `${task.type} specialist, tier ${a.tier} (allowed for ${task.priority}: ${tierText})`,
-      `${evidence(a, task.type, best.post)}; ${how} ${fmt(best.score)}${matches > 0 ? ` with +${fmt(policy.tagBonus * matches)} for ${matches} matching tag(s)` : ''}`,
+      `${evidence(a, task.type, post)}; ${how} ${fmt(best.score)}${matches > 0 ? ` with +${fmt(policy.tagBonus * matches)} for ${matches} matching tag(s)` : ''}`,
       `load ${a.load}/${a.capacity}`,
-      `best of ${eligible.length} eligible: ${top.items
+      `best of ${sorted.eligible} eligible: ${items
         .slice(0, 5)
         .map((s) => `${s.agent.name} ${fmt(s.score)}`)
         .join(', ')}`,
     ],
-    candidates: top.items.map((s) => ({ name: s.agent.name, score: s.score, mean: s.post.mean, sd: s.post.sd })),
+    candidates: items.map((s) => ({ name: s.agent.name, score: s.score, mean: s.mean, sd: s.sd })),
   };
 }
 

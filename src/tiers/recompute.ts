@@ -102,7 +102,7 @@ export async function recomputeAllTiers(
   const started = performance.now();
   const agents = await db.selectFrom('agents').select(['name', 'tier', 'rolling_avg', 'manual_override']).orderBy('name').execute();
   const recent = await lastSettledRewards(db, config.tiers.evaluation_window);
-  const evidence = foldEvidence(await outcomeTotals(db), config.routing.failed_run_reward);
+  const evidence = foldEvidence(await outcomeTotals(db, { perType: false }), config.routing.failed_run_reward);
   const none = { totals: emptyTotals(), lastAt: null };
 
   const writes: TierWrite[] = [];
