@@ -122,6 +122,12 @@ export function posteriorFor(a: RoutableAgent, type: TaskType, policy: Pick<Rout
   return typePosterior(agentPosterior(a.outcomes, policy.prior), a.byType?.[type] ?? emptyTotals(), policy.typePriorWeight);
 }
 
+/** "mean 3.20 ± 0.45 (n=12)": the agent's own mean and the bounds its tier reads. */
+function outcomesText(a: RoutableAgent, policy: RoutingPolicy): string {
+  const b = meanBounds(a.outcomes, policy.prior, policy.confidence);
+  return b ? `mean ${formatBounds(b)}` : 'no settled outcomes yet';
+}
+
 const evidence = (a: RoutableAgent, type: TaskType, p: Posterior): string =>
   `${type} mean ${fmt(p.mean)} ± ${fmt(p.sd)} from ${p.n} ${type} and ${a.outcomes.n} settled outcomes in all`;
 
@@ -143,7 +149,7 @@ function routeForced(task: RoutableTask, agents: readonly RoutableAgent[], name:
     via: 'forced',
     reasons: [
       `forced by the operator (agent "${name}")`,
-      `tier ${agent.tier}, mean ${formatBounds(meanBounds(agent.outcomes, policy.prior, policy.confidence))}`,
+      `tier ${agent.tier}, ${outcomesText(agent, policy)}`,
       ...(agent.specializations.includes(task.type) ? [] : [`note: not a ${task.type} specialist`]),
     ],
     candidates: [{ name: agent.name, score: p.mean, mean: p.mean, sd: p.sd }],
@@ -301,7 +307,7 @@ function probationTask(task: RoutableTask, candidates: readonly RoutableAgent[],
     via: 'probation',
     reasons: [
       `probation: ${a.name} was suspended by its rewards and has had no task for ${minutes(policy.now - (a.quietSince ?? policy.now))} (cool-down ${minutes(policy.probationCooldownMs)}), so it gets one task for the evidence to change`,
-      `mean ${formatBounds(meanBounds(a.outcomes, policy.prior, policy.confidence))}`,
+      outcomesText(a, policy),
     ],
     candidates: [{ name: a.name, score: post.mean, mean: post.mean, sd: post.sd }],
   };

@@ -99,7 +99,7 @@ for (const backend of backends) {
       await failedRun('agent-bugfix-senior', bug, new Date(now).toISOString());
       await book.catchUp(db);
       expect(book.get('agent-bugfix-senior')!.outcomes).toEqual({ n: 4, sum: 6, sumSq: 14 });
-      expect(book.get('agent-bugfix-senior')!.byType!.bugfix.n).toBe(4);
+      expect(book.get('agent-bugfix-senior')!.byType!.bugfix!.n).toBe(4);
     });
 
     it('follows agent rows (a tier change, a sync) and the load, with no re-read of what did not change', async () => {

@@ -122,8 +122,33 @@ describe('task and run states', () => {
     const waiting = () => app!.store.db.selectFrom('tasks').selectAll().where('issue_number', '=', 24).executeTakeFirstOrThrow();
     expect(await waiting()).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-senior' });
 
+    // Four bad rewards already on the senior's record: rewards suspend no one on fewer than five.
+    const before = new Date(Date.now() - 60_000).toISOString();
+    await app.store.db
+      .insertInto('rewards')
+      .values(
+        Array.from({ length: 4 }, () => ({
+          task_id: done.id,
+          assignment_id: null,
+          agent_name: 'agent-bugfix-senior',
+          reward: -3,
+          components: '{}',
+          weights: '{}',
+          evaluator_version: 'test',
+          hook_duration_ms: 0,
+          kind: 'manual' as const,
+          degraded: 0,
+          mr_number: null,
+          mr_state: null,
+          created_at: before,
+          updated_at: before,
+          settled_at: before,
+        })),
+      )
+      .execute();
+
     // The merge request is closed unmerged with changes requested, its pipeline failed: a
-    // negative final reward, and the senior is suspended by it.
+    // negative final reward, the fifth, and the senior is suspended by it.
     const mr = gitlab.mergeRequests[0]!;
     mr.sha = done.head_sha;
     // Coverage fell from 80 to 70 against main's newest successful pipeline.
