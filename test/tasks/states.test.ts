@@ -7,6 +7,7 @@
  * - `doom:assigned` comes off when the task ends (13);
  * - the issue's state on the forge wins over a stale `labeled` or `unlabeled` (14).
  */
+import { priorRewards } from '../support/record.js';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
@@ -123,29 +124,7 @@ describe('task and run states', () => {
     expect(await waiting()).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-senior' });
 
     // Four bad rewards already on the senior's record: rewards suspend no one on fewer than five.
-    const before = new Date(Date.now() - 60_000).toISOString();
-    await app.store.db
-      .insertInto('rewards')
-      .values(
-        Array.from({ length: 4 }, () => ({
-          task_id: done.id,
-          assignment_id: null,
-          agent_name: 'agent-bugfix-senior',
-          reward: -3,
-          components: '{}',
-          weights: '{}',
-          evaluator_version: 'test',
-          hook_duration_ms: 0,
-          kind: 'manual' as const,
-          degraded: 0,
-          mr_number: null,
-          mr_state: null,
-          created_at: before,
-          updated_at: before,
-          settled_at: before,
-        })),
-      )
-      .execute();
+    await priorRewards(app.store.db, 'agent-bugfix-senior', done.id, [-3, -3, -3, -3]);
 
     // The merge request is closed unmerged with changes requested, its pipeline failed: a
     // negative final reward, the fifth, and the senior is suspended by it.
