@@ -195,7 +195,8 @@ export class RunCoordinator {
     if (!queued || !agent) return;
     // The tier decides at the moment of starting: an agent suspended since it was assigned
     // gives the task back (tier.changed does so too; this holds when that consequence failed).
-    if (agent.tier === 'suspended') {
+    // One suspended before it was assigned holds a probation task (routing/router.ts): it runs.
+    if (agent.tier === 'suspended' && !(agent.tier_since !== null && agent.tier_since <= run.assigned_at)) {
       await tasks.releaseAgent(agent.name, 'executor');
       return;
     }
