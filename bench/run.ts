@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['webhook', 'workspace', 'rewards'];
+const ALL = ['webhook', 'workspace', 'rewards', 'routing'];
 // `npm run bench -- rewards` runs only the named ones.
 const named = process.argv.slice(2);
 const unknown = named.filter((n) => !ALL.includes(n));

@@ -44,6 +44,9 @@ import { Revisions } from './tasks/revisions.js';
 /** How often issues that are behind their task's state are synced again. */
 const ISSUE_RECONCILE_MS = 30_000;
 
+/** How often the P0 fallback's clock is read: a tenth of the wait, between 1 s and 1 min. */
+export const p0CheckMs = (maxWaitMs: number): number => Math.min(60_000, Math.max(1_000, Math.round(maxWaitMs / 10)));
+
 export interface AppOptions {
   env: Environment;
   loaded: LoadedConfig;
@@ -291,6 +294,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   reconcile();
   const reconciler = setInterval(reconcile, ISSUE_RECONCILE_MS);
   reconciler.unref();
+  // No event may come while a P0 waits out `p0_max_wait_ms`: its clock is checked on a timer.
+  const overdue = () => void tasks.routeOverdue().catch((error: unknown) => log.error({ err: error }, 'routing overdue P0 tasks failed'));
+  const p0Clock = setInterval(overdue, p0CheckMs(config.routing.p0_max_wait_ms));
+  p0Clock.unref();
 
   return {
     url,
@@ -303,6 +310,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       clearInterval(reconciler);
+      clearInterval(p0Clock);
       nightly.stop();
       await processor.stop();
       await runs.stop();

@@ -18,6 +18,8 @@ export const agentFileSchema = z
         specializations: z.array(taskType).min(1),
         /** How many tasks the agent may hold at once (assigned or running). */
         max_concurrent_tasks: z.number().int().positive().default(2),
+        /** Task tags this agent is preferred for (the router adds `[routing] tag_bonus` per match). */
+        tags: z.array(z.string().min(1)).default([]),
         performance: z.unknown().optional(),
         context: z
           .object({

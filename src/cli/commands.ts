@@ -1,4 +1,6 @@
 /** The CLI commands, each returning the text to print (JSON or a table). */
+import { emptyTotals, formatBounds, meanBounds, type MeanBounds } from '../routing/posterior.js';
+import { foldEvidence, outcomeTotals, pendingRewards } from '../store/outcomes.js';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -90,8 +92,27 @@ export async function assign(ctx: CliContext, opts: { task: number; forceAgent?:
   return [`task ${opts.task} assigned to ${decision.agent}`, ...decision.reasons.map((r) => `  - ${r}`)].join('\n');
 }
 
+/**
+ * Every agent's mean over its settled outcomes with the bounds its tier reads (tiers/rules.ts),
+ * and how many of its rewards are still pending (an open merge request).
+ */
+async function evidenceByAgent(ctx: CliContext): Promise<{ bounds: (name: string) => MeanBounds | null; pending: Map<string, number> }> {
+  const { config } = ctx.loaded;
+  const [rows, pending] = await Promise.all([outcomeTotals(ctx.store.db, { perType: false }), pendingRewards(ctx.store.db)]);
+  const evidence = foldEvidence(rows, config.routing.failed_run_reward);
+  const prior = { sd: config.routing.prior_sd, weight: config.routing.prior_weight };
+  return { bounds: (name) => meanBounds(evidence.get(name)?.totals ?? emptyTotals(), prior, config.tiers.confidence), pending };
+}
+
+const boundsCell = (b: MeanBounds | null): string | null => (b ? `${num(b.mean)} ± ${num(b.halfWidth)} (${b.n})` : null);
+
 export async function agentsList(ctx: CliContext, opts: { tier?: string; format: string }): Promise<string> {
-  const [agents, load, rates] = await Promise.all([listAgents(ctx.store.db, { tier: opts.tier }), activeLoad(ctx.store.db), successRates(ctx.store.db)]);
+  const [agents, load, rates, evidence] = await Promise.all([
+    listAgents(ctx.store.db, { tier: opts.tier }),
+    activeLoad(ctx.store.db),
+    successRates(ctx.store.db),
+    evidenceByAgent(ctx),
+  ]);
   const successRate = (a: AgentRow) => rates.get(a.name)?.rate ?? null;
   const rows = agents.map((a) => ({
     name: a.name,
@@ -103,11 +124,14 @@ export async function agentsList(ctx: CliContext, opts: { tier?: string; format:
     load: load.get(a.name) ?? 0,
     capacity: a.max_concurrent_tasks,
     override: a.manual_override,
+    // The tier's evidence: every settled outcome (failed runs included), with its bounds.
+    mean: evidence.bounds(a.name),
+    pending_rewards: evidence.pending.get(a.name) ?? 0,
   }));
   if (opts.format === 'json') return json(rows);
   if (rows.length === 0) return opts.tier ? `no ${opts.tier} agents` : 'no agents';
   return table(
-    ['name', 'tier', 'specializations', 'avg', 'tasks', 'success', 'load', 'override'],
+    ['name', 'tier', 'specializations', 'avg', 'tasks', 'success', 'load', 'override', 'mean ± bound (n)', 'pending'],
     rows.map((r) => [
       r.name,
       r.tier,
@@ -117,6 +141,8 @@ export async function agentsList(ctx: CliContext, opts: { tier?: string; format:
       r.success_rate === null ? null : `${Math.round(r.success_rate * 100)}%`,
       `${r.load}/${r.capacity}`,
       r.override,
+      boundsCell(r.mean),
+      r.pending_rewards,
     ]),
   );
 }
@@ -172,8 +198,13 @@ export async function scores(ctx: CliContext, opts: { agent: string; last: numbe
     degraded: r.degraded === 1,
     components: JSON.parse(r.components) as Record<string, number>,
   }));
-  if (opts.format === 'json') return json({ agent: agent.name, tier: agent.tier, rolling_avg: agent.rolling_avg, rewards: data });
-  const header = `${agent.name}: ${agent.tier}, rolling average ${num(agent.rolling_avg)}`;
+  const evidence = await evidenceByAgent(ctx);
+  const bounds = evidence.bounds(agent.name);
+  const pending = evidence.pending.get(agent.name) ?? 0;
+  if (opts.format === 'json') {
+    return json({ agent: agent.name, tier: agent.tier, rolling_avg: agent.rolling_avg, mean: bounds, pending_rewards: pending, rewards: data });
+  }
+  const header = `${agent.name}: ${agent.tier}, rolling average ${num(agent.rolling_avg)}, ${bounds ? `mean ${formatBounds(bounds)}` : 'no settled outcomes yet'}, ${pending} pending`;
   if (data.length === 0) return `${header}\nno rewards yet`;
   return `${header}\n${table(
     ['time', 'task', 'reward', 'kind', 'cov', 'lint', 'sec', 'cplx', 'ci', 'review'],

@@ -12,6 +12,7 @@ import { stringify } from 'smol-toml';
 import { botPlaces, openCore } from '../app.js';
 import { readEnvironment } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
+import { configSchema } from '../config/schema.js';
 import { LocalExecutor } from '../executor/local.js';
 import { withHookEvents } from '../executor/hooks.js';
 import { LocalLoop, type LoopEvent } from '../forges/local/loop.js';
@@ -39,6 +40,14 @@ export interface DemoResult {
 }
 
 const AGENT = 'agent-bugfix-junior';
+
+/**
+ * The demo runs one task, and one good reward is little evidence: at the default confidence
+ * (1.645 standard errors) a junior needs about four rewards like it to be promoted. The demo's
+ * own config reads tiers at this confidence instead, so its one task shows a tier change, and
+ * says so.
+ */
+export const DEMO_CONFIDENCE = 0.5;
 
 function agentYaml(fixPatch: string, claude: boolean): string {
   const runner = claude
@@ -113,6 +122,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     configPath,
     stringify({
       executor: { mirror_dir: join(dir, 'mirrors'), workspace_dir: join(dir, 'workspaces') },
+      tiers: { confidence: DEMO_CONFIDENCE },
       repositories: { [repo]: { commands: sampleCommands } },
     }),
   );
@@ -149,6 +159,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await progress.step('review: approve', () => loop.review(task.id, 'approve', print));
     await progress.step('review: merge', () => loop.review(task.id, 'merge', print));
     progress.line('');
+    progress.line(
+      `(the demo's config reads tiers at confidence ${DEMO_CONFIDENCE}, so one task can move one; the default, ${configSchema.parse({}).tiers.confidence}, wants a few more rewards)`,
+    );
     progress.line(`the demo store stays in ${databaseUrl}; to see it in the dashboard:`);
     progress.line(`  DATABASE_URL=${databaseUrl} npm start   # then open ${dashboard}`);
     progress.line(`or ask the CLI: npx doom --database ${databaseUrl} scores --agent ${AGENT}`);

@@ -120,8 +120,8 @@ export const configSchema = z
         max_concurrent_agents: positiveInt.default(10),
         task_timeout_default_ms: positiveInt.default(300_000),
         max_tokens_default: positiveInt.default(200_000),
-        /** Exploration weight of the router's upper-confidence bonus (see routing/router.ts). */
-        exploration: z.number().min(0).default(1.5),
+        /** `[routing] choice = "ucb"`: standard deviations of the posterior added to its mean (see routing/router.ts). */
+        exploration: z.number().min(0).default(0.5),
       })
       .strict()
       .prefault({}),
@@ -174,6 +174,17 @@ export const configSchema = z
         evaluation_window: positiveInt.default(10),
         /** When the nightly recompute (tiers/recompute.ts) runs: cron, in the server's time zone. */
         recompute_cron: cronExpression.default('0 3 * * *'),
+        /**
+         * How many standard errors the bounds of an agent's mean reach (1.645: one-sided 95%).
+         * Promotion needs the lower bound over a threshold, demotion the upper bound under one.
+         */
+        confidence: z.number().min(0).max(5).default(1.645),
+        /** How far under a tier's threshold the upper bound must fall before the agent leaves it. */
+        hysteresis: z.number().min(0).default(0.25),
+        /** Rewards do not suspend an agent with fewer settled outcomes than this. */
+        suspension_min_rewards: z.number().int().min(1).default(5),
+        /** After this long suspended by rewards (not by an operator), an agent gets one probation task. */
+        probation_cooldown_ms: z.number().int().min(0).default(86_400_000),
       })
       .strict()
       .refine((t) => t.suspension_threshold <= t.demotion_threshold && t.demotion_threshold <= t.promotion_threshold, {
@@ -205,12 +216,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Which tiers may take a task of each priority. */
+    /** Which tiers may take a task of each priority, and how the router chooses among them. */
     routing: z
       .object({
         P0: z.array(assignableTier).min(1).default(['principal']),
         P1: z.array(assignableTier).min(1).default(['senior', 'principal']),
         P2: z.array(assignableTier).min(1).default(['junior', 'senior', 'principal']),
+        /** `thompson`: a draw from each agent's posterior for the task type; `ucb`: its mean plus `exploration` standard deviations. */
+        choice: z.enum(['ucb', 'thompson']).default('ucb'),
+        /** The reward a failed or empty run counts as, in the router's and the tiers' statistics. */
+        failed_run_reward: z.number().min(-5).max(5).default(0),
+        /** A P0 that no principal has taken after this long goes to the best senior by lower bound. */
+        p0_max_wait_ms: z.number().int().min(0).default(900_000),
+        /** Reward points added per task tag that the agent file's `tags` list. */
+        tag_bonus: z.number().min(0).default(0.5),
+        /** The spread of one reward before any is seen (reward points), and its weight in pseudo-rewards. */
+        prior_sd: z.number().positive().default(1.5),
+        prior_weight: z.number().positive().default(2),
+        /** How many of its own rewards a task type needs before they outweigh the agent's overall record. */
+        type_prior_weight: z.number().positive().default(1),
       })
       .strict()
       .prefault({}),

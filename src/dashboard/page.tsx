@@ -45,7 +45,7 @@ function Leaderboard({ data }: { data: DashboardData }) {
             ))}
           </tbody>
       </table>
-      <p class="note">Interval: {INTERVAL_METHOD}. The router keeps no interval of its own (it ranks by UCB1), so this one is computed here from each agent's settled rewards; it needs two rewards.</p>
+      <p class="note">Interval: {INTERVAL_METHOD}. It is computed here from each agent's settled rewards and needs two; the router and the tiers read their own bounds, with failed runs counted (doom agents list shows them).</p>
     </Card>
   );
 }

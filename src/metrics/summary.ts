@@ -1,8 +1,9 @@
 /**
- * Pure summaries of rewards for the REST API and the dashboard. The router ranks by UCB1
- * (src/routing/router.ts), which keeps no interval of its own, so the interval shown is the
- * plain one: the mean ± 1.96 standard errors of the agent's settled rewards (a normal
- * approximation, labelled as such wherever it is shown).
+ * Pure summaries of rewards for the REST API and the dashboard. The router and the tiers read
+ * their own bounds (src/routing/posterior.ts: failed runs counted, the spread pulled toward a
+ * prior, as `doom agents list` shows them); the interval shown here is the plain one: the
+ * mean ± 1.96 standard errors of the agent's settled rewards (a normal approximation, labelled
+ * as such wherever it is shown).
  */
 
 export interface RewardSummary {

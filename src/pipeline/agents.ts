@@ -13,11 +13,11 @@
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
 import type { Config, Priority, TaskType } from '../config/schema.js';
-import { route } from '../routing/router.js';
-import { activeLoad, getAgent, listAgents } from '../store/agents.js';
+import { RoutingBook } from '../routing/book.js';
+import { policyFrom, route } from '../routing/router.js';
+import { getAgent } from '../store/agents.js';
 import { recentRuns } from '../store/pipeline.js';
 import type { Database } from '../store/schema.js';
-import { toRoutable } from '../tasks/service.js';
 import { agentBreaker, type BreakerRules } from './breakers.js';
 import { renderSystemPrompt } from './prompt.js';
 import type { StepAgent } from './workbench.js';
@@ -43,11 +43,10 @@ export function pickCandidates(primary: string, ranked: readonly string[], k: nu
 
 /** The router's ranking of the other agents eligible for the task, best first (the assigned one left out). */
 export async function rankedAgents(db: Kysely<Database>, config: Config, task: { type: TaskType; priority: Priority }, primary: string): Promise<string[]> {
-  const [agents, load] = await Promise.all([listAgents(db), activeLoad(db)]);
-  const d = route({ ...task, excludeAgents: [primary] }, agents.map((a) => toRoutable(a, load)), {
-    tiersByPriority: config.routing,
-    exploration: config.coordinator.exploration,
-  });
+  const book = await RoutingBook.load(db, config);
+  // A ranking, not a draw: Thompson sampling's random source is held at its median.
+  const policy = policyFrom(config, { now: Date.now(), rng: () => 0.5, fleetMean: book.fleetMean() });
+  const d = route({ ...task, excludeAgents: [primary] }, book.candidates(task.type), policy);
   return d.kind === 'assigned' ? d.candidates.map((c) => c.name) : [];
 }
 

@@ -23,6 +23,7 @@ import * as m0006 from './migrations/0006_reward_guards.js';
 import * as m0007 from './migrations/0007_local_forge.js';
 import * as m0008 from './migrations/0008_command_outcomes.js';
 import * as m0009 from './migrations/0009_task_states.js';
+import * as m0010 from './migrations/0010_routing.js';
 import * as m0011 from './migrations/0011_commands.js';
 import * as m0012 from './migrations/0012_rounds.js';
 import * as m0013 from './migrations/0013_local.js';
@@ -66,6 +67,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0007_local_forge': { up: (db) => m0007.up(db, dialect) },
     '0008_command_outcomes': { up: (db) => m0008.up(db, dialect) },
     '0009_task_states': { up: (db) => m0009.up(db, dialect) },
+    '0010_routing': { up: (db) => m0010.up(db, dialect) },
     '0011_commands': { up: (db) => m0011.up(db, dialect) },
     '0012_rounds': { up: (db) => m0012.up(db, dialect) },
     '0013_local': { up: (db) => m0013.up(db, dialect) },

@@ -88,6 +88,8 @@ export interface TasksTable {
   revision: Generated<number>;
   /** The revision the issue's comment and labels were last brought in line with. */
   synced_revision: Generated<number | null>;
+  /** When the task last started waiting, if not at `created_at` (a relabel): the P0 fallback's clock. */
+  pending_since: Generated<string | null>;
 }
 
 export interface AgentsTable {
@@ -108,6 +110,10 @@ export interface AgentsTable {
   active: number;
   created_at: string;
   updated_at: string;
+  /** When the agent entered its tier (null: since it was added); a suspension's probation counts from it. */
+  tier_since: Generated<string | null>;
+  /** When the agent last got a task. */
+  last_assigned_at: Generated<string | null>;
 }
 
 /**
@@ -152,6 +158,8 @@ export interface AssignmentsTable {
   round: Generated<number | null>;
   /** JSON RoundInput (tasks/rounds.ts): the untrusted feedback its prompt quotes. */
   round_input: Generated<string | null>;
+  /** 1 when the run failed or ended empty against its agent: a settled outcome at `finished_at`. */
+  counts_against: Generated<number>;
 }
 
 /** A round of an attempt: a revision asked for by a reviewer, or a fix of a red pipeline. */

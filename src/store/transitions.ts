@@ -124,6 +124,7 @@ export async function assign(
     if (!task) return null;
     await trx.insertInto('assignments').values({ ...newAssignment(task.id, input.agent, JSON.stringify(input.reasons)), assigned_at: at }).execute();
     await bump(trx, input.agent, 'total_tasks', at);
+    await trx.updateTable('agents').set({ last_assigned_at: at }).where('name', '=', input.agent).execute();
     await log(trx, { event: 'task.assigned', actor: input.actor, taskId: task.id, agentName: input.agent, data: { reasons: input.reasons, ...input.data } }, at);
     return task;
   });
@@ -190,7 +191,7 @@ export async function requeue(db: Db, taskId: number, input: { fields: TaskUpdat
       trx,
       taskId,
       ['completed', 'failed'],
-      { ...input.fields, status: 'pending', error_message: null, assigned_agent: null, escalations: 0, min_tier: null, completed_at: null },
+      { ...input.fields, status: 'pending', error_message: null, assigned_agent: null, escalations: 0, min_tier: null, completed_at: null, pending_since: at },
       at,
     );
     if (task) await log(trx, { event: 'task.requeued', actor: input.actor, taskId, data: { action: input.action } }, at);
@@ -385,7 +386,9 @@ interface RunEnd {
 }
 
 async function endRun(trx: Trx, run: Pick<AssignmentRow, 'id' | 'agent_name'>, end: RunEnd, at: string): Promise<void> {
-  await trx.updateTable('assignments').set({ ...end.usage, status: 'failed', finished_at: at }).where('id', '=', run.id).execute();
+  // A failed run the agent answers for is a settled outcome (see store/outcomes.ts).
+  const counts_against = end.countAgainstAgent ? 1 : 0;
+  await trx.updateTable('assignments').set({ ...end.usage, status: 'failed', finished_at: at, counts_against }).where('id', '=', run.id).execute();
   if (end.countAgainstAgent) await bump(trx, run.agent_name, 'failed_tasks', at);
 }
 

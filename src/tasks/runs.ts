@@ -10,6 +10,7 @@
  * store before its result is recorded. When the store is back, a run whose bookkeeping the
  * outage cut off is failed and re-queued as at start-up, and dispatching resumes.
  */
+import { announceTierChanges, recomputeAgent } from '../tiers/service.js';
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
 import type { AssignableTier, Config, Tier } from '../config/schema.js';
@@ -200,7 +201,8 @@ export class RunCoordinator {
     if (!queued || !agent) return;
     // The tier decides at the moment of starting: an agent suspended since it was assigned
     // gives the task back (tier.changed does so too; this holds when that consequence failed).
-    if (agent.tier === 'suspended') {
+    // One suspended before it was assigned holds a probation task (routing/router.ts): it runs.
+    if (agent.tier === 'suspended' && !(agent.tier_since !== null && agent.tier_since <= run.assigned_at)) {
       await tasks.releaseAgent(agent.name, 'executor');
       return;
     }
@@ -307,6 +309,8 @@ export class RunCoordinator {
         if (failed) await this.syncIssue(failed);
       }
     }
+    // A failed or empty run is a settled outcome of its agent: its tier may move.
+    if (recovery.kind !== 'complete' && countAgainstAgent) await this.failedRunCounts(run.agent_name);
     await events.emit({ kind: 'run.finished', taskId: task.id, agent: run.agent_name, outcome: result.outcome });
   }
 
@@ -358,6 +362,12 @@ export class RunCoordinator {
     } catch (error) {
       this.deps.log.warn({ err: error, taskId: task.id, run: run.id }, 'could not answer on the merge request about its round');
     }
+  }
+
+  private async failedRunCounts(agent: string): Promise<void> {
+    const { db, config, events } = this.deps;
+    const tier = await recomputeAgent(db, config, agent, 'rewards', 'executor');
+    if (tier.changed) await announceTierChanges(events, [{ name: agent, from: tier.from, to: tier.agent.tier }], { source: 'rewards', actor: 'executor' });
   }
 
   /** Tasks left in `publishing` (a forge error, a crash): tried again once their backoff allows. */

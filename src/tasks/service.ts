@@ -4,15 +4,16 @@
  * and changes nothing that is already right.
  */
 import type { Kysely } from 'kysely';
-import type { AssignableTier, Config, Priority, TaskType, Tier } from '../config/schema.js';
+import type { AssignableTier, Config, Priority, TaskType } from '../config/schema.js';
 import type { EventOf, EventSink } from '../events.js';
 import type { IssueEvent, IssueInfo } from '../forges/event.js';
 import type { ForgeDirectory, IssueState } from '../forges/forge.js';
 import type { Logger } from '../log.js';
 import { PermissionGuard } from '../permissions/guard.js';
 import type { PermissionScope } from '../permissions/lookup.js';
-import { route, type RouteDecision, type RoutableAgent } from '../routing/router.js';
-import { activeLoad, getAgent, listAgents } from '../store/agents.js';
+import { RoutingBook } from '../routing/book.js';
+import { policyFrom, route, type RouteDecision } from '../routing/router.js';
+import { getAgent } from '../store/agents.js';
 import { branchesOfTask } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import { latestExecution } from '../store/pipeline.js';
@@ -39,20 +40,13 @@ export interface TaskServiceDeps {
   events: EventSink;
   /** Who may trigger the bot; one per app, so its cache serves every handler. Built from the rest when absent. */
   permissions?: PermissionGuard;
+  /** The router's random source (Thompson draws); tests and the simulator pass a seeded one. */
+  rng?: () => number;
+  /** The router's clock, epoch ms (probation cool-downs, the P0 fallback). */
+  now?: () => number;
 }
 
 export class TaskError extends ExpectedError {}
-
-export const toRoutable = (a: AgentRow, load: Map<string, number>): RoutableAgent => ({
-  name: a.name,
-  tier: a.tier as Tier,
-  specializations: JSON.parse(a.specializations) as TaskType[],
-  rollingAvg: a.rolling_avg,
-  totalTasks: a.total_tasks,
-  load: load.get(a.name) ?? 0,
-  capacity: a.max_concurrent_tasks,
-  active: a.active === 1,
-});
 
 const priorityOrder: Record<Priority, number> = { P0: 0, P1: 1, P2: 2 };
 
@@ -86,9 +80,18 @@ export class TaskService {
   private readonly routerLock = new KeyedMutex();
 
   private readonly permissions: PermissionGuard;
+  private book: RoutingBook | null = null;
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.permissions = deps.permissions ?? new PermissionGuard(deps);
+  }
+
+  /** The routing book, loaded on first use and brought up to date with the store. Call under the router lock. */
+  private async freshBook(): Promise<RoutingBook> {
+    const { db, config } = this.deps;
+    if (!this.book) this.book = await RoutingBook.load(db, config);
+    else await this.book.catchUp(db);
+    return this.book;
   }
 
   /** Reacts to an issue event: creates, updates, cancels or routes the issue's task. */
@@ -271,15 +274,23 @@ export class TaskService {
    * the task stays pending with the reason when no agent can take it.
    */
   async tryAssign(taskId: number, options: { forceAgent?: string; actor: string }): Promise<RouteDecision> {
-    const decision = await this.routerLock.run('router', () => this.assignLocked(taskId, options));
-    const task = await getTask(this.deps.db, taskId);
-    if (task) await this.syncIssue(task, decision.kind === 'assigned' ? decision.reasons : undefined);
-    if (decision.kind === 'assigned') await this.deps.events.emit({ kind: 'task.assigned', taskId, agent: decision.agent });
+    const decision = await this.routerLock.run('router', async () => {
+      const task = await this.forcedOrPending(taskId, options);
+      return this.decideAndAssign(task, options, await this.freshBook());
+    });
+    await this.afterDecision(taskId, decision);
     return decision;
   }
 
-  private async assignLocked(taskId: number, options: { forceAgent?: string; actor: string }): Promise<RouteDecision> {
-    const { db, config } = this.deps;
+  private async afterDecision(taskId: number, decision: RouteDecision): Promise<void> {
+    const task = await getTask(this.deps.db, taskId);
+    if (task) await this.syncIssue(task, decision.kind === 'assigned' ? decision.reasons : undefined);
+    if (decision.kind === 'assigned') await this.deps.events.emit({ kind: 'task.assigned', taskId, agent: decision.agent });
+  }
+
+  /** The task, pending: a forced agent first takes an assigned task back. */
+  private async forcedOrPending(taskId: number, options: { forceAgent?: string; actor: string }): Promise<TaskRow> {
+    const { db } = this.deps;
     let task = await getTask(db, taskId);
     if (!task) throw new TaskError(`task ${taskId} does not exist`);
     if (options.forceAgent) {
@@ -292,36 +303,47 @@ export class TaskService {
     if (task.status !== 'pending') {
       throw new TaskError(`task ${taskId} is ${task.status}; only pending tasks can be assigned`);
     }
-    const [agents, load] = await Promise.all([listAgents(db), activeLoad(db)]);
+    return task;
+  }
+
+  /** Decides for one pending task from the book, then assigns (or records why it waits). */
+  private async decideAndAssign(task: TaskRow, options: { forceAgent?: string; actor: string }, book: RoutingBook): Promise<RouteDecision> {
+    const { db, config } = this.deps;
     const escalation = await this.escalationOf(task);
+    // After an escalation the `agent:` label no longer binds: that agent already failed.
+    const forced = options.forceAgent ?? (task.escalations > 0 ? null : task.forced_agent);
+    const forcedRow = forced ? book.get(forced) : undefined;
+    const now = this.deps.now?.() ?? Date.now();
     const decision = route(
       {
         type: task.type as TaskType,
         priority: task.priority as Priority,
-        // After an escalation the `agent:` label no longer binds: that agent already failed.
-        forcedAgent: options.forceAgent ?? (task.escalations > 0 ? null : task.forced_agent),
+        tags: JSON.parse(task.tags) as string[],
+        forcedAgent: forced,
         excludeAgents: escalation.tried,
         minTier: escalation.minTier,
+        waitingSince: Date.parse(task.pending_since ?? task.created_at),
       },
-      agents.map((a) => toRoutable(a, load)),
-      { tiersByPriority: config.routing, exploration: config.coordinator.exploration },
+      forced ? (forcedRow ? [forcedRow] : []) : book.candidates(task.type as TaskType),
+      policyFrom(config, { now, rng: this.deps.rng ?? Math.random, fleetMean: book.fleetMean() }),
     );
 
     if (decision.kind === 'pending') {
       if (task.pending_reason !== decision.reason) {
         await updateTask(db, task.id, { pending_reason: decision.reason });
-        await audit(db, { event: 'task.pending', actor: options.actor, taskId, data: { reason: decision.reason } });
+        await audit(db, { event: 'task.pending', actor: options.actor, taskId: task.id, data: { reason: decision.reason } });
       }
       return decision;
     }
     const assigned = await assign(db, {
-      taskId,
+      taskId: task.id,
       agent: decision.agent,
       reasons: decision.reasons,
       actor: options.actor,
-      data: { candidates: decision.candidates.slice(0, 10) },
+      data: { via: decision.via, candidates: decision.candidates.slice(0, 10) },
     });
-    if (!assigned) throw new TaskError(`task ${taskId} moved on while it was being routed`);
+    if (!assigned) throw new TaskError(`task ${task.id} moved on while it was being routed`);
+    book.assigned(decision.agent);
     return decision;
   }
 
@@ -335,22 +357,48 @@ export class TaskService {
     return { tried: await failedAgentsOf(this.deps.db, task.id), minTier };
   }
 
-  /** Tries every pending task, most urgent and oldest first; call when capacity frees up. */
+  /**
+   * Routes every pending task in one pass, most urgent and oldest first, from one read of the
+   * book: call when capacity frees up or a tier moves. Only the tasks whose row changed (an
+   * agent, a new reason to wait) have their issue brought in line.
+   */
   async routePending(actor = 'router'): Promise<number> {
-    const tasks = (await pendingTasks(this.deps.db)).sort(
-      (a, b) => priorityOrder[a.priority as Priority] - priorityOrder[b.priority as Priority] || a.id - b.id,
-    );
-    let assigned = 0;
-    for (const task of tasks) {
-      try {
-        const decision = await this.tryAssign(task.id, { actor });
-        if (decision.kind === 'assigned') assigned++;
-      } catch (error) {
-        // Another handler moved the task on since the list was read: nothing to route.
-        if (!(error instanceof TaskError)) throw error;
+    const decided = await this.routerLock.run('router', async () => {
+      const tasks = (await pendingTasks(this.deps.db)).sort(
+        (a, b) => priorityOrder[a.priority as Priority] - priorityOrder[b.priority as Priority] || a.id - b.id,
+      );
+      if (tasks.length === 0) return [];
+      const book = await this.freshBook();
+      const out: { task: TaskRow; decision: RouteDecision }[] = [];
+      for (const task of tasks) {
+        try {
+          out.push({ task, decision: await this.decideAndAssign(task, { actor }, book) });
+        } catch (error) {
+          // Another handler moved the task on since the list was read: nothing to route.
+          if (!(error instanceof TaskError)) throw error;
+        }
       }
+      return out;
+    });
+    let assigned = 0;
+    for (const { task, decision } of decided) {
+      if (decision.kind === 'assigned') assigned++;
+      if (decision.kind === 'assigned' || decision.reason !== task.pending_reason) await this.afterDecision(task.id, decision);
     }
     return assigned;
+  }
+
+  /**
+   * The P0 fallback's clock: routes again when a pending P0 has waited `[routing]
+   * p0_max_wait_ms`, since no event may come to do it. A periodic timer calls it.
+   */
+  async routeOverdue(): Promise<number> {
+    const limit = this.deps.config.routing.p0_max_wait_ms;
+    const now = this.deps.now?.() ?? Date.now();
+    const overdue = (await pendingTasks(this.deps.db)).some(
+      (t) => t.priority === 'P0' && now - Date.parse(t.pending_since ?? t.created_at) >= limit,
+    );
+    return overdue ? this.routePending('p0-fallback') : 0;
   }
 
   /**

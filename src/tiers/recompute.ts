@@ -4,11 +4,14 @@
  * recompute, a changed `evaluation_window` or threshold, a hand edit of the table).
  *
  * Set-based: one query reads the last `evaluation_window` settled rewards of every agent (see
- * `lastSettledRewards`), the pure rules decide in memory, and only the agents whose tier,
+ * `lastSettledRewards`, for the rolling average), two aggregates read every agent's settled
+ * outcomes (store/outcomes.ts, for the tier's bounds), the pure rules decide in memory, and only the agents whose tier,
  * rolling average or override changed are written, in one transaction, in batches.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config/schema.js';
+import { emptyTotals } from '../routing/posterior.js';
+import { foldEvidence, outcomeTotals } from '../store/outcomes.js';
 import { settledKinds } from '../store/rewards.js';
 import type { Database } from '../store/schema.js';
 import { decideAgentTier, needsWrite, recomputeAgentTier, writeTiers, type TierWrite } from './service.js';
@@ -99,10 +102,12 @@ export async function recomputeAllTiers(
   const started = performance.now();
   const agents = await db.selectFrom('agents').select(['name', 'tier', 'rolling_avg', 'manual_override']).orderBy('name').execute();
   const recent = await lastSettledRewards(db, config.tiers.evaluation_window);
+  const evidence = foldEvidence(await outcomeTotals(db, { perType: false }), config.routing.failed_run_reward);
+  const none = { totals: emptyTotals(), lastAt: null };
 
   const writes: TierWrite[] = [];
   for (const agent of agents) {
-    const decision = decideAgentTier(agent, recent.get(agent.name) ?? [], config);
+    const decision = decideAgentTier(agent, recent.get(agent.name) ?? [], config, evidence.get(agent.name) ?? none);
     if (needsWrite(agent, decision)) writes.push({ agent, next: decision, reason: decision.reason });
   }
 

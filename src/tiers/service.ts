@@ -8,7 +8,9 @@ import { sql, type Kysely } from 'kysely';
 import type { Config, Tier } from '../config/schema.js';
 import { getAgent } from '../store/agents.js';
 import { audit } from '../store/audit.js';
+import { agentEvidence } from '../store/outcomes.js';
 import { settledRewards } from '../store/rewards.js';
+import type { Totals } from '../routing/posterior.js';
 import type { AgentRow, Database } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
 import { decideTier, type Override, type TierDecision } from './rules.js';
@@ -55,13 +57,17 @@ async function requireAgent(db: Kysely<Database>, name: string): Promise<AgentRo
 export function decideAgentTier(
   agent: TierState,
   rewards: readonly { reward: number; settled_at: string }[],
-  config: Pick<Config, 'tiers'>,
+  config: Pick<Config, 'tiers' | 'routing'>,
+  /** Every settled outcome of the agent (rewards and failed runs); absent, the rewards above. */
+  evidence?: { totals: Totals; lastAt: string | null },
 ): TierDecision {
   return decideTier({
     current: agent.tier as Tier,
     override: parseOverride(agent),
     rewards: rewards.map((r) => ({ value: r.reward, at: r.settled_at })),
+    ...(evidence ? { evidence } : {}),
     thresholds: config.tiers,
+    prior: { sd: config.routing.prior_sd, weight: config.routing.prior_weight },
   });
 }
 
@@ -106,7 +112,8 @@ export async function writeTiers(
       const result = await sql<{ name: string }>`
         with v (v_name, v_tier, v_avg, v_override, old_tier, old_avg, old_override) as (values ${sql.join(rows)})
         update agents
-        set tier = v.v_tier, rolling_avg = v.v_avg, manual_override = v.v_override, updated_at = ${now}
+        set tier = v.v_tier, rolling_avg = v.v_avg, manual_override = v.v_override, updated_at = ${now},
+          tier_since = case when agents.tier = v.v_tier then agents.tier_since else ${now} end
         from v
         where agents.name = v.v_name
           and coalesce(agents.tier, '') = coalesce(v.old_tier, '')
@@ -203,8 +210,11 @@ export async function recomputeAgentTier(
     db,
     name,
     async (agent) => {
-      const rewards = await settledRewards(db, name, config.tiers.evaluation_window);
-      const decision = decideAgentTier(agent, rewards, config);
+      const [rewards, evidence] = await Promise.all([
+        settledRewards(db, name, config.tiers.evaluation_window),
+        agentEvidence(db, name, config.routing.failed_run_reward),
+      ]);
+      const decision = decideAgentTier(agent, rewards, config, evidence);
       return { write: needsWrite(agent, decision) ? { agent, next: decision, reason: decision.reason } : null, result: decision };
     },
     { source, actor },

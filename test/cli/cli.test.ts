@@ -133,9 +133,9 @@ describe('status', () => {
 describe('agents list', () => {
   it('lists every agent with tier, average and load', async () => {
     const lines = (await ok('agents', 'list')).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^name\s+tier\s+specializations\s+avg\s+tasks\s+success\s+load\s+override$/);
+    expect(lines[0]).toMatch(/^name\s+tier\s+specializations\s+avg\s+tasks\s+success\s+load\s+override\s+mean ± bound \(n\)\s+pending$/);
     expect(lines).toHaveLength(11);
-    expect(lines[2]).toMatch(/^agent-bugfix-junior\s+junior\s+bugfix\s+0\.00\s+0\s+-\s+0\/1\s+-$/);
+    expect(lines[2]).toMatch(/^agent-bugfix-junior\s+junior\s+bugfix\s+0\.00\s+0\s+-\s+0\/1\s+-\s+-\s+0$/);
     expect(lines.find((l) => l.startsWith('agent-principal'))).toMatch(/principal\s+bugfix,feature,refactor,security\s+0\.00\s+0\s+-\s+0\/2/);
   });
 
@@ -221,7 +221,7 @@ describe('agents promote and suspend', () => {
     await ok('agents', 'suspend', 'agent-principal');
     const t = await task({ type: 'security', priority: 'P0' });
     expect(await ok('assign', '--task', String(t.id))).toBe(
-      `task ${t.id} stays pending: no principal security agent with free capacity for P0 (2 of another tier, 1 suspended, 6 not security specialists)\n`,
+      `task ${t.id} stays pending: no principal security agent with free capacity for P0 (2 of another tier, 1 suspended); the best senior takes it after 15 min of waiting\n`,
     );
     expect(await ok('agents', 'promote', 'agent-security-senior')).toBe('agent-security-senior is now principal (1 waiting task(s) assigned)\n');
     expect((await getTask(db, t.id))!.assigned_agent).toBe('agent-security-senior');
@@ -244,7 +244,9 @@ describe('scores', () => {
   });
 
   it('says when there are no rewards yet', async () => {
-    expect(await ok('scores', '--agent', 'agent-bugfix-junior')).toBe('agent-bugfix-junior: junior, rolling average 0.00\nno rewards yet\n');
+    expect(await ok('scores', '--agent', 'agent-bugfix-junior')).toBe(
+      'agent-bugfix-junior: junior, rolling average 0.00, no settled outcomes yet, 0 pending\nno rewards yet\n',
+    );
   });
 
   it('lists rewards, newest last, limited by --last', async () => {
@@ -253,15 +255,15 @@ describe('scores', () => {
     await ok('reward', '--task', String(b.id), '--agent', 'agent-bugfix-junior', '--component', ...worst);
     const table = await ok('scores', '--agent', 'agent-bugfix-junior');
     const lines = table.trimEnd().split('\n');
-    // 5 and −5 (every component at its worst scores −1): an average of 0.
-    expect(lines[0]).toBe('agent-bugfix-junior: junior, rolling average 0.00');
+    // The perfect reward made it senior (lower bound 2.99); one bad one does not undo that.
+    expect(lines[0]).toBe('agent-bugfix-junior: senior, rolling average 1.25, mean 1.25 ± 3.32 (n=2), 0 pending');
     expect(lines[1]).toMatch(/^time\s+task\s+reward\s+kind\s+cov\s+lint\s+sec\s+cplx\s+ci\s+review$/);
     expect(lines).toHaveLength(5);
     expect(lines[3]).toMatch(new RegExp(`\\s${a.id}\\s+5\\.00\\s+manual\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00$`));
     expect(lines[4]).toMatch(new RegExp(`\\s${b.id}\\s+-5\\.00\\s+manual\\s+-1\\.00\\s+0\\.00`));
 
     const json = JSON.parse(await ok('scores', '--agent', 'agent-bugfix-junior', '--last', '1', '--format', 'json'));
-    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'junior', rolling_avg: 0 });
+    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'senior', rolling_avg: 1.25, mean: { n: 2, mean: 1.25 }, pending_rewards: 0 });
     expect(json.rewards).toHaveLength(1);
     expect(json.rewards[0]).toMatchObject({ task_id: b.id, reward: -5, kind: 'manual', degraded: false });
     expect(json.rewards[0].components.review_feedback_score).toBe(-1);
@@ -323,15 +325,17 @@ describe('reward', () => {
   it('records a reward and updates the rolling average and tier', async () => {
     const [a, b] = [await task(), await task()];
     expect(await ok('reward', '--task', String(a.id), '--agent', 'agent-bugfix-junior', '--component', ...perfect)).toBe(
-      `reward 5.00 recorded for agent-bugfix-junior on task ${a.id}; tier principal (changed)\n`,
+      // One perfect reward: 5.00 ± 2.01, whose lower bound clears senior but not principal.
+      `reward 5.00 recorded for agent-bugfix-junior on task ${a.id}; tier senior (changed)\n`,
     );
     expect((await getAgent(db, 'agent-bugfix-junior'))!.rolling_avg).toBe(5);
     expect(await ok('reward', '--task', String(b.id), '--agent', 'agent-bugfix-junior', '--component', ...worst)).toBe(
-      `reward -5.00 recorded for agent-bugfix-junior on task ${b.id}; tier junior (changed)\n`,
+      `reward -2.50 recorded for agent-bugfix-junior on task ${b.id}; tier senior\n`,
     );
     // (5 + −5) / 2 = 0: junior (suspension is below 0).
     const agent = (await getAgent(db, 'agent-bugfix-junior'))!;
-    expect([agent.rolling_avg, agent.tier]).toEqual([0, 'junior']);
+    // 1.25 ± 3.32: the upper bound is far above 2 − 0.25, so one bad reward does not demote.
+    expect([agent.rolling_avg, agent.tier]).toEqual([1.25, 'senior']);
     const rows = await db.selectFrom('rewards').select(['task_id', 'reward', 'kind']).orderBy('id').execute();
     expect(rows).toEqual([
       { task_id: a.id, reward: 5, kind: 'manual' },
@@ -383,9 +387,10 @@ describe('assign', () => {
     expect(lines[0]).toBe(`task ${t.id} assigned to agent-bugfix-junior`);
     expect(lines.slice(1)).toEqual([
       '  - bugfix specialist, tier junior (allowed for P2: junior/senior/principal)',
-      '  - has not had a task yet: untried agents go first',
+      // Nobody has outcomes: equal bounds, and the tie goes by load, then name.
+      '  - bugfix mean 0.00 ± 1.84 from 0 bugfix and 0 settled outcomes in all; upper bound (mean + 0.50 sd) 0.92',
       '  - load 0/1',
-      '  - best of 3 eligible: agent-bugfix-junior untried, agent-bugfix-senior untried, agent-principal untried',
+      '  - best of 3 eligible: agent-bugfix-junior 0.92, agent-bugfix-senior 0.92, agent-principal 0.92',
     ]);
     const stored = (await getTask(db, t.id))!;
     expect([stored.status, stored.assigned_agent]).toEqual(['assigned', 'agent-bugfix-junior']);
@@ -400,7 +405,7 @@ describe('assign', () => {
       [
         `task ${t.id} assigned to agent-security-senior`,
         '  - forced by the operator (agent "agent-security-senior")',
-        '  - tier senior, rolling average 0.00 over 0 tasks',
+        '  - tier senior, no settled outcomes yet',
         '  - note: not a bugfix specialist',
         '',
       ].join('\n'),

@@ -53,13 +53,14 @@ describe('tiers update', () => {
   });
 
   it('recomputes every agent by hand, prints the changes and records them as manual', async () => {
-    await reward('agent-bugfix-junior', 4.5, 0);
-    await reward('agent-feature-senior', 2.5, 1);
+    // Three perfect rewards: enough evidence for principal (a lower bound of 4.10).
+    for (const minute of [0, 1, 2]) await reward('agent-bugfix-junior', 5, minute);
+    await reward('agent-feature-senior', 2.5, 3);
     await db.updateTable('agents').set({ rolling_avg: 1.1 }).where('name', '=', 'agent-feature-senior').execute();
     const lines = (await ok('tiers', 'update')).trimEnd().split('\n');
     expect(lines[0]).toBe('recomputed 9 agent(s): 1 tier change(s), 1 agent row(s) corrected without a tier change');
     expect(lines[1]).toMatch(/^agent\s+from\s+to\s+reason$/);
-    expect(lines[3]).toMatch(/^agent-bugfix-junior\s+junior\s+principal\s+rolling average 4\.50 over the last 1 rewards → principal$/);
+    expect(lines[3]).toMatch(/^agent-bugfix-junior\s+junior\s+principal\s+mean 5\.00 ± 0\.90 \(n=3\): lower bound 4\.10 clears 4\.00 → principal$/);
     expect(lines).toHaveLength(4);
     expect((await getAgent(db, 'agent-feature-senior'))!.rolling_avg).toBe(2.5);
 
@@ -72,11 +73,12 @@ describe('tiers update', () => {
   });
 
   it('prints JSON', async () => {
-    await reward('agent-bugfix-senior', -2, 0);
+    // Five: rewards suspend no one on fewer.
+    for (const minute of [0, 1, 2, 3, 4]) await reward('agent-bugfix-senior', -2, minute);
     const data = JSON.parse(await ok('tiers', 'update', '--format', 'json'));
     expect(data).toMatchObject({
       agents: 9,
-      changed: [{ name: 'agent-bugfix-senior', from: 'senior', to: 'suspended', reason: 'rolling average -2.00 over the last 1 rewards → suspended' }],
+      changed: [{ name: 'agent-bugfix-senior', from: 'senior', to: 'suspended', reason: 'mean -2.00 ± 0.59 (n=5): upper bound -1.41 under 1.75 (senior less the 0.25 margin) → suspended' }],
       updated: 1,
       released_tasks: 0,
       assigned_tasks: 0,
@@ -87,7 +89,7 @@ describe('tiers update', () => {
   it('sends the unstarted tasks of an agent it suspends back to the router', async () => {
     const t = await addTask(db);
     expect(await ok('assign', '--task', String(t.id))).toMatch(/assigned to agent-bugfix-junior/);
-    await reward('agent-bugfix-junior', -3, 0);
+    for (const minute of [0, 1, 2, 3, 4]) await reward('agent-bugfix-junior', -3, minute);
     const text = await ok('tiers', 'update');
     expect(text.split('\n')[0]).toBe('recomputed 9 agent(s): 1 tier change(s), 1 task(s) of suspended agents back to the router');
     const after = (await getTask(db, t.id))!;

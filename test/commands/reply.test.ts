@@ -18,6 +18,8 @@ function agent(name: string, extra: Partial<AgentRow> = {}): AgentRow {
     completed_tasks: 0,
     failed_tasks: 0,
     manual_override: null,
+    tier_since: null,
+    last_assigned_at: null,
     active: 1,
     created_at: '2025-03-01T00:00:00.000Z',
     updated_at: '2025-03-01T00:00:00.000Z',

@@ -30,7 +30,7 @@ describe('the shipped configuration', () => {
       max_concurrent_agents: 10,
       task_timeout_default_ms: 300_000,
       max_tokens_default: 200_000,
-      exploration: 1.5,
+      exploration: 0.5,
     });
     expect(config.evaluator.weights).toEqual({
       test_coverage: 0.3,
@@ -46,8 +46,23 @@ describe('the shipped configuration', () => {
       suspension_threshold: 0,
       evaluation_window: 10,
       recompute_cron: '0 3 * * *',
+      confidence: 1.645,
+      hysteresis: 0.25,
+      suspension_min_rewards: 5,
+      probation_cooldown_ms: 86_400_000,
     });
-    expect(config.routing).toEqual({ P0: ['principal'], P1: ['senior', 'principal'], P2: ['junior', 'senior', 'principal'] });
+    expect(config.routing).toEqual({
+      P0: ['principal'],
+      P1: ['senior', 'principal'],
+      P2: ['junior', 'senior', 'principal'],
+      choice: 'ucb',
+      failed_run_reward: 0,
+      p0_max_wait_ms: 900_000,
+      tag_bonus: 0.5,
+      prior_sd: 1.5,
+      prior_weight: 2,
+      type_prior_weight: 1,
+    });
     expect(config.labels.types.bug).toBe('bugfix');
   });
 

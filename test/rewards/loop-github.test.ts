@@ -3,6 +3,7 @@
  * issue becomes a pull request (scripted agent, real git), its workflow run (with artifacts),
  * an approval and the merge become a final reward that promotes the agent.
  */
+import { oneRewardTiers } from '../support/record.js';
 import nock from 'nock';
 import { githubExample } from '../helpers/fixtures.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -44,6 +45,7 @@ describe('the RLVR loop on GitHub', () => {
     app = await startTestApp({
       executor: 'local',
       tweak: (loaded) => {
+        oneRewardTiers(loaded);
         for (const a of loaded.agents) a.runner = { kind: 'scripted', script: ['node', '-e', "require('fs').appendFileSync('README.md', 'fixed\\n')"] };
       },
     });
@@ -183,6 +185,7 @@ describe('the RLVR loop on GitHub', () => {
     app = await startTestApp({
       executor: 'local',
       tweak: (loaded) => {
+        oneRewardTiers(loaded);
         for (const a of loaded.agents) a.runner = { kind: 'scripted', script: ['node', '-e', "require('fs').appendFileSync('README.md', 'fixed\\n')"] };
       },
     });

@@ -4,6 +4,7 @@
  * final reward, and the reward moves the agent's tier. Redelivered and reordered events change
  * nothing.
  */
+import { oneRewardTiers } from '../support/record.js';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
@@ -76,7 +77,13 @@ describe('the RLVR loop on GitLab', () => {
 
   /** Runs the task to its merge request; returns the task. */
   async function openMergeRequest(labels: string[] = [], tweak: (loaded: LoadedConfig) => void = writeGreeting) {
-    app = await startTestApp({ executor: 'local', tweak });
+    app = await startTestApp({
+      executor: 'local',
+      tweak: (loaded) => {
+        oneRewardTiers(loaded);
+        tweak(loaded);
+      },
+    });
     const issue = labeledIssue(`file://${remote.bare}`);
     if (labels.length > 0) {
       const extra = labels.map((title, i) => ({ ...issue.labels[0], id: 990 + i, title }));

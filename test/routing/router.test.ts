@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { addOutcome, emptyTotals, seededRandom, type Totals } from '../../src/routing/posterior.js';
 import {
   nextTierUp,
+  posteriorFor,
   route,
   tierAtLeast,
   type RoutableAgent,
@@ -9,22 +11,39 @@ import {
   type RoutingPolicy,
 } from '../../src/routing/router.js';
 
+const NOW = Date.parse('2026-01-10T12:00:00.000Z');
+const HOUR = 3_600_000;
+
 const policy: RoutingPolicy = {
   tiersByPriority: { P0: ['principal'], P1: ['senior', 'principal'], P2: ['junior', 'senior', 'principal'] },
-  exploration: 1.5,
+  choice: 'ucb',
+  exploration: 0.5,
+  prior: { mean: 1, sd: 1.5, weight: 2 },
+  typePriorWeight: 1,
+  tagBonus: 0.5,
+  p0MaxWaitMs: 15 * 60_000,
+  probationCooldownMs: 24 * HOUR,
+  confidence: 1.645,
+  rng: () => 0.5,
+  now: NOW,
 };
 
-function agent(name: string, over: Partial<RoutableAgent> = {}): RoutableAgent {
+const totals = (values: readonly number[]): Totals => values.reduce((t, v) => addOutcome(t, v), emptyTotals());
+
+/** An agent whose settled outcomes are `rewards`, all on bugfix unless `byType` says otherwise. */
+function agent(name: string, over: Partial<RoutableAgent> & { rewards?: number[] } = {}): RoutableAgent {
+  const { rewards = [], ...rest } = over;
   return {
     name,
     tier: 'senior',
     specializations: ['bugfix'],
-    rollingAvg: 0,
-    totalTasks: 0,
     load: 0,
     capacity: 2,
     active: true,
-    ...over,
+    outcomes: totals(rewards),
+    byType: { bugfix: totals(rewards) },
+    quietSince: NOW - HOUR,
+    ...rest,
   };
 }
 
@@ -39,19 +58,22 @@ function pending(d: RouteDecision): Extract<RouteDecision, { kind: 'pending' }> 
   return d;
 }
 
+const good = [4, 4.5, 4, 4.5, 4];
+
 describe('eligibility', () => {
   it('assigns the only eligible agent and explains why', () => {
-    const d = assigned(route(bugP2, [agent('a', { rollingAvg: 2.5, totalTasks: 4, load: 1 })], policy));
+    const d = assigned(route(bugP2, [agent('a', { rewards: [2.5, 2.5, 2.5, 2.5], load: 1 })], policy));
     expect(d.agent).toBe('a');
+    expect(d.via).toBe('choice');
     expect(d.reasons[0]).toBe('bugfix specialist, tier senior (allowed for P2: junior/senior/principal)');
-    expect(d.reasons[1]).toMatch(/^rolling average 2\.50 over 4 tasks, exploration bonus \+\d\.\d\d, score \d\.\d\d$/);
+    expect(d.reasons[1]).toMatch(/^bugfix mean \d\.\d\d ± \d\.\d\d from 4 bugfix and 4 settled outcomes in all; upper bound \(mean \+ 0\.50 sd\) \d\.\d\d$/);
     expect(d.reasons[2]).toBe('load 1/2');
     expect(d.reasons[3]).toMatch(/^best of 1 eligible: a \d\.\d\d$/);
     expect(d.candidates.map((c) => c.name)).toEqual(['a']);
   });
 
   it('skips suspended agents and says so', () => {
-    const agents = [agent('s', { tier: 'suspended', rollingAvg: 5 }), agent('ok', { tier: 'junior' })];
+    const agents = [agent('s', { tier: 'suspended', rewards: good }), agent('ok', { tier: 'junior' })];
     expect(assigned(route(bugP2, agents, policy)).agent).toBe('ok');
     const d = pending(route(bugP2, [agents[0]!], policy));
     expect(d.reason).toBe('no junior/senior/principal bugfix agent with free capacity for P2 (1 suspended)');
@@ -60,40 +82,40 @@ describe('eligibility', () => {
   it('skips inactive agents silently (their file is gone)', () => {
     const d = pending(route(bugP2, [agent('gone', { active: false })], policy));
     expect(d.reason).toBe('no junior/senior/principal bugfix agent with free capacity for P2');
-    expect(assigned(route(bugP2, [agent('gone', { active: false, rollingAvg: 5 }), agent('here')], policy)).agent).toBe('here');
+    expect(assigned(route(bugP2, [agent('gone', { active: false, rewards: good }), agent('here')], policy)).agent).toBe('here');
   });
 
   it('skips agents of another specialization', () => {
-    const agents = [agent('feat', { specializations: ['feature'], rollingAvg: 5 }), agent('bug', { specializations: ['bugfix', 'refactor'] })];
+    const agents = [agent('feat', { specializations: ['feature'], rewards: good }), agent('bug', { specializations: ['bugfix', 'refactor'] })];
     expect(assigned(route(bugP2, agents, policy)).agent).toBe('bug');
     const d = pending(route({ type: 'security', priority: 'P2' }, agents, policy));
     expect(d.reason).toBe('no junior/senior/principal security agent with free capacity for P2 (2 not security specialists)');
   });
 
   it('skips agents whose tier the priority does not allow', () => {
-    const agents = [agent('jr', { tier: 'junior', rollingAvg: 5 }), agent('sr', { tier: 'senior' }), agent('pr', { tier: 'principal' })];
+    const agents = [agent('jr', { tier: 'junior', rewards: good }), agent('sr', { tier: 'senior' }), agent('pr', { tier: 'principal' })];
     expect(assigned(route({ type: 'bugfix', priority: 'P1' }, agents, policy)).candidates.map((c) => c.name).sort()).toEqual(['pr', 'sr']);
     expect(assigned(route({ type: 'bugfix', priority: 'P0' }, agents, policy)).agent).toBe('pr');
     const d = pending(route({ type: 'bugfix', priority: 'P0' }, agents.slice(0, 2), policy));
-    expect(d.reason).toBe('no principal bugfix agent with free capacity for P0 (2 of another tier)');
+    expect(d.reason).toBe('no principal bugfix agent with free capacity for P0 (2 of another tier); the best senior takes it after 15 min of waiting');
   });
 
   it('skips agents at capacity', () => {
-    const agents = [agent('full', { load: 2, capacity: 2, rollingAvg: 5 }), agent('over', { load: 3, capacity: 2 }), agent('free', { load: 1 })];
+    const agents = [agent('full', { load: 2, capacity: 2, rewards: good }), agent('over', { load: 3, capacity: 2 }), agent('free', { load: 1 })];
     expect(assigned(route(bugP2, agents, policy)).agent).toBe('free');
     const d = pending(route(bugP2, agents.slice(0, 2), policy));
     expect(d.reason).toBe('no junior/senior/principal bugfix agent with free capacity for P2 (2 at capacity)');
   });
 
   it('skips excluded agents (they already failed the task)', () => {
-    const agents = [agent('tried', { rollingAvg: 5, totalTasks: 10 }), agent('other')];
+    const agents = [agent('tried', { rewards: good }), agent('other')];
     expect(assigned(route({ ...bugP2, excludeAgents: ['tried'] }, agents, policy)).agent).toBe('other');
     const d = pending(route({ ...bugP2, excludeAgents: ['tried', 'other'] }, agents, policy));
     expect(d.reason).toBe('no junior/senior/principal bugfix agent with free capacity for P2 (2 already tried)');
   });
 
   it('applies a minTier floor on top of the priority', () => {
-    const agents = [agent('jr', { tier: 'junior', rollingAvg: 5, totalTasks: 50 }), agent('sr', { tier: 'senior' }), agent('pr', { tier: 'principal' })];
+    const agents = [agent('jr', { tier: 'junior', rewards: good }), agent('sr', { tier: 'senior' }), agent('pr', { tier: 'principal' })];
     const senior = assigned(route({ ...bugP2, minTier: 'senior' }, agents, policy));
     expect(senior.candidates.map((c) => c.name).sort()).toEqual(['pr', 'sr']);
     expect(senior.reasons[0]).toContain('junior/senior/principal at senior or above');
@@ -124,22 +146,18 @@ describe('eligibility', () => {
 
 describe('forced agent', () => {
   const pool = [
-    agent('sec', { tier: 'junior', specializations: ['security'], rollingAvg: 1.234, totalTasks: 3 }),
+    agent('sec', { tier: 'junior', specializations: ['security'], rewards: [1, 1.5, 1.2] }),
     agent('susp', { tier: 'suspended' }),
     agent('busy', { load: 2, capacity: 2 }),
     agent('gone', { active: false }),
-    agent('best', { rollingAvg: 5, totalTasks: 100 }),
+    agent('best', { rewards: good }),
   ];
 
   it('assigns the forced agent even outside its specialization and the priority tiers', () => {
     const d = assigned(route({ type: 'bugfix', priority: 'P0', forcedAgent: 'sec' }, pool, policy));
     expect(d.agent).toBe('sec');
-    expect(d.reasons).toEqual([
-      'forced by the operator (agent "sec")',
-      'tier junior, rolling average 1.23 over 3 tasks',
-      'note: not a bugfix specialist',
-    ]);
-    expect(d.candidates).toEqual([{ name: 'sec', score: 1.234, bonus: 0 }]);
+    expect(d.reasons).toEqual(['forced by the operator (agent "sec")', 'tier junior, mean 1.23 ± 0.91 (n=3)', 'note: not a bugfix specialist']);
+    expect(d.via).toBe('forced');
   });
 
   it('adds no specialization note for a specialist', () => {
@@ -171,121 +189,161 @@ describe('forced agent', () => {
   });
 });
 
-describe('UCB ranking', () => {
-  it('gives the task to the best average among experienced agents', () => {
-    const agents = [
-      agent('mid', { rollingAvg: 2, totalTasks: 30 }),
-      agent('top', { rollingAvg: 4, totalTasks: 30 }),
-      agent('low', { rollingAvg: -1, totalTasks: 30 }),
-    ];
-    const d = assigned(route(bugP2, agents, policy));
-    expect(d.agent).toBe('top');
-    expect(d.candidates.map((c) => c.name)).toEqual(['top', 'mid', 'low']);
-    // Equal experience: equal bonus, so the scores keep the averages' gaps.
-    const [top, mid] = d.candidates;
-    expect(top!.bonus).toBeCloseTo(1.5 * Math.sqrt(Math.log(90) / 30), 10);
-    expect(top!.score - mid!.score).toBeCloseTo(2, 10);
+describe('the posterior per (agent, type)', () => {
+  it('is the agent\'s overall record for a type it has not done, its own record for one it has', () => {
+    const generalist = agent('g', { specializations: ['bugfix', 'feature'], rewards: [3, 3, 3, 3], byType: { feature: totals([3, 3, 3, 3]) } });
+    const bug = posteriorFor(generalist, 'bugfix', policy);
+    const feature = posteriorFor(generalist, 'feature', policy);
+    // Overall: (2 × 1 + 12) / 6 = 2.33, the fleet's mean pulling four rewards of 3 down.
+    expect(bug.mean).toBeCloseTo(14 / 6, 10);
+    expect(bug.n).toBe(0);
+    expect(feature.mean).toBeGreaterThan(bug.mean);
+    expect(feature.sd).toBeLessThan(bug.sd);
   });
 
-  it('tries an agent that never had a task before proven ones', () => {
-    const agents = [agent('proven-a', { rollingAvg: 4.5, totalTasks: 40 }), agent('proven-b', { rollingAvg: 2.5, totalTasks: 2 }), agent('fresh')];
-    const d = assigned(route(bugP2, agents, policy));
-    expect(d.agent).toBe('fresh');
-    expect(d.reasons[1]).toBe('has not had a task yet: untried agents go first');
-    expect(d.reasons[3]).toContain('fresh untried');
+  it('narrows with every outcome and moves toward the rewards', () => {
+    const sds: number[] = [];
+    const means: number[] = [];
+    for (let n = 0; n <= 20; n += 5) {
+      const p = posteriorFor(agent('a', { rewards: Array(n).fill(4) }), 'bugfix', policy);
+      sds.push(p.sd);
+      means.push(p.mean);
+    }
+    for (let i = 1; i < sds.length; i++) {
+      expect(sds[i]).toBeLessThan(sds[i - 1]!);
+      expect(means[i]).toBeGreaterThan(means[i - 1]!);
+    }
+    expect(means.at(-1)).toBeGreaterThan(3.8);
   });
 
-  it('keeps a newcomer in play while it has few tasks, then lets the averages decide', () => {
-    const proven = agent('proven', { rollingAvg: 2.5, totalTasks: 50 });
-    // ln(51) / 1: a large bonus after one task...
-    expect(assigned(route(bugP2, [proven, agent('newcomer', { rollingAvg: 1, totalTasks: 1 })], policy)).agent).toBe('newcomer');
-    // ...a small one after ten, when its average of 1 no longer competes with 2.5.
-    const d = assigned(route(bugP2, [proven, agent('newcomer', { rollingAvg: 1, totalTasks: 10 })], policy));
-    expect(d.agent).toBe('proven');
-    expect(d.candidates[1]!.score).toBeCloseTo(1 + 1.5 * Math.sqrt(Math.log(60) / 10), 10);
-  });
-
-  it('with exploration 0 always takes the best average', () => {
-    const agents = [agent('proven', { rollingAvg: 0.5, totalTasks: 1000 }), agent('fresh')];
-    expect(assigned(route(bugP2, agents, { ...policy, exploration: 0 })).agent).toBe('proven');
-    expect(assigned(route(bugP2, agents, policy)).agent).toBe('fresh');
-  });
-
-  it('breaks ties in a fresh pool by name', () => {
-    const agents = [agent('c'), agent('a'), agent('b')];
-    const d = assigned(route(bugP2, agents, policy));
-    expect(d.agent).toBe('a');
-    expect(d.candidates).toEqual([
-      { name: 'a', score: Infinity, bonus: Infinity },
-      { name: 'b', score: Infinity, bonus: Infinity },
-      { name: 'c', score: Infinity, bonus: Infinity },
-    ]);
-  });
-
-  it('breaks equal scores by fewest tasks, then lightest load, then name', () => {
-    const flat = { ...policy, exploration: 0 };
-    const agents = [
-      agent('a-many', { rollingAvg: 1, totalTasks: 9 }),
-      agent('z-few-busy', { rollingAvg: 1, totalTasks: 2, load: 1 }),
-      agent('y-few-idle', { rollingAvg: 1, totalTasks: 2 }),
-      agent('x-few-idle', { rollingAvg: 1, totalTasks: 2 }),
-    ];
-    expect(assigned(route(bugP2, agents, flat)).candidates.map((c) => c.name)).toEqual(['x-few-idle', 'y-few-idle', 'z-few-busy', 'a-many']);
-  });
-
-  it('is deterministic: the same input, in any order, gives the same decision', () => {
-    const agents = [
-      agent('p', { rollingAvg: 3.1, totalTasks: 7 }),
-      agent('q', { rollingAvg: 2.2, totalTasks: 1 }),
-      agent('r', { rollingAvg: 3.9, totalTasks: 20 }),
-      agent('s'),
-    ];
-    const first = route(bugP2, agents, policy);
-    expect(route(bugP2, [...agents].reverse(), policy)).toEqual(first);
-    expect(route(bugP2, [agents[2]!, agents[0]!, agents[3]!, agents[1]!], policy)).toEqual(first);
-  });
-
-  it('lists at most five candidates in the reasons but returns all of them', () => {
-    const agents = Array.from({ length: 7 }, (_, i) => agent(`a${i}`, { rollingAvg: i, totalTasks: 5 }));
-    const d = assigned(route(bugP2, agents, policy));
-    expect(d.agent).toBe('a6');
-    expect(d.candidates).toHaveLength(7);
-    expect(d.reasons[3]!.startsWith('best of 7 eligible: a6 ')).toBe(true);
-    expect(d.reasons[3]!.split(', ')).toHaveLength(5);
+  it('picks the per-type specialist over a better generalist on its type, and not on others', () => {
+    const specialist = agent('spec', {
+      specializations: ['bugfix', 'feature'],
+      rewards: [...Array(10).fill(4.6), ...Array(10).fill(1)],
+      byType: { bugfix: totals(Array(10).fill(4.6)), feature: totals(Array(10).fill(1)) },
+    });
+    const generalist = agent('gen', {
+      specializations: ['bugfix', 'feature'],
+      rewards: Array(20).fill(3.5),
+      byType: { bugfix: totals(Array(10).fill(3.5)), feature: totals(Array(10).fill(3.5)) },
+    });
+    expect(assigned(route(bugP2, [specialist, generalist], policy)).agent).toBe('spec');
+    expect(assigned(route({ type: 'feature', priority: 'P2' }, [specialist, generalist], policy)).agent).toBe('gen');
   });
 });
 
-describe('fair share over many rounds', () => {
-  it('gives every agent some tasks and the best agent the most', () => {
-    // Averages far above 0: untried-first keeps newcomers from starving behind them.
-    const truth: Record<string, number> = { strong: 4.0, middling: 3.0, weak: 2.0 };
-    const pool = Object.keys(truth).map((name) => agent(name));
-    const counts: Record<string, number> = { strong: 0, middling: 0, weak: 0 };
-    for (let round = 0; round < 200; round++) {
-      const d = assigned(route(bugP2, pool, policy));
-      counts[d.agent]!++;
-      const picked = pool.find((a) => a.name === d.agent)!;
-      picked.totalTasks++;
-      picked.rollingAvg = truth[picked.name]!;
-    }
-    expect(counts.strong! + counts.middling! + counts.weak!).toBe(200);
-    expect(counts.weak).toBeGreaterThan(0);
-    expect(counts.middling).toBeGreaterThan(0);
-    expect(counts.strong).toBeGreaterThan(counts.middling! + counts.weak!);
-    expect(counts.middling).toBeGreaterThan(counts.weak!);
+describe('the choice', () => {
+  it('UCB: the highest mean plus exploration standard deviations; a newcomer is tried while its bound is high', () => {
+    const proven = agent('proven', { rewards: Array(30).fill(2.5) });
+    const fresh = agent('fresh');
+    // The newcomer's bound: the fleet's mean 1 plus half its wide sd, not above 2.5.
+    expect(assigned(route(bugP2, [proven, fresh], policy)).agent).toBe('proven');
+    const wide = { ...policy, exploration: 2 };
+    expect(assigned(route(bugP2, [proven, fresh], wide)).agent).toBe('fresh');
+    const d = assigned(route(bugP2, [proven, fresh], policy));
+    for (const c of d.candidates) expect(c.score).toBeCloseTo(c.mean + 0.5 * c.sd, 10);
   });
 
-  it('with exploration 0 never gives a fresh agent a task once one agent has a positive average', () => {
-    const pool = [agent('a'), agent('b'), agent('c')];
-    const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
-    for (let round = 0; round < 50; round++) {
-      const d = assigned(route(bugP2, pool, { ...policy, exploration: 0 }));
-      counts[d.agent]!++;
-      const picked = pool.find((a) => a.name === d.agent)!;
-      picked.totalTasks++;
-      picked.rollingAvg = 1;
-    }
-    expect(counts).toEqual({ a: 50, b: 0, c: 0 });
+  it('Thompson: draws from each posterior with the injected random source, reproducibly', () => {
+    const pool = [agent('a', { rewards: [3, 3.5, 2.5] }), agent('b', { rewards: [3.2, 2.8] }), agent('c')];
+    const thompson = (seed: number) => ({ ...policy, choice: 'thompson' as const, rng: seededRandom(seed) });
+    const run = (seed: number) => {
+      const p = thompson(seed);
+      return Array.from({ length: 50 }, () => assigned(route(bugP2, pool, p)).agent);
+    };
+    expect(run(7)).toEqual(run(7));
+    expect(run(7)).not.toEqual(run(8));
+    const counts = run(7).reduce<Record<string, number>>((m, a) => ({ ...m, [a]: (m[a] ?? 0) + 1 }), {});
+    // Every agent with a chance of being best gets some of the work.
+    expect(Object.keys(counts).sort()).toEqual(['a', 'b', 'c']);
+    expect(assigned(route(bugP2, pool, thompson(7))).reasons[1]).toMatch(/; Thompson draw -?\d\.\d\d$/);
+  });
+
+  it('breaks equal scores by the lighter load, then by name', () => {
+    const agents = [agent('z-busy', { load: 1, rewards: [2] }), agent('y-idle', { rewards: [2] }), agent('x-idle', { rewards: [2] })];
+    expect(assigned(route(bugP2, agents, policy)).candidates.map((c) => c.name)).toEqual(['x-idle', 'y-idle', 'z-busy']);
+  });
+
+  it('is deterministic under UCB: the same input, in any order, gives the same decision', () => {
+    const agents = [agent('p', { rewards: [3, 3.2] }), agent('q', { rewards: [2.2] }), agent('r', { rewards: Array(20).fill(3.9) }), agent('s')];
+    const first = route(bugP2, agents, policy);
+    expect(route(bugP2, [...agents].reverse(), policy)).toEqual(first);
+  });
+
+  it('lists at most five candidates in the reasons and returns the best ten', () => {
+    const agents = Array.from({ length: 12 }, (_, i) => agent(`a${String(i).padStart(2, '0')}`, { rewards: Array(10).fill(i / 3) }));
+    const d = assigned(route(bugP2, agents, policy));
+    expect(d.agent).toBe('a11');
+    expect(d.candidates).toHaveLength(10);
+    expect(d.candidates.map((c) => c.name).slice(0, 3)).toEqual(['a11', 'a10', 'a09']);
+    expect(d.reasons[3]!.startsWith('best of 12 eligible: a11 ')).toBe(true);
+    expect(d.reasons[3]!.split(', ')).toHaveLength(5);
+  });
+
+  it('prefers agents whose file lists the task\'s tags, by tagBonus per tag', () => {
+    const tagged = agent('tagged', { rewards: Array(10).fill(3), tags: ['api', 'db'] });
+    const plain = agent('plain', { rewards: Array(10).fill(3.3) });
+    expect(assigned(route(bugP2, [tagged, plain], policy)).agent).toBe('plain');
+    const d = assigned(route({ ...bugP2, tags: ['api', 'ui'] }, [tagged, plain], policy));
+    expect(d.agent).toBe('tagged');
+    expect(d.reasons[1]).toContain('with +0.50 for 1 matching tag(s)');
+    expect(assigned(route({ ...bugP2, tags: ['api'] }, [tagged, plain], { ...policy, tagBonus: 0 })).agent).toBe('plain');
+  });
+});
+
+describe('probation', () => {
+  const suspended = (over: Partial<RoutableAgent> = {}) => agent('sus', { tier: 'suspended', rewards: [-1, -2, -1, -2, -1], ...over });
+  const other = agent('other', { tier: 'junior', rewards: good });
+
+  it('gives an agent suspended by rewards one task after the cool-down', () => {
+    expect(assigned(route(bugP2, [suspended({ quietSince: NOW - 23 * HOUR }), other], policy)).agent).toBe('other');
+    const d = assigned(route(bugP2, [suspended({ quietSince: NOW - 25 * HOUR }), other], policy));
+    expect(d.agent).toBe('sus');
+    expect(d.via).toBe('probation');
+    expect(d.reasons[0]).toBe(
+      'probation: sus was suspended by its rewards and has had no task for 1500 min (cool-down 1440 min), so it gets one task for the evidence to change',
+    );
+    expect(d.reasons[1]).toMatch(/^mean -1\.40 ± \d\.\d\d \(n=5\)$/);
+  });
+
+  it('never for an operator\'s suspension, one at a time, and only where a junior could work', () => {
+    const old = NOW - 100 * HOUR;
+    expect(assigned(route(bugP2, [suspended({ quietSince: old, manualSuspension: true }), other], policy)).agent).toBe('other');
+    expect(assigned(route(bugP2, [suspended({ quietSince: old, load: 1 }), other], policy)).agent).toBe('other');
+    const p1 = { type: 'bugfix', priority: 'P1' } as const;
+    expect(assigned(route(p1, [suspended({ quietSince: old }), agent('sr', { rewards: good })], policy)).agent).toBe('sr');
+  });
+});
+
+describe('the P0 fallback', () => {
+  const seniors = [agent('steady', { rewards: Array(20).fill(3.2) }), agent('lucky', { rewards: [4.8, 1.5] })];
+  const p0 = (waited: number): RoutableTask => ({ type: 'bugfix', priority: 'P0', waitingSince: NOW - waited });
+
+  it('waits for a principal until p0MaxWaitMs, saying a senior comes next', () => {
+    const d = pending(route(p0(10 * 60_000), seniors, policy));
+    expect(d.reason).toBe('no principal bugfix agent with free capacity for P0 (2 of another tier); the best senior takes it after 15 min of waiting');
+  });
+
+  it('then gives it to the senior with the best lower bound, and says why', () => {
+    const d = assigned(route(p0(16 * 60_000), seniors, policy));
+    // lucky's mean is higher but its bound is wide; steady's lower bound is the better one.
+    expect(d.agent).toBe('steady');
+    expect(d.via).toBe('p0-fallback');
+    expect(d.reasons[0]).toBe(
+      'P0 fallback: no eligible bugfix principal freed up within 15 min (waited 16 min), so the senior with the best lower bound takes it',
+    );
+    expect(d.reasons[1]).toMatch(/; lower bound \d\.\d\d$/);
+  });
+
+  it('prefers a free principal however long the task waited, and keeps an escalation\'s floor', () => {
+    const pool = [...seniors, agent('pr', { tier: 'principal', rewards: [2, 2] })];
+    expect(assigned(route(p0(HOUR), pool, policy)).agent).toBe('pr');
+    expect(pending(route({ ...p0(HOUR), minTier: 'principal' }, seniors, policy)).reason).not.toContain('senior takes it');
+  });
+
+  it('stays pending when the seniors are busy too', () => {
+    const busy = seniors.map((a) => ({ ...a, load: a.capacity }));
+    expect(pending(route(p0(HOUR), busy, policy)).reason).toBe('no principal bugfix agent with free capacity for P0 (2 at capacity)');
   });
 });
 

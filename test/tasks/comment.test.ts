@@ -39,6 +39,8 @@ const agent: AgentRow = {
   active: 1,
   created_at: '2025-08-12T10:00:00.000Z',
   updated_at: '2025-08-12T10:00:00.000Z',
+  tier_since: null,
+  last_assigned_at: null,
 };
 
 describe('renderTaskComment', () => {

@@ -7,6 +7,7 @@
  * - `doom:assigned` comes off when the task ends (13);
  * - the issue's state on the forge wins over a stale `labeled` or `unlabeled` (14).
  */
+import { priorRewards } from '../support/record.js';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentFile } from '../../src/agents/schema.js';
@@ -122,8 +123,11 @@ describe('task and run states', () => {
     const waiting = () => app!.store.db.selectFrom('tasks').selectAll().where('issue_number', '=', 24).executeTakeFirstOrThrow();
     expect(await waiting()).toMatchObject({ status: 'assigned', assigned_agent: 'agent-bugfix-senior' });
 
+    // Four bad rewards already on the senior's record: rewards suspend no one on fewer than five.
+    await priorRewards(app.store.db, 'agent-bugfix-senior', done.id, [-3, -3, -3, -3]);
+
     // The merge request is closed unmerged with changes requested, its pipeline failed: a
-    // negative final reward, and the senior is suspended by it.
+    // negative final reward, the fifth, and the senior is suspended by it.
     const mr = gitlab.mergeRequests[0]!;
     mr.sha = done.head_sha;
     // Coverage fell from 80 to 70 against main's newest successful pipeline.

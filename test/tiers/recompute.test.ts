@@ -23,7 +23,10 @@ for (const backend of backends) {
       store = await backend.open();
       db = store.db;
       await syncAgents(db, shippedAgents());
+      // This file tests the set-based machinery, not the rule (rules.test.ts, service.test.ts):
+      // with zero-width bounds and no margin, a tier is the plain mean of every settled outcome.
       config = shippedConfig();
+      config.tiers = { ...config.tiers, confidence: 0, hysteresis: 0, suspension_min_rewards: 1 };
     });
     afterEach(async () => {
       vi.useRealTimers();
@@ -69,8 +72,8 @@ for (const backend of backends) {
       expect(result.agents).toBe(9);
       expect(result.updated).toBe(3);
       expect(result.changed).toEqual([
-        { name: 'agent-bugfix-junior', from: 'junior', to: 'principal', reason: 'rolling average 4.50 over the last 3 rewards → principal' },
-        { name: 'agent-bugfix-senior', from: 'senior', to: 'junior', reason: 'rolling average 1.25 over the last 2 rewards → junior' },
+        { name: 'agent-bugfix-junior', from: 'junior', to: 'principal', reason: 'mean 4.50 ± 0.00 (n=3): lower bound 4.50 clears 4.00 → principal' },
+        { name: 'agent-bugfix-senior', from: 'senior', to: 'junior', reason: 'mean 1.25 ± 0.00 (n=2): upper bound 1.25 under 2.00 (senior less the 0.00 margin) → junior' },
       ]);
       expect(result.durationMs).toBeGreaterThanOrEqual(0);
 
@@ -79,8 +82,8 @@ for (const backend of backends) {
       expect(await agent('agent-feature-junior')).toMatchObject({ tier: 'junior', rolling_avg: 0.5 });
 
       expect((await history()).map((h) => [h.agent_name, h.from_tier, h.to_tier, h.source, h.rolling_avg, h.reason])).toEqual([
-        ['agent-bugfix-junior', 'junior', 'principal', 'nightly', 4.5, 'rolling average 4.50 over the last 3 rewards → principal'],
-        ['agent-bugfix-senior', 'senior', 'junior', 'nightly', 1.25, 'rolling average 1.25 over the last 2 rewards → junior'],
+        ['agent-bugfix-junior', 'junior', 'principal', 'nightly', 4.5, 'mean 4.50 ± 0.00 (n=3): lower bound 4.50 clears 4.00 → principal'],
+        ['agent-bugfix-senior', 'senior', 'junior', 'nightly', 1.25, 'mean 1.25 ± 0.00 (n=2): upper bound 1.25 under 2.00 (senior less the 0.00 margin) → junior'],
       ]);
       const entries = await tierAudit();
       expect(entries.map((e) => [e.agent_name, e.actor])).toEqual([
@@ -90,7 +93,7 @@ for (const backend of backends) {
       expect(JSON.parse(entries[0]!.data)).toEqual({
         from: 'junior',
         to: 'principal',
-        reason: 'rolling average 4.50 over the last 3 rewards → principal',
+        reason: 'mean 4.50 ± 0.00 (n=3): lower bound 4.50 clears 4.00 → principal',
         source: 'nightly',
         rolling_avg: 4.5,
       });
@@ -108,7 +111,7 @@ for (const backend of backends) {
 
       const result = await run('manual');
       expect(result.changed).toEqual([
-        { name: 'agent-bugfix-junior', from: 'junior', to: 'principal', reason: 'rolling average 4.50 over the last 2 rewards → principal' },
+        { name: 'agent-bugfix-junior', from: 'junior', to: 'principal', reason: 'mean 4.50 ± 0.00 (n=2): lower bound 4.50 clears 4.00 → principal' },
       ]);
       expect(result.updated).toBe(2);
       expect(await agent('agent-bugfix-junior')).toMatchObject({ tier: 'principal', rolling_avg: 4.5 });
@@ -133,14 +136,13 @@ for (const backend of backends) {
       expect((await tierAudit()).length).toBe(auditRows);
     });
 
-    it('counts only the last evaluation_window settled rewards', async () => {
+    it('counts only the last evaluation_window settled rewards in the rolling average, and every one in the tier', async () => {
       config.tiers.evaluation_window = 3;
       for (const [i, v] of [-5, -5, 5, 5, 5].entries()) await reward('agent-bugfix-junior', v, i);
       const result = await run();
-      expect(result.changed).toEqual([
-        { name: 'agent-bugfix-junior', from: 'junior', to: 'principal', reason: 'rolling average 5.00 over the last 3 rewards → principal' },
-      ]);
-      expect((await agent('agent-bugfix-junior')).rolling_avg).toBe(5);
+      // The window's mean is 5; the record's is 1: junior stays.
+      expect(result.changed).toEqual([]);
+      expect(await agent('agent-bugfix-junior')).toMatchObject({ tier: 'junior', rolling_avg: 5 });
     });
 
     it('ignores provisional rewards and counts manual ones', async () => {
@@ -218,7 +220,7 @@ for (const backend of backends) {
       await reward('agent-feature-junior', 1.5, 20);
       result = await run();
       expect(result.changed).toEqual([
-        { name: 'agent-feature-junior', from: 'senior', to: 'junior', reason: 'rolling average 1.00 over the last 2 rewards → junior' },
+        { name: 'agent-feature-junior', from: 'senior', to: 'junior', reason: 'mean 1.00 ± 0.00 (n=2): upper bound 1.00 under 2.00 (senior less the 0.00 margin) → junior' },
       ]);
       expect(await agent('agent-feature-junior')).toMatchObject({ tier: 'junior', rolling_avg: 1, manual_override: null });
     });
@@ -287,7 +289,7 @@ for (const backend of backends) {
         name: 'agent-principal',
         from: 'principal',
         to: 'suspended',
-        reason: 'rolling average -3.00 over the last 1 rewards → suspended',
+        reason: 'mean -3.00 ± 0.00 (n=1): upper bound -3.00 under 4.00 (principal less the 0.00 margin) → suspended',
       });
       expect(await agent('bulk-1204')).toMatchObject({ tier: 'principal', rolling_avg: 4.5 });
       expect(await agent('bulk-1203')).toMatchObject({ tier: 'junior', rolling_avg: 1 });

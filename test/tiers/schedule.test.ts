@@ -121,9 +121,10 @@ describe('nightlyTierRecompute', () => {
     await db
       .insertInto('rewards')
       .values(
+        // Enough for the bounds to move them: three perfect rewards, five bad ones.
         [
-          ['agent-bugfix-junior', 4.5],
-          ['agent-bugfix-senior', -1],
+          ...Array.from({ length: 3 }, () => ['agent-bugfix-junior', 5]),
+          ...Array.from({ length: 5 }, () => ['agent-bugfix-senior', -1]),
         ].map(([agent, reward], i) => ({
           task_id: i + 1,
           agent_name: agent as string,
@@ -161,7 +162,7 @@ describe('nightlyTierRecompute', () => {
     ]);
     expect(log.info).toHaveBeenCalledWith(expect.objectContaining({ agents: 9, changed: 2, updated: 2 }), 'tier recompute done');
     expect(log.info).toHaveBeenCalledWith(
-      { agent: 'agent-bugfix-senior', from: 'senior', to: 'suspended', reason: 'rolling average -1.00 over the last 1 rewards → suspended' },
+      { agent: 'agent-bugfix-senior', from: 'senior', to: 'suspended', reason: 'mean -1.00 ± 0.59 (n=5): upper bound -0.41 under 1.75 (senior less the 0.25 margin) → suspended' },
       'tier changed',
     );
   });

@@ -154,7 +154,8 @@ describe('suspendAgent', () => {
 
 describe('a promotion and a reward settled in the same millisecond', () => {
   it('count the reward as before the promotion, the same in the live and the nightly recompute', async () => {
-    for (let i = 0; i < 3; i++) await reward('agent-bugfix-junior', worst);
+    // Five: rewards do not suspend on fewer (suspension_min_rewards).
+    for (let i = 0; i < 5; i++) await reward('agent-bugfix-junior', worst);
     expect((await getAgent(db, 'agent-bugfix-junior'))!.tier).toBe('suspended');
     tick();
     await promoteAgent(db, 'agent-bugfix-junior', { to: 'senior', actor: 'alice' });
@@ -175,18 +176,22 @@ describe('a promotion and a reward settled in the same millisecond', () => {
 });
 
 describe('recomputeAgent with manual rewards', () => {
-  it('moves an agent up and down as its rolling average changes', async () => {
+  it('moves an agent up on its lower bound and down on its upper bound, with the margin in between', async () => {
     const name = 'agent-bugfix-junior';
+    // Bounds: mean ± 1.645 standard errors, σ pulled toward 1.5 by two pseudo-rewards.
     const steps: [RewardComponents, string, number][] = [
-      [decent, 'senior', 2.5],
-      [perfect, 'senior', 3.75],
-      [perfect, 'principal', 4.1667],
-      [worst, 'senior', 2.5],
-      [worst, 'junior', 1.5],
-      [worst, 'junior', 0.8333],
-      [worst, 'junior', 0.3571],
-      [worst, 'junior', 0],
-      [worst, 'suspended', -0.2778],
+      [perfect, 'senior', 5], // 5.00 ± 2.01: lower bound 2.99 clears 2
+      [perfect, 'senior', 5], // 5.00 ± 1.23: 3.77 does not clear 4
+      [perfect, 'principal', 5], // 5.00 ± 0.90: 4.10 clears 4
+      [perfect, 'principal', 5],
+      [worst, 'principal', 3.5], // 3.50 ± 1.96: the upper bound 5.46 is far from 3.75
+      [worst, 'principal', 2.5],
+      [worst, 'principal', 1.7857],
+      [worst, 'senior', 1.25], // 1.25 ± 1.99: upper bound 3.24 under 4 − 0.25
+      [worst, 'senior', 0.8333],
+      [worst, 'senior', 0.5],
+      [worst, 'senior', -0.25],
+      [worst, 'junior', -1], // 0.00 ± 1.58: upper bound 1.58 under 2 − 0.25
     ];
     for (const [components, tier, avg] of steps) {
       const r = await reward(name, components);
@@ -199,22 +204,31 @@ describe('recomputeAgent with manual rewards', () => {
       'senior->principal',
       'principal->senior',
       'senior->junior',
-      'junior->suspended',
     ]);
     expect(rows.slice(1).every((h) => h.source === 'manual-reward')).toBe(true);
-    expect(rows[2]!.reason).toBe('rolling average 4.17 over the last 3 rewards → principal');
-    expect(rows[2]!.rolling_avg).toBe(4.1667);
+    expect(rows[2]!.reason).toBe('mean 5.00 ± 0.90 (n=3): lower bound 4.10 clears 4.00 → principal');
+    expect(rows[3]!.reason).toBe('mean 1.25 ± 1.99 (n=8): upper bound 3.24 under 3.75 (principal less the 0.25 margin) → senior');
+    expect(rows[2]!.rolling_avg).toBe(5);
 
     const events = (await auditOf(name)).map((e) => e.event);
-    expect(events.filter((e) => e === 'reward.recorded')).toHaveLength(9);
-    expect(events.filter((e) => e === 'agent.tier_changed')).toHaveLength(5);
+    expect(events.filter((e) => e === 'reward.recorded')).toHaveLength(12);
+    expect(events.filter((e) => e === 'agent.tier_changed')).toHaveLength(4);
   });
 
-  it('only counts the last evaluation_window rewards', async () => {
+  it('does not suspend on fewer than suspension_min_rewards outcomes, then does', async () => {
+    const name = 'agent-refactor-junior';
+    for (let i = 0; i < 4; i++) expect((await reward(name, worst)).tier).toBe('junior');
+    const r = await reward(name, worst);
+    expect(r).toMatchObject({ tier: 'suspended', tierChanged: true });
+    expect((await history(name)).at(-1)!.reason).toBe('mean -2.50 ± 0.59 (n=5): upper bound -1.91 under -0.25 (junior less the 0.25 margin) → suspended');
+  });
+
+  it('keeps the evaluation window for the rolling average; the tier reads every outcome', async () => {
     config.tiers.evaluation_window = 3;
     for (const c of [worst, worst, perfect, perfect]) await reward('agent-refactor-junior', c);
     const r = await reward('agent-refactor-junior', perfect);
-    expect(r.tier).toBe('principal');
+    // The two bad rewards left the window but not the record: 2.00 ± 2.36 keeps it junior.
+    expect(r.tier).toBe('junior');
     expect((await getAgent(db, 'agent-refactor-junior'))!.rolling_avg).toBe(5);
   });
 
@@ -240,7 +254,7 @@ describe('recomputeAgent with manual rewards', () => {
     const r = await recomputeAgent(db, config, 'agent-bugfix-senior', 'nightly');
     expect(r.changed).toBe(false);
     expect(r.agent.tier).toBe('senior');
-    expect(r.decision.reason).toBe('no final rewards yet');
+    expect(r.decision.reason).toBe('no settled outcomes yet');
     expect(await history('agent-bugfix-senior')).toHaveLength(1);
     expect(await auditOf('agent-bugfix-senior')).toEqual([]);
   });
@@ -265,7 +279,7 @@ describe('recomputeAgent with manual rewards', () => {
       .execute();
     const r = await recomputeAgent(db, config, 'agent-bugfix-senior', 'rewards');
     expect(r.agent.tier).toBe('senior');
-    expect(r.decision.reason).toBe('no final rewards yet');
+    expect(r.decision.reason).toBe('no settled outcomes yet');
   });
 
   it('rejects an unknown agent', async () => {
@@ -280,7 +294,8 @@ describe('recordManualReward', () => {
     expect(r.reward.kind).toBe('manual');
     expect(JSON.parse(r.reward.components)).toEqual(decent);
     expect(JSON.parse(r.reward.weights)).toEqual(config.evaluator.weights);
-    expect(r.tier).toBe('senior');
+    // One reward of 2.5 does not demote a principal: 2.50 ± 2.01 reaches above 4 − 0.25.
+    expect(r.tier).toBe('principal');
     const [entry] = (await auditOf('agent-principal')).filter((e) => e.event === 'reward.recorded');
     expect(entry!.actor).toBe('alice');
     expect(JSON.parse(entry!.data)).toMatchObject({ reward: 2.5, kind: 'manual' });
