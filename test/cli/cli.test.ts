@@ -256,14 +256,14 @@ describe('scores', () => {
     const table = await ok('scores', '--agent', 'agent-bugfix-junior');
     const lines = table.trimEnd().split('\n');
     // The perfect reward made it senior (lower bound 2.99); one bad one does not undo that.
-    expect(lines[0]).toBe('agent-bugfix-junior: senior, rolling average 1.25, mean 1.25 ± 3.32 (n=2), 0 pending');
+    expect(lines[0]).toBe('agent-bugfix-junior: senior, rolling average 0.00, mean 0.00 ± 4.29 (n=2), 0 pending');
     expect(lines[1]).toMatch(/^time\s+task\s+reward\s+kind\s+cov\s+lint\s+sec\s+cplx\s+ci\s+review$/);
     expect(lines).toHaveLength(5);
     expect(lines[3]).toMatch(new RegExp(`\\s${a.id}\\s+5\\.00\\s+manual\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00\\s+1\\.00$`));
     expect(lines[4]).toMatch(new RegExp(`\\s${b.id}\\s+-5\\.00\\s+manual\\s+-1\\.00\\s+0\\.00`));
 
     const json = JSON.parse(await ok('scores', '--agent', 'agent-bugfix-junior', '--last', '1', '--format', 'json'));
-    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'senior', rolling_avg: 1.25, mean: { n: 2, mean: 1.25 }, pending_rewards: 0 });
+    expect(json).toMatchObject({ agent: 'agent-bugfix-junior', tier: 'senior', rolling_avg: 0, mean: { n: 2, mean: 0 }, pending_rewards: 0 });
     expect(json.rewards).toHaveLength(1);
     expect(json.rewards[0]).toMatchObject({ task_id: b.id, reward: -5, kind: 'manual', degraded: false });
     expect(json.rewards[0].components.review_feedback_score).toBe(-1);
@@ -330,12 +330,11 @@ describe('reward', () => {
     );
     expect((await getAgent(db, 'agent-bugfix-junior'))!.rolling_avg).toBe(5);
     expect(await ok('reward', '--task', String(b.id), '--agent', 'agent-bugfix-junior', '--component', ...worst)).toBe(
-      `reward -2.50 recorded for agent-bugfix-junior on task ${b.id}; tier senior\n`,
+      `reward -5.00 recorded for agent-bugfix-junior on task ${b.id}; tier senior\n`,
     );
-    // (5 + −5) / 2 = 0: junior (suspension is below 0).
+    // (5 + −5) / 2 = 0 ± 4.29: the upper bound is far above 2 − 0.25, so one bad reward does not demote.
     const agent = (await getAgent(db, 'agent-bugfix-junior'))!;
-    // 1.25 ± 3.32: the upper bound is far above 2 − 0.25, so one bad reward does not demote.
-    expect([agent.rolling_avg, agent.tier]).toEqual([1.25, 'senior']);
+    expect([agent.rolling_avg, agent.tier]).toEqual([0, 'senior']);
     const rows = await db.selectFrom('rewards').select(['task_id', 'reward', 'kind']).orderBy('id').execute();
     expect(rows).toEqual([
       { task_id: a.id, reward: 5, kind: 'manual' },

@@ -59,7 +59,7 @@ describe('doom demo', () => {
     expect(out).toContain('test_coverage_delta    1.00');
     expect(out).toContain('review_feedback_score  0.70');
     // The demo's own config reads tiers at confidence 0.5, so its one task shows a change (and says so).
-    expect(out).toContain('tier change: agent-bugfix-junior junior → senior (mean 2.85 ± 0.61 (n=1): lower bound 2.24 clears 2.00 → senior)');
+    expect(out).toContain('tier change: agent-bugfix-junior junior → principal (mean 4.85 ± 0.61 (n=1): lower bound 4.24 clears 4.00 → principal)');
     expect(out).toContain("(the demo's config reads tiers at confidence 0.5, so one task can move one; the default, 1.645, wants a few more rewards)");
     expect(out).toContain(`DATABASE_URL=${join(dir, 'doom.db')} npm start`);
     expect(out).toContain('http://127.0.0.1:8080/');
@@ -175,9 +175,9 @@ describe('doom review (local forge)', () => {
     await ok(...cli('assign', '--task', 'test-001', '--type', 'bugfix', '--repo', repo));
     await ok(...cli('review', 'approve', 'test-001'));
     const merged = await ok(...cli('review', 'merge', 'test-001'));
-    expect(merged).toContain('final reward for agent-bugfix-junior: 2.85');
-    // One reward is little evidence at the default confidence: 2.85 ± 2.01 keeps a junior junior.
-    expect(merged).not.toContain('tier change');
+    expect(merged).toContain('final reward for agent-bugfix-junior: 4.85');
+    // One reward is little evidence at the default confidence: 4.85 ± 2.01 is senior, not yet principal.
+    expect(merged).toContain('tier change: agent-bugfix-junior junior → senior (mean 4.85 ± 2.01 (n=1): lower bound 2.84 clears 2.00 → senior)');
     expect(await git(['log', '-1', '--format=%s'], { cwd: repo })).toContain("Merge branch 'doom/1-test-001'");
   }, 60_000);
 });

@@ -18,6 +18,7 @@ describe('app.yml', () => {
       issue_comment: 'created',
       pull_request: 'opened',
       pull_request_review: 'submitted',
+      pull_request_review_comment: 'created',
       check_suite: 'completed',
       workflow_run: 'completed',
       deployment_status: 'created',

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postGitHub, settled, startTestApp, type TestApp } from '../helpers/app.js';
 import { FakeGitHub } from '../helpers/github-api.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
+import { madeLater } from '../helpers/issues.js';
 
 type Payload = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test data
 const INSTALLATION = 4242;
@@ -131,7 +132,8 @@ describe('who may start an agent on GitHub', () => {
     await settled(app);
     expect((await tasks())[0]!.status).toBe('failed');
 
-    await postGitHub(app.url, 'issues', github.issueFrom(labeled()));
+    // A writer labels it again, later (a copy of the first labeling would start nothing).
+    await postGitHub(app.url, 'issues', github.issueFrom(madeLater(labeled())));
     await settled(app);
     expect((await tasks())[0]!.status).toBe('assigned');
     expect(await audit('task.requeued')).toHaveLength(1);

@@ -365,7 +365,9 @@ describe('the RLVR loop on GitLab', () => {
     // Without the pipeline's signals, defaults; closed unmerged, no score counts above 0, and no
     // pipeline passed (CI −1): 5 × (0.1 × −1 + 0.1 × −0.9) = −0.95 (0.55 on the seed's plain sum).
     expect(early.reward).toBe(-0.95);
-    expect((await agent('agent-bugfix-senior')).tier).toBe('suspended');
+    // One reward may demote (the test's tiers read at confidence 0.5) but never suspend: that
+    // takes `suspension_min_rewards` (5) outcomes.
+    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
 
     // Its failed pipeline, delivered after the close, is evidence for the audit log only: a
     // final reward is final, and the agent's standing does not move again.
@@ -373,14 +375,14 @@ describe('the RLVR loop on GitLab', () => {
     await settled(app!);
     const final = (await reward())!;
     expect(final).toEqual(early);
-    expect((await agent('agent-bugfix-senior')).tier).toBe('suspended');
+    expect((await agent('agent-bugfix-senior')).tier).toBe('junior');
     const late = await app!.store.db.selectFrom('audit_log').selectAll().where('event', '=', 'reward.late_evidence').execute();
     expect(late).toHaveLength(1);
     const evidence = JSON.parse(late[0]!.data);
     expect(evidence.components).toMatchObject({ ci_pipeline_status: 0, test_coverage_delta: -1, review_feedback_score: -0.9 });
     expect(evidence.standing).toEqual({ id: early.id, reward: -0.95, kind: 'final' });
     const history = await app!.store.db.selectFrom('tier_history').selectAll().where('agent_name', '=', 'agent-bugfix-senior').orderBy('id').execute();
-    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([['senior', 'suspended']]);
+    expect(history.slice(1).map((h) => [h.from_tier, h.to_tier])).toEqual([['senior', 'junior']]);
     // Its only MR closed unmerged: a success rate of 0.
     expect(await (await fetch(`${app!.url}/metrics`)).text()).toContain('doom_agent_success_rate{agent="agent-bugfix-senior"} 0');
     // The lint report was missing: its default, and the reward says so.
