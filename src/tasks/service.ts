@@ -17,7 +17,7 @@ import { getAgent } from '../store/agents.js';
 import { branchesOfTask } from '../store/assignments.js';
 import { audit } from '../store/audit.js';
 import { latestExecution } from '../store/pipeline.js';
-import type { AgentRow, Database, TaskRow, TaskStatus } from '../store/schema.js';
+import type { Database, TaskRow, TaskStatus } from '../store/schema.js';
 import { noticePosted, recordNotice } from '../store/notices.js';
 import { findTaskByIssue, getTask, insertTask, markIssueSynced, pendingTasks, tasksBehindIssue, updateTask, type IssueKey } from '../store/tasks.js';
 import { assign, cancel, failedAgentsOf, lastAssignment, reject, release, requeue, unstartedTasksOf, updateSpec } from '../store/transitions.js';
