@@ -63,6 +63,10 @@ export type CommandActions = { [N in CommandName]?: CommandAction<N> };
 
 const withReason = (reason: string | null) => (reason ? { reason } : {});
 
+/** A task's budget per run, as a reply says it. */
+const perRun = (task: { max_tokens: number; max_usd: number | null }): string =>
+  `${task.max_tokens} tokens${task.max_usd === null ? '' : ` and $${task.max_usd}`} per run`;
+
 export const handledActions: CommandActions = {
   help: { effect: false, run: async (_command, ctx) => ctx.help },
   status: { effect: false, run: async (_command, ctx) => status(ctx) },
@@ -108,11 +112,13 @@ export const handledActions: CommandActions = {
       const result = await ctx.services.steering.budget(ctx.event, command.raise, ctx.actor);
       const { task } = result;
       const used = `${task.tokens_used} tokens used so far, $${task.cost_usd.toFixed(2)}`;
+      const { max_budget_tokens: tokenCap, max_budget_usd: usdCap } = ctx.config.commands;
       if (result.kind === 'shown') {
-        return `Task #${task.id} may use ${task.max_tokens} tokens per run; ${used}. It may be raised up to ${ctx.config.commands.max_budget_tokens} (\`/doom budget 400k\`).`;
+        return `Task #${task.id} may use ${perRun(task)}; ${used}. It may be raised up to ${tokenCap} tokens and $${usdCap} (\`/doom budget 400k\`, \`/doom budget $5\`).`;
       }
       const next = task.status === 'in_progress' ? 'The run under way keeps its budget; the next run gets this one.' : task.status === 'failed' || task.status === 'completed' ? '`/doom retry` starts a run with it.' : 'Its next run gets it.';
-      return `Task #${task.id} may now use ${task.max_tokens} tokens per run (was ${result.from}); ${used}. ${next}`;
+      const was = task.max_tokens !== result.from ? `${result.from} tokens` : result.fromUsd === null ? 'no dollar limit' : `$${result.fromUsd}`;
+      return `Task #${task.id} may now use ${perRun(task)} (was ${was}); ${used}. ${next}`;
     },
   },
   promote: {

@@ -79,7 +79,7 @@ export const USAGE: Record<CommandName, string> = {
   cancel: '/doom cancel',
   revise: '/doom revise <instructions>',
   feedback: '/doom feedback +1|-1 [text]',
-  budget: '/doom budget [<tokens>]',
+  budget: '/doom budget [<tokens>|$<usd>]',
   promote: '/doom promote <agent> [--reason <text>]',
   suspend: '/doom suspend <agent> --reason <text>',
   reinstate: '/doom reinstate <agent>',

@@ -120,6 +120,8 @@ export const configSchema = z
         max_concurrent_agents: positiveInt.default(10),
         task_timeout_default_ms: positiveInt.default(300_000),
         max_tokens_default: positiveInt.default(200_000),
+        /** Dollars a run may spend unless the issue says otherwise; unset: runs are limited by tokens only. */
+        max_usd_default: z.number().positive().max(10_000).optional(),
         /** `[routing] choice = "ucb"`: standard deviations of the posterior added to its mean (see routing/router.ts). */
         exploration: z.number().min(0).default(0.5),
       })
@@ -348,6 +350,8 @@ export const configSchema = z
           .prefault({}),
         /** The most tokens `/doom budget` may give one task. */
         max_budget_tokens: positiveInt.default(1_000_000),
+        /** The most dollars per run `/doom budget $<usd>` may give a task. */
+        max_budget_usd: z.number().positive().max(10_000).default(20),
       })
       .strict()
       .prefault({}),

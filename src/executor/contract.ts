@@ -22,6 +22,8 @@ export interface RunRequest {
     tags: string[];
     issueUrl: string;
     maxTokens: number;
+    /** Dollars the run may spend; absent or null: tokens only. */
+    maxUsd?: number | null;
     timeoutMs: number;
   };
   agent: {

@@ -105,6 +105,7 @@ export class LocalExecutor implements Executor {
         toolsAllowed: request.agent.toolsAllowed,
         maxTurns: request.agent.runner.kind === 'claude-code' ? request.agent.runner.max_turns : 0,
         maxTokens: request.task.maxTokens,
+        ...(request.task.maxUsd != null ? { maxBudgetUsd: request.task.maxUsd } : {}),
         // A HOME of its own: the bot's (~/.config, ~/.ssh, ~/.gitconfig) is none of the agent's business.
         env: agentEnv(this.options.baseEnv ?? process.env, { HOME: home }),
         signal,

@@ -29,6 +29,7 @@ import * as m0012 from './migrations/0012_rounds.js';
 import * as m0013 from './migrations/0013_local.js';
 import * as m0014 from './migrations/0014_pipeline.js';
 import * as m0015 from './migrations/0015_issue_change_times.js';
+import * as m0016 from './migrations/0016_task_usd_budget.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -73,6 +74,7 @@ function migrations(dialect: Dialect): MigrationProvider {
     '0013_local': { up: (db) => m0013.up(db, dialect) },
     '0014_pipeline': { up: (db) => m0014.up(db, dialect) },
     '0015_issue_change_times': { up: (db) => m0015.up(db) },
+    '0016_task_usd_budget': { up: (db) => m0016.up(db) },
   };
   return { getMigrations: async () => all };
 }

@@ -82,6 +82,8 @@ export interface TasksTable {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** Dollars a run may spend (the runner stops it there, as at its token budget); null: tokens only. */
+  max_usd: number | null;
   /** The payload time (`updated_at`) of the issue change that started the current attempt. */
   trigger_changed_at: string | null;
   /** Bumped by every change of the row (updateTask and the transitions). */

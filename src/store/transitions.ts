@@ -264,13 +264,23 @@ export async function escalateByRequest(
  * keeps the budget it started with, the next one gets this. Only upwards: null when the task
  * already has at least `maxTokens`, or is publishing.
  */
-export async function raiseBudget(db: Db, taskId: number, input: { maxTokens: number; actor: string }): Promise<TaskRow | null> {
+export async function raiseBudget(
+  db: Db,
+  taskId: number,
+  input: ({ maxTokens: number } | { maxUsd: number }) & { actor: string },
+): Promise<TaskRow | null> {
   return db.transaction().execute(async (trx) => {
     const at = nowIso();
-    const before = await trx.selectFrom('tasks').select('max_tokens').where('id', '=', taskId).executeTakeFirst();
-    if (!before || before.max_tokens >= input.maxTokens) return null;
-    const task = await moveTask(trx, taskId, ['pending', 'assigned', 'in_progress', 'completed', 'failed'], { max_tokens: input.maxTokens }, at);
-    if (task) await log(trx, { event: 'task.budget_raised', actor: input.actor, taskId, data: { from: before.max_tokens, to: input.maxTokens } }, at);
+    const before = await trx.selectFrom('tasks').select(['max_tokens', 'max_usd']).where('id', '=', taskId).executeTakeFirst();
+    if (!before) return null;
+    // Only ever raised: a dollar budget set where there was none is a first one, never a lower one.
+    const change =
+      'maxTokens' in input
+        ? before.max_tokens < input.maxTokens && { fields: { max_tokens: input.maxTokens }, data: { from: before.max_tokens, to: input.maxTokens } }
+        : (before.max_usd === null || before.max_usd < input.maxUsd) && { fields: { max_usd: input.maxUsd }, data: { from_usd: before.max_usd, to_usd: input.maxUsd } };
+    if (!change) return null;
+    const task = await moveTask(trx, taskId, ['pending', 'assigned', 'in_progress', 'completed', 'failed'], change.fields, at);
+    if (task) await log(trx, { event: 'task.budget_raised', actor: input.actor, taskId, data: change.data }, at);
     return task ?? null;
   });
 }

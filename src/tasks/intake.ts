@@ -15,6 +15,8 @@ export interface TaskSpec {
   title: string;
   description: string;
   maxTokens: number;
+  /** Dollars a run may spend; null: tokens only. */
+  maxUsd: number | null;
   timeoutMs: number;
   forcedAgent: string | null;
 }
@@ -35,6 +37,7 @@ const taskBlockSchema = z
         constraints: z
           .object({
             max_tokens: z.number().int().positive().max(50_000_000).optional(),
+            max_usd: z.number().positive().max(10_000).optional(),
             timeout_ms: z.number().int().positive().max(24 * 3_600_000).optional(),
           })
           .strict()
@@ -103,6 +106,7 @@ export function taskSpecFromIssue(issue: IssueInfo, config: Config): IntakeResul
       title: issue.title,
       description,
       maxTokens: fromBlock.constraints?.max_tokens ?? config.coordinator.max_tokens_default,
+      maxUsd: fromBlock.constraints?.max_usd ?? config.coordinator.max_usd_default ?? null,
       timeoutMs: fromBlock.constraints?.timeout_ms ?? config.coordinator.task_timeout_default_ms,
       forcedAgent: forced[0] || null,
     },
@@ -132,6 +136,7 @@ export function taskSpecFromSeed(task: SeedTask, config: Config, forcedAgent: st
     title,
     description: task.description,
     maxTokens: task.constraints?.max_tokens ?? config.coordinator.max_tokens_default,
+    maxUsd: task.constraints?.max_usd ?? config.coordinator.max_usd_default ?? null,
     timeoutMs: task.constraints?.timeout_ms ?? config.coordinator.task_timeout_default_ms,
     forcedAgent,
   };

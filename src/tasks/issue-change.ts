@@ -39,6 +39,7 @@ export function specFields(spec: TaskSpec) {
     priority: spec.priority,
     tags: JSON.stringify(spec.tags),
     max_tokens: spec.maxTokens,
+    max_usd: spec.maxUsd,
     timeout_ms: spec.timeoutMs,
     forced_agent: spec.forcedAgent,
   };

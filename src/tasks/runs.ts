@@ -226,6 +226,7 @@ export class RunCoordinator {
         tags: JSON.parse(task.tags) as string[],
         issueUrl: task.issue_url,
         maxTokens: task.max_tokens,
+        maxUsd: task.max_usd,
         timeoutMs: task.timeout_ms,
       },
       agent: {

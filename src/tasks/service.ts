@@ -522,6 +522,7 @@ function fallbackSpec(issue: IssueInfo, config: Config): TaskSpec {
     title: issue.title,
     description: issue.title,
     maxTokens: config.coordinator.max_tokens_default,
+    maxUsd: config.coordinator.max_usd_default ?? null,
     timeoutMs: config.coordinator.task_timeout_default_ms,
     forcedAgent: null,
   };

@@ -52,7 +52,7 @@ export type Escalated = ({ kind: 'routed' } & Routed & { to: AssignableTier }) |
 
 export type Cancelled = { kind: 'cancelled'; task: TaskRow } | { kind: 'stopping'; task: TaskRow };
 
-export type Budget = { kind: 'shown'; task: TaskRow } | { kind: 'raised'; task: TaskRow; from: number };
+export type Budget = { kind: 'shown'; task: TaskRow } | { kind: 'raised'; task: TaskRow; from: number; fromUsd: number | null };
 
 /** Statuses in which a run is under way: nothing here moves such a task but `cancel`. */
 const UNDER_WAY = new Set(['in_progress', 'publishing']);
@@ -123,20 +123,26 @@ export class TaskSteering {
     throw new TaskError(`task #${task.id} is ${task.status}: nothing to cancel`);
   }
 
-  /** Shows the token budget, or raises it within `[commands] max_budget_tokens`. */
+  /**
+   * Shows the budget, or raises it: tokens within `[commands] max_budget_tokens`, dollars within
+   * `[commands] max_budget_usd` (a task with no dollar budget gets its first one).
+   */
   async budget(event: CommentEvent, raise: { tokens: number } | { usd: number } | null, actor: string): Promise<Budget> {
     const task = await this.requireTask(event);
     if (raise === null) return { kind: 'shown', task };
+    const { commands } = this.deps.config;
     if ('usd' in raise) {
-      throw new TaskError('the runners stop a run by its token budget only, so a dollar amount is not taken; give tokens (`/doom budget 400k`)');
+      if (raise.usd > commands.max_budget_usd) throw new TaskError(`at most $${commands.max_budget_usd} per run may be asked for here ([commands] max_budget_usd)`);
+      if (task.max_usd !== null && raise.usd <= task.max_usd) throw new TaskError(`task #${task.id} already has $${task.max_usd} per run; a budget is only raised here`);
+    } else {
+      if (raise.tokens > commands.max_budget_tokens) throw new TaskError(`at most ${commands.max_budget_tokens} tokens may be asked for here ([commands] max_budget_tokens)`);
+      if (raise.tokens <= task.max_tokens) throw new TaskError(`task #${task.id} already has ${task.max_tokens} tokens; a budget is only raised here`);
     }
-    const cap = this.deps.config.commands.max_budget_tokens;
-    if (raise.tokens > cap) throw new TaskError(`at most ${cap} tokens may be asked for here ([commands] max_budget_tokens)`);
-    if (raise.tokens <= task.max_tokens) throw new TaskError(`task #${task.id} already has ${task.max_tokens} tokens; a budget is only raised here`);
     if (task.status === 'publishing') throw new TaskError(`task #${task.id} is publishing its merge request; ask again once it is done`);
-    const raised = (await raiseBudget(this.deps.db, task.id, { maxTokens: raise.tokens, actor })) ?? moved(task);
+    const input = 'usd' in raise ? { maxUsd: raise.usd, actor } : { maxTokens: raise.tokens, actor };
+    const raised = (await raiseBudget(this.deps.db, task.id, input)) ?? moved(task);
     await this.deps.tasks.syncIssue(raised);
-    return { kind: 'raised', task: raised, from: task.max_tokens };
+    return { kind: 'raised', task: raised, from: task.max_tokens, fromUsd: task.max_usd };
   }
 
   private async requireTask(event: CommentEvent): Promise<TaskRow> {

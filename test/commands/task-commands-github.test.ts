@@ -173,17 +173,23 @@ describe('task commands on GitHub', () => {
     expect(onlyReply(503)).toContain('did nothing: task #1 is failed: nothing to cancel');
   });
 
-  it('budget shows, raises within [commands] max_budget_tokens, and refuses dollars and lowering', async () => {
+  it('budget shows, raises tokens and dollars within [commands] max_budget_tokens and max_budget_usd, and never lowers', async () => {
     await store({ status: 'failed', max_tokens: 1000, tokens_used: 1400, cost_usd: 0.25 });
-    await send('issue_comment', comment('/doom budget\n/doom budget 200k\n/doom budget 5M\n/doom budget $5\n/doom budget 100'));
+    await send('issue_comment', comment('/doom budget\n/doom budget 200k\n/doom budget 5M\n/doom budget $5\n/doom budget 100\n/doom budget $50\n/doom budget $3'));
     const reply = onlyReply(501);
-    expect(reply).toContain('Task #1 may use 1000 tokens per run; 1400 tokens used so far, $0.25. It may be raised up to 1000000');
-    expect(reply).toContain('Task #1 may now use 200000 tokens per run (was 1000); 1400 tokens used so far, $0.25. `/doom retry` starts a run with it.');
+    expect(reply).toContain('Task #1 may use 1000 tokens per run; 1400 tokens used so far, $0.25. It may be raised up to 1000000 tokens and $20');
+    expect(reply).toContain('Task #1 may now use 200000 tokens per run (was 1000 tokens); 1400 tokens used so far, $0.25. `/doom retry` starts a run with it.');
     expect(reply).toContain('**`/doom budget`** did nothing: at most 1000000 tokens may be asked for here ([commands] max_budget_tokens)');
-    expect(reply).toContain('did nothing: the runners stop a run by its token budget only');
+    // The task had no dollar limit: $5 is its first one.
+    expect(reply).toContain('Task #1 may now use 200000 tokens and $5 per run (was no dollar limit)');
     expect(reply).toContain('did nothing: task #1 already has 200000 tokens; a budget is only raised here');
-    expect(await task()).toMatchObject({ max_tokens: 200000, status: 'failed' });
-    expect((await audited('task.budget_raised')).map((a) => JSON.parse(a.data))).toEqual([{ from: 1000, to: 200000 }]);
+    expect(reply).toContain('did nothing: at most $20 per run may be asked for here ([commands] max_budget_usd)');
+    expect(reply).toContain('did nothing: task #1 already has $5 per run; a budget is only raised here');
+    expect(await task()).toMatchObject({ max_tokens: 200000, max_usd: 5, status: 'failed' });
+    expect((await audited('task.budget_raised')).map((a) => JSON.parse(a.data))).toEqual([
+      { from: 1000, to: 200000 },
+      { from_usd: null, to_usd: 5 },
+    ]);
   });
 
   it('feedback on the pull request is recorded once per person; a reader\'s is refused', async () => {

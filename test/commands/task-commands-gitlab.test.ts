@@ -168,7 +168,7 @@ describe('task commands on GitLab', () => {
     expect((await task()).max_tokens).toBe(300000);
     const reply = onlyReply(MR_NOTES, 1401);
     expect(reply).toContain('Recorded +1 from @root');
-    expect(reply).toContain('Task #1 may now use 300000 tokens per run (was 1000)');
+    expect(reply).toContain('Task #1 may now use 300000 tokens per run (was 1000 tokens)');
   });
 
   it('an unknown command gets help; a command on an MR with no task says so', async () => {

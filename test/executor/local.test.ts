@@ -30,10 +30,10 @@ const appendNote = (text: string): RunnerConfig => ({
   script: ['node', '-e', `const fs = require('fs'); console.log('saw: ' + (fs.existsSync('notes.txt') ? fs.readFileSync('notes.txt', 'utf8').trim().split('\\n').join(',') : '-')); fs.appendFileSync('notes.txt', ${JSON.stringify(text)})`],
 });
 
-function request(runner: RunnerConfig, options: { maxTokens?: number; resume?: RunRequest['resume'] } = {}): RunRequest {
+function request(runner: RunnerConfig, options: { maxTokens?: number; maxUsd?: number; resume?: RunRequest['resume'] } = {}): RunRequest {
   return {
     runId: 1,
-    task: { id: 7, type: 'bugfix', priority: 'medium', title: 'Fix it', description: 'It is broken.', tags: [], issueUrl: 'https://example.com/i/7', maxTokens: options.maxTokens ?? 100_000, timeoutMs: 60_000 },
+    task: { id: 7, type: 'bugfix', priority: 'medium', title: 'Fix it', description: 'It is broken.', tags: [], issueUrl: 'https://example.com/i/7', maxTokens: options.maxTokens ?? 100_000, maxUsd: options.maxUsd ?? null, timeoutMs: 60_000 },
     agent: { name: 'agent-a', tier: 'junior', systemPrompt: 'You fix bugs.', toolsAllowed: [], runner, permissions: defaultPermissions() },
     repository: { forge: 'local', fullName: 'o/r', cloneUrl: remote.bare, defaultBranch: 'main' },
     branch,
@@ -110,5 +110,22 @@ describe('LocalExecutor: work kept on a budget stop', () => {
     expect(done.outcome).toBe('success');
     expect(done.transcript).toContain('saw: -');
     expect(await subjects()).toBe('doom-rlvr[bot]: doom: Fix it (task 7)');
+  });
+});
+
+describe('LocalExecutor: the task\'s dollar budget', () => {
+  // A command agent that changes a file and reports what it spent, as a wrapper script would.
+  const spender = (usd: number): RunnerConfig => ({
+    kind: 'command',
+    argv: ['node', '-e', `require('fs').appendFileSync('notes.txt', 'x\\n'); require('fs').writeFileSync(process.argv[1], JSON.stringify({ input_tokens: 10, cost_usd: ${usd} }))`, '{usage_file}'],
+    prompt_via: 'stdin',
+  });
+
+  it('reaches the runner: a run over the task\'s dollars stops as a budget stop, one within it succeeds', async () => {
+    const over = await run(request(spender(0.5), { maxUsd: 0.1 }));
+    expect(over).toMatchObject({ outcome: 'token_limit' });
+    expect(over.error).toContain('over its budget of $0.1000');
+    const within = await run({ ...request(spender(0.05), { maxUsd: 0.1 }), runId: 2 });
+    expect(within.outcome).toBe('success');
   });
 });

@@ -51,6 +51,7 @@ describe('labels', () => {
       title: 'Login fails with a + in the email',
       description: 'Login fails with a + in the email\n\nSteps: sign up as a+b@example.com, log in.',
       maxTokens: 200_000,
+      maxUsd: null,
       timeoutMs: 300_000,
       forcedAgent: null,
     });
@@ -128,6 +129,7 @@ describe('the task block', () => {
       title: 'Login fails with a + in the email',
       description: 'Login fails with a + in the email\n\nTokens are compared with ===.',
       maxTokens: 50_000,
+      maxUsd: null,
       timeoutMs: 600_000,
       forcedAgent: null,
     });
@@ -147,6 +149,15 @@ describe('the task block', () => {
     expect(spec.description).not.toContain('max_tokens');
     expect(spec.maxTokens).toBe(1234);
     expect(spec.timeoutMs).toBe(300_000);
+    // No dollar budget in the block or the config: runs are limited by tokens only.
+    expect(spec.maxUsd).toBeNull();
+  });
+
+  it('reads a dollar budget from the block, else [coordinator] max_usd_default', () => {
+    const body = ['```yaml', 'task:', '  constraints:', '    max_usd: 2.5', '```'].join('\n');
+    expect(ok(taskSpecFromIssue(issue({ body }), config)).maxUsd).toBe(2.5);
+    const withDefault = { ...config, coordinator: { ...config.coordinator, max_usd_default: 1 } };
+    expect(ok(taskSpecFromIssue(issue({ body: 'No block.' }), withDefault)).maxUsd).toBe(1);
   });
 
   it('ignores other yaml blocks and keeps them in the description', () => {
@@ -169,6 +180,7 @@ describe('the task block', () => {
     ['  tags: frontend', 'task.tags'],
     ['  constraints:\n    max_tokens: -5', 'task.constraints.max_tokens'],
     ['  constraints:\n    timeout_ms: 1.5', 'task.constraints.timeout_ms'],
+    ['  constraints:\n    max_usd: 0', 'task.constraints.max_usd'],
     ['  constraints:\n    timeout_ms: 999999999', 'task.constraints.timeout_ms'],
   ])('names the invalid field: %s', (line, field) => {
     const body = ['```yaml', 'task:', line, '```'].join('\n');
