@@ -232,6 +232,12 @@ export const configSchema = z
         p0_max_wait_ms: z.number().int().min(0).default(900_000),
         /** Reward points added per task tag that the agent file's `tags` list. */
         tag_bonus: z.number().min(0).default(0.5),
+        /**
+         * Reward points per unit of log Bradley–Terry strength from the pipeline's head-to-head
+         * pairs (src/pipeline/head-to-head.ts): an agent whose candidates keep beating others'
+         * on the same task ranks higher. 0 turns it off.
+         */
+        head_to_head_weight: z.number().min(0).default(0.5),
         /** The spread of one reward before any is seen (reward points), and its weight in pseudo-rewards. */
         prior_sd: z.number().positive().default(1.5),
         prior_weight: z.number().positive().default(2),

@@ -1,9 +1,8 @@
 /**
  * Which agents make the K candidates: the assigned agent first, then the router's next best
  * for the task, different agents while the pool has them, the same ones again (another
- * variant of the prompt) after that. Agents whose breaker is open sit it out. This is the
- * seam where the router's ranking enters; a later router (one that reads the head-to-head
- * pairs, see README *Pipeline*) changes `ranked`, not this.
+ * variant of the prompt) after that. Agents whose breaker is open sit it out. The router's
+ * ranking (which reads the head-to-head pairs too, see README *Routing*) enters as `ranked`.
  *
  * ```ts
  * pickCandidates('agent-a', ['agent-b', 'agent-c'], 3, new Set(['agent-c']));

@@ -7,8 +7,8 @@
  * with one virtual win and loss against an average agent each so that an agent that never
  * lost does not run off to infinity.
  *
- * This is the seam for the router: it does not read these strengths yet (the routing issue
- * decides how they blend with the rolling average; README *Pipeline* says how).
+ * The router reads these strengths through its book (routing/book.ts): `head_to_head_weight` ×
+ * ln s is added to an agent's score (README *Routing*, *Head-to-head*).
  *
  * ```ts
  * const strengths = bradleyTerry(await headToHead(db)); // Map { 'agent-b' => 2.1, 'agent-a' => 0.5 }

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { audit } from '../store/audit.js';
 import { completedRounds, publishedAttempt, taskOfPublishedAttempt } from '../store/assignments.js';
 import { inheritedFailure } from '../store/ci-failures.js';
+import { selectedCandidateAgent } from '../store/pipeline.js';
 import { feedbackOf } from '../store/commands.js';
 import { getTask } from '../store/tasks.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
@@ -266,7 +267,8 @@ export class Evaluator {
     // The attempt that published this merge request is the one scored.
     const attempt = await publishedAttempt(db, task.id, task.pr_number);
     if (!attempt) return;
-    const agentName = attempt.agent_name;
+    // Under the pipeline the merge request carries the chosen candidate, which may be another agent's.
+    const agentName = (await selectedCandidateAgent(db, attempt.id)) ?? attempt.agent_name;
 
     const mr = await forge.getMergeRequest(repo, task.pr_number);
     if (mr.state !== 'open') await this.catchUpHead(task, forge, { taskId: task.id, assignmentId: attempt.id, agentName });

@@ -23,7 +23,9 @@
 import type { Kysely } from 'kysely';
 import type { AgentFile } from '../agents/schema.js';
 import type { Config, TaskType, Tier } from '../config/schema.js';
+import { bradleyTerry } from '../pipeline/head-to-head.js';
 import { activeLoad } from '../store/agents.js';
+import { headToHead, latestPairId } from '../store/pipeline.js';
 import { agentRows, agentsChangedSince, outcomesSince, outcomeTotals, totalsOf, type SettledOutcome, type TailStart } from '../store/outcomes.js';
 import type { AgentRow, Database } from '../store/schema.js';
 import { addOutcome, emptyTotals, type Totals } from './posterior.js';
@@ -60,6 +62,8 @@ export class RoutingBook {
   private readonly clock: () => number;
   /** When the last catch-up read (wall clock, ms). */
   private lastRead: number;
+  /** The newest head-to-head pair the strengths were fitted with. */
+  private pairMark = 0;
 
   private constructor(
     private readonly options: BookOptions,
@@ -103,10 +107,11 @@ export class RoutingBook {
   /** Applies what the store recorded since the last call: outcomes, agent rows, and the load now. */
   async catchUp(db: Kysely<Database>): Promise<void> {
     const readAt = this.clock();
-    const [outcomes, changed, load] = await Promise.all([
+    const [outcomes, changed, load, newestPair] = await Promise.all([
       outcomesSince(db, this.tailStart(this.outcomeMark)),
       agentsChangedSince(db, this.tailStart(this.agentMark)),
       activeLoad(db),
+      latestPairId(db),
     ]);
     // Only rows whose stamp is new are read in full (a sync stamps every row at once).
     const fresh = changed.filter((c) => this.seenAgents.get(c.name) !== c.updated_at);
@@ -118,6 +123,7 @@ export class RoutingBook {
     for (const o of outcomes) this.applyOutcome(o);
     const horizon = iso(Math.min(Date.parse(this.outcomeMark), this.lastRead) - this.lagMs);
     for (const [key, at] of this.seen) if (at < horizon) this.seen.delete(key);
+    if (newestPair !== this.pairMark) await this.fitHeadToHead(db, newestPair);
     this.setLoad(load);
     this.lastRead = readAt;
   }
@@ -163,6 +169,7 @@ export class RoutingBook {
         byType: { bugfix: emptyTotals(), feature: emptyTotals(), refactor: emptyTotals(), security: emptyTotals() },
         manualSuspension: false,
         quietSince: null,
+        headToHead: 0,
         specsJson: '',
         configJson: '',
       };
@@ -185,6 +192,19 @@ export class RoutingBook {
     e.manualSuspension = row.manual_override?.startsWith('suspended@') ?? false;
     const since = row.tier_since ?? row.created_at;
     e.quietSince = Date.parse(row.last_assigned_at && row.last_assigned_at > since ? row.last_assigned_at : since);
+  }
+
+  /**
+   * Each agent's log Bradley–Terry strength over every head-to-head pair the pipeline stored;
+   * refitted only when a pair was added (pairs are few: K − 1 per pipeline task at most).
+   */
+  private async fitHeadToHead(db: Kysely<Database>, newest: number): Promise<void> {
+    const strengths = bradleyTerry(await headToHead(db));
+    for (const e of this.agents.values()) {
+      const s = strengths.get(e.name);
+      e.headToHead = s === undefined ? 0 : Math.log(s);
+    }
+    this.pairMark = newest;
   }
 
   /** Every agent's load, from one read of the open assignments. */

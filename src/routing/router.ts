@@ -40,6 +40,8 @@ export interface RoutableAgent {
   manualSuspension?: boolean;
   /** Epoch ms since which the agent has had neither a task nor a tier change (the probation clock). */
   quietSince?: number | null;
+  /** Log Bradley–Terry strength from the pipeline's head-to-head pairs; 0 (or absent): average, or no pairs. */
+  headToHead?: number;
 }
 
 export interface RoutableTask {
@@ -66,6 +68,8 @@ export interface RoutingPolicy {
   /** Pseudo-outcomes behind the overall record when it stands in for one type. */
   typePriorWeight: number;
   tagBonus: number;
+  /** Reward points per unit of `headToHead`. */
+  headToHeadWeight: number;
   p0MaxWaitMs: number;
   probationCooldownMs: number;
   /** Standard errors of a lower bound (the P0 fallback; tiers use the same). */
@@ -95,6 +99,7 @@ export function policyFrom(config: Pick<Config, 'routing' | 'coordinator' | 'tie
     prior: { mean: at.fleetMean, sd: r.prior_sd, weight: r.prior_weight },
     typePriorWeight: r.type_prior_weight,
     tagBonus: r.tag_bonus,
+    headToHeadWeight: r.head_to_head_weight,
     p0MaxWaitMs: r.p0_max_wait_ms,
     probationCooldownMs: config.tiers.probation_cooldown_ms,
     confidence: config.tiers.confidence,
@@ -228,7 +233,8 @@ function sortAgents(task: RoutableTask, agents: readonly RoutableAgent[], policy
       out.eligible++;
       const mean = typeMeanSd(a.outcomes, a.byType?.[task.type], policy.prior, policy.typePriorWeight, scratch);
       const draw = thompson ? mean + scratch.sd * gaussian(policy.rng) : mean + policy.exploration * scratch.sd;
-      out.top.offer(a, mean, scratch.sd, draw + (tags ? policy.tagBonus * matchingTags(a, tags) : 0));
+      const bonus = (tags ? policy.tagBonus * matchingTags(a, tags) : 0) + policy.headToHeadWeight * (a.headToHead ?? 0);
+      out.top.offer(a, mean, scratch.sd, draw + bonus);
     }
   }
   return out;
@@ -279,7 +285,7 @@ function choose(task: RoutableTask, sorted: Sorted, policy: RoutingPolicy): Rout
     via: 'choice',
     reasons: [
       `${task.type} specialist, tier ${a.tier} (allowed for ${task.priority}: ${tierText})`,
-      `${evidence(a, task.type, post)}; ${how} ${fmt(best.score)}${matches > 0 ? ` with +${fmt(policy.tagBonus * matches)} for ${matches} matching tag(s)` : ''}`,
+      `${evidence(a, task.type, post)}; ${how} ${fmt(best.score)}${matches > 0 ? ` with +${fmt(policy.tagBonus * matches)} for ${matches} matching tag(s)` : ''}${headToHeadText(a, policy)}`,
       `load ${a.load}/${a.capacity}`,
       `best of ${sorted.eligible} eligible: ${items
         .slice(0, 5)
@@ -288,6 +294,12 @@ function choose(task: RoutableTask, sorted: Sorted, policy: RoutingPolicy): Rout
     ],
     candidates: items.map((s) => ({ name: s.agent.name, score: s.score, mean: s.mean, sd: s.sd })),
   };
+}
+
+function headToHeadText(a: RoutableAgent, policy: RoutingPolicy): string {
+  const h = a.headToHead ?? 0;
+  if (h === 0 || policy.headToHeadWeight === 0) return '';
+  return ` (${h > 0 ? '+' : ''}${fmt(policy.headToHeadWeight * h)} from its candidates' head-to-head record)`;
 }
 
 function matchingTags(agent: RoutableAgent, tags: readonly string[]): number {

@@ -137,10 +137,25 @@ export interface CandidateView extends Omit<PipelineCandidateRow, 'checks'> {
   checks: Checks | null;
 }
 
+/**
+ * The agent whose candidate the pipeline chose for an attempt: the merge request carries that
+ * agent's work, so its reward is that agent's. Null when the attempt ran no pipeline (or chose none).
+ */
+export async function selectedCandidateAgent(db: Kysely<Database>, assignmentId: number): Promise<string | null> {
+  const row = await db.selectFrom('pipeline_candidates').select('agent_name').where('assignment_id', '=', assignmentId).where('selected', '=', 1).executeTakeFirst();
+  return row?.agent_name ?? null;
+}
+
 /** A task's candidates over all its attempts, oldest first. */
 export async function candidatesOfTask(db: Kysely<Database>, taskId: number): Promise<CandidateView[]> {
   const rows = await db.selectFrom('pipeline_candidates').selectAll().where('task_id', '=', taskId).orderBy('assignment_id').orderBy('idx').execute();
   return rows.map((r) => ({ ...r, checks: r.checks ? Checks.parse(JSON.parse(r.checks)) : null }));
+}
+
+/** The newest head-to-head outcome's id (0 with none): the routing book refits only when it moves. */
+export async function latestPairId(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('pipeline_pairs').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  return Number(row?.id ?? 0);
 }
 
 /** Every stored head-to-head outcome, oldest first: the router's pairwise evidence (see README *Pipeline*). */

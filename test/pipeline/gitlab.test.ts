@@ -13,7 +13,8 @@ import { createSampleRepository, sampleCommands } from '../../src/forges/local/s
 import { pipelineConfig } from '../../src/pipeline/policy.js';
 import { candidatesOfTask, headToHead, latestExecution } from '../../src/store/pipeline.js';
 import { git } from '../../src/workspace/git.js';
-import { postGitLab, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { postGitLab, settled, startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { gitlabFixture } from '../helpers/fixtures.js';
 import { FakeGitLab } from '../helpers/gitlab-api.js';
 import { labeledIssue } from '../helpers/issues.js';
 import { onlyLocalNetwork } from '../helpers/network.js';
@@ -105,5 +106,18 @@ describe('the pipeline on GitLab', () => {
     // … and did so while the run was going on, right after the spec phase.
     const edits = gitlab.made('PUT', /issues\/23\/notes\/\d+$/).map((c) => String(c.body.body));
     expect(edits.some((b) => b.includes('**in_progress**') && b.includes('**Acceptance criteria**'))).toBe(true);
+
+    // The merge request carries agent-b-right's candidate: its reward is agent-b-right's, not
+    // that of the agent the task was assigned to.
+    gitlab.mergeRequests[0]!.sha = task.head_sha;
+    gitlab.mergeRequests[0]!.state = 'merged';
+    gitlab.pipelines.push({ id: 200, sha: task.head_sha!, ref: 'refs/merge-requests/1/head', status: 'success', coverage: null, jobs: [] });
+    const merge = gitlabFixture('merge-request-hook.json');
+    merge.project = issue.project;
+    merge.object_attributes = { ...merge.object_attributes, iid: 1, action: 'merge', state: 'merged', source_branch: task.branch, target_branch: 'main' };
+    await postGitLab(app.url, 'Merge Request Hook', merge);
+    await settled(app);
+    const rewards = await db.selectFrom('rewards').select(['agent_name', 'kind', 'assignment_id']).execute();
+    expect(rewards).toEqual([{ agent_name: 'agent-b-right', kind: 'final', assignment_id: expect.any(Number) }]);
   }, 180_000);
 });

@@ -126,5 +126,24 @@ for (const backend of backends) {
       const d = route({ type: 'bugfix', priority: 'P2' }, book.candidates('bugfix'), policyFrom(config, { now: Date.now(), rng: Math.random, fleetMean: book.fleetMean() }));
       expect(d).toMatchObject({ kind: 'assigned', agent: 'agent-bugfix-junior' });
     });
+
+    it('carries each agent\'s head-to-head strength from the pipeline\'s pairs, refitted when a pair is added', async () => {
+      const bug = await addTask(db, { type: 'bugfix' });
+      let attempt = 0;
+      const pair = (winner: string, loser: string) =>
+        db.insertInto('pipeline_pairs').values({ assignment_id: ++attempt, task_id: bug.id, winner_idx: 0, loser_idx: 1, winner_agent: winner, loser_agent: loser, reason: 'oracle', created_at: long });
+      const book = await RoutingBook.load(db, config);
+      expect(book.get('agent-bugfix-senior')!.headToHead).toBe(0);
+      await pair('agent-bugfix-senior', 'agent-bugfix-junior').execute();
+      await book.catchUp(db);
+      const senior = book.get('agent-bugfix-senior')!.headToHead!;
+      const junior = book.get('agent-bugfix-junior')!.headToHead!;
+      // One win each way against the virtual average, plus the real one: the winner above 0, the loser below.
+      expect(senior).toBeGreaterThan(0);
+      expect(junior).toBeCloseTo(-senior, 9);
+      await pair('agent-bugfix-junior', 'agent-bugfix-senior').execute();
+      await book.catchUp(db);
+      expect(book.get('agent-bugfix-senior')!.headToHead).toBeCloseTo(0, 9);
+    });
   });
 }

@@ -21,6 +21,7 @@ const policy: RoutingPolicy = {
   prior: { mean: 1, sd: 1.5, weight: 2 },
   typePriorWeight: 1,
   tagBonus: 0.5,
+  headToHeadWeight: 0.5,
   p0MaxWaitMs: 15 * 60_000,
   probationCooldownMs: 24 * HOUR,
   confidence: 1.645,
@@ -360,5 +361,24 @@ describe('tiers', () => {
     expect(tierAtLeast('junior', 'senior')).toBe(false);
     expect(tierAtLeast('principal', 'senior')).toBe(true);
     expect(tierAtLeast('suspended', 'junior')).toBe(false);
+  });
+});
+
+describe('head-to-head evidence', () => {
+  it('an agent whose candidates beat others\' on the same tasks ranks above an equal record without it', () => {
+    const even = [3, 3, 3];
+    const d = route({ type: 'bugfix', priority: 'P2' }, [agent('a', { rewards: even }), agent('b', { rewards: even, headToHead: Math.log(3) })], policy);
+    expect(d).toMatchObject({ kind: 'assigned', agent: 'b' });
+    if (d.kind !== 'assigned') throw new Error('assigned');
+    // 0.5 × ln 3 ≈ +0.55 on the score, said in the reasons.
+    expect(d.reasons.join('\n')).toContain("(+0.55 from its candidates' head-to-head record)");
+    expect(d.candidates[0]!.score - d.candidates[1]!.score).toBeCloseTo(0.5 * Math.log(3), 6);
+  });
+
+  it('weighs nothing at head_to_head_weight 0', () => {
+    const even = [3, 3, 3];
+    const d = route({ type: 'bugfix', priority: 'P2' }, [agent('a', { rewards: even, headToHead: -1 }), agent('b', { rewards: even })], { ...policy, headToHeadWeight: 0 });
+    if (d.kind !== 'assigned') throw new Error('assigned');
+    expect(d.candidates[0]!.score).toBe(d.candidates[1]!.score);
   });
 });
