@@ -21,7 +21,7 @@ import { completedRounds, publishedAttempt, taskOfPublishedAttempt } from '../st
 import { inheritedFailure } from '../store/ci-failures.js';
 import { selectedCandidateAgent } from '../store/pipeline.js';
 import { feedbackOf } from '../store/commands.js';
-import { getTask } from '../store/tasks.js';
+import { getTask, taskAtHead } from '../store/tasks.js';
 import { rewardOfAttempt, saveAttemptReward, type AttemptRef, type SavedReward } from '../store/rewards.js';
 import type { Database, EvaluationRow, MergeRequestState, TaskRow } from '../store/schema.js';
 import { nowIso } from '../store/time.js';
@@ -122,15 +122,8 @@ export class Evaluator {
    * changes the CI component and leaves what the reports said alone.
    */
   async onPipeline(event: PipelineEvent): Promise<void> {
-    const current = await this.deps.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('forge', '=', event.forge)
-      .where('repo_id', '=', event.repo.id)
-      .where('head_sha', '=', event.sha)
-      .where('pr_number', 'is not', null)
-      .executeTakeFirst();
-    const task = current ?? (await taskOfPublishedAttempt(this.deps.db, { forge: event.forge, repoId: event.repo.id }, { headSha: event.sha }));
+    const repo = { forge: event.forge, repoId: event.repo.id };
+    const task = (await taskAtHead(this.deps.db, repo, event.sha)) ?? (await taskOfPublishedAttempt(this.deps.db, repo, { headSha: event.sha }));
     // Not a bot MR, or a pipeline for a commit that is no longer the head: not this reward's.
     if (!task || !this.isMergeRequests(task, event)) return;
     await this.lock.run(String(task.id), () =>

@@ -19,6 +19,18 @@ export async function findTaskByIssue(db: Kysely<Database>, key: IssueKey): Prom
     .executeTakeFirst();
 }
 
+/** The task whose merge request's head is `sha` now: what a pipeline on that commit is about. */
+export async function taskAtHead(db: Kysely<Database>, repo: { forge: string; repoId: number }, sha: string): Promise<TaskRow | undefined> {
+  return db
+    .selectFrom('tasks')
+    .selectAll()
+    .where('forge', '=', repo.forge)
+    .where('repo_id', '=', repo.repoId)
+    .where('head_sha', '=', sha)
+    .where('pr_number', 'is not', null)
+    .executeTakeFirst();
+}
+
 export async function getTask(db: Kysely<Database>, id: number): Promise<TaskRow | undefined> {
   return db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
 }

@@ -32,7 +32,7 @@
 import type { GuardFinding } from '../policy/guards.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { AssignmentRow, Database, RoundKind, TaskRow, TaskStatus, TaskUpdate } from './schema.js';
-import { newAssignment } from './assignments.js';
+import { newAssignment, publishedAttempt } from './assignments.js';
 import { decideRound, type RoundDecision, type RoundInput } from '../tasks/rounds.js';
 import { nowIso } from './time.js';
 
@@ -607,7 +607,7 @@ async function roundState(
 ): Promise<{ decision: RoundDecision; task: TaskRow | undefined; attempt: AssignmentRow | undefined }> {
   const task = await q.selectFrom('tasks').selectAll().where('id', '=', input.taskId).executeTakeFirst();
   if (!task) return { decision: { kind: 'refuse', why: 'the task does not exist' }, task, attempt: undefined };
-  const attempt = task.pr_number === null ? undefined : await publishedAttemptIn(q, task.id, task.pr_number);
+  const attempt = task.pr_number === null ? undefined : await publishedAttempt(q, task.id, task.pr_number);
   const [trigger, rounds, agent] = await Promise.all([
     q.selectFrom('round_triggers').select('task_id').where('task_id', '=', task.id).where('trigger_key', '=', input.triggerKey).executeTakeFirst(),
     attempt ? roundsIn(q, attempt.id, input.kind) : Promise.resolve(0),
@@ -645,18 +645,6 @@ export async function failRound(
   });
 }
 
-/** The attempt (not a round) that published merge request `mrNumber`. */
-function publishedAttemptIn(q: Db | Trx, taskId: number, mrNumber: number): Promise<AssignmentRow | undefined> {
-  return q
-    .selectFrom('assignments')
-    .selectAll()
-    .where('task_id', '=', taskId)
-    .where('mr_number', '=', mrNumber)
-    .where('round_of', 'is', null)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-}
 
 /** Rounds of `kind` the attempt had, started or queued ones included (a cancelled one is not a round). */
 async function roundsIn(q: Db | Trx, attemptId: number, kind: RoundKind): Promise<number> {

@@ -20,6 +20,7 @@ import { matchPipeline } from '../rewards/pipelines.js';
 import { audit } from '../store/audit.js';
 import { recordCiFailure } from '../store/ci-failures.js';
 import type { Database, TaskRow } from '../store/schema.js';
+import { taskAtHead } from '../store/tasks.js';
 import { peekRound } from '../store/transitions.js';
 import { ciLogExcerpt } from './ci-log.js';
 import { inheritedMarker, inheritedText } from './round-reply.js';
@@ -49,14 +50,7 @@ export class CiFixes {
   async onPipeline(event: PipelineEvent): Promise<void> {
     if (!this.deps.config.ci_fix.enabled || event.status !== 'failed' || event.forge === 'local') return;
     if (event.origin.kind !== 'workflow_run' && event.origin.kind !== 'gitlab_pipeline') return;
-    const task = await this.deps.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('forge', '=', event.forge)
-      .where('repo_id', '=', event.repo.id)
-      .where('head_sha', '=', event.sha)
-      .where('pr_number', 'is not', null)
-      .executeTakeFirst();
+    const task = await taskAtHead(this.deps.db, { forge: event.forge, repoId: event.repo.id }, event.sha);
     if (!task || matchPipeline({ headSha: task.head_sha, branch: task.branch, number: task.pr_number }, event).kind === 'ignore') return;
     const forge = await this.deps.forges.get(event.forge, event.installationId);
     if (!forge.failedJobs || !forge.jobLog) return;
