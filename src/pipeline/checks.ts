@@ -17,7 +17,7 @@ import { readChangeSet } from '../workspace/changes.js';
 import { runCommand, type RepoCommands } from './commands.js';
 import type { Checks, CheckVerdict } from './schemas.js';
 import { needsRerun, suiteVerdict, type SuiteRun } from './select.js';
-import { inCheckout, restoreFiles, type Bench } from './workbench.js';
+import { confinementOf, inCheckout, restoreFiles, type Bench } from './workbench.js';
 
 export interface CheckerDeps {
   bench: Bench;
@@ -61,7 +61,7 @@ export class Checker {
       const o = this.deps.oracle;
       if (o && test) {
         await restoreFiles(ws, o.commit, o.files);
-        const r = await runCommand(o.command, dir, test.timeoutMs, this.deps.signal);
+        const r = await runCommand(o.command, dir, test.timeoutMs, this.deps.signal, confinementOf(this.deps.bench));
         oracle = r.exitCode === 0 ? 'pass' : 'fail';
         if (oracle === 'fail') notes.oracle = r.output.slice(-TAIL);
         // The suite is the repository's own tests: the oracle is judged on its own above.
@@ -70,7 +70,7 @@ export class Checker {
       const suite = test ? await this.suite(dir, notes) : 'skipped';
       let linted: CheckVerdict = 'skipped';
       if (lint) {
-        const r = await runCommand(lint.argv, dir, lint.timeoutMs, this.deps.signal);
+        const r = await runCommand(lint.argv, dir, lint.timeoutMs, this.deps.signal, confinementOf(this.deps.bench));
         linted = r.exitCode === 0 ? 'pass' : 'fail';
         if (linted === 'fail') notes.lint = r.output.slice(-TAIL);
       }
@@ -92,15 +92,15 @@ export class Checker {
   private async suite(dir: string, notes: Record<string, string>): Promise<CheckVerdict> {
     const test = this.deps.commands.test!;
     const { bench, baseSha, signal } = this.deps;
-    const r = await runCommand(test.argv, dir, test.timeoutMs, signal);
+    const r = await runCommand(test.argv, dir, test.timeoutMs, signal, confinementOf(bench));
     const mine = { ok: r.exitCode === 0, fails: failCount(r.output) };
     const base = (this.base ??= await inCheckout(bench, baseSha, async (baseDir) => {
-      const b = await runCommand(test.argv, baseDir, test.timeoutMs, signal);
+      const b = await runCommand(test.argv, baseDir, test.timeoutMs, signal, confinementOf(bench));
       return { ok: b.exitCode === 0, fails: failCount(b.output) };
     }));
     if (needsRerun(mine, base) && !this.rerun) {
       this.reruns.suite++;
-      this.rerun = await inCheckout(bench, baseSha, async (baseDir) => ({ ok: (await runCommand(test.argv, baseDir, test.timeoutMs, signal)).exitCode === 0 }));
+      this.rerun = await inCheckout(bench, baseSha, async (baseDir) => ({ ok: (await runCommand(test.argv, baseDir, test.timeoutMs, signal, confinementOf(bench))).exitCode === 0 }));
       if (this.rerun.ok !== base.ok) this.reruns.flaky++;
     }
     const verdict = suiteVerdict(mine, base, needsRerun(mine, base) ? this.rerun : null);

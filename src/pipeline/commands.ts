@@ -5,14 +5,16 @@
  * runs them itself, in a checkout it made, and reads only their exit codes and output: an
  * agent's word for a test result is never taken.
  *
- * They run as the bot's user outside the agent sandbox, the way CI runs a merge request's
- * code (the local forge's pipeline does the same), with an environment of the toolchain's
- * variables only.
+ * The code they run is an agent's, so they run in the agent sandbox (bubblewrap: the bot's
+ * home, store, mirrors and config out of sight, the network only through the egress proxy),
+ * with an environment of the toolchain's variables only; `[pipeline] checks_sandbox = "none"`
+ * runs them as the bot's user instead, the way a CI runner would.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config, LocalCommand } from '../config/schema.js';
+import { openSandbox, type Sandbox, type SandboxBinaries } from '../runners/sandbox.js';
 
 export interface RepoCommand {
   argv: string[];
@@ -83,18 +85,41 @@ function commandEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `argv` (no shell) in `cwd`; never rejects. */
-export function runCommand(argv: readonly string[], cwd: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandRun> {
+/** Where a check runs: in the sandbox (with the bot's places masked), or as the bot's user. */
+export interface Confinement {
+  sandbox: 'bwrap' | 'none';
+  /** The bot's own places (mirror, store, config): masked inside the sandbox. */
+  hidden: string[];
+  binaries?: SandboxBinaries;
+}
+
+/** Runs `argv` (no shell) in `cwd`, confined when asked; never rejects (a sandbox that cannot start is a failed run). */
+export async function runCommand(argv: readonly string[], cwd: string, timeoutMs: number, signal?: AbortSignal, confinement?: Confinement): Promise<CommandRun> {
+  const env = commandEnv() as Record<string, string>;
+  let box: Sandbox;
+  try {
+    box = await openSandbox([...argv], { sandbox: confinement?.sandbox ?? 'none', forbiddenPaths: [], workdir: cwd, env, hidden: confinement?.hidden ?? [], ...(confinement?.binaries ? { binaries: confinement.binaries } : {}) });
+  } catch (error) {
+    return { exitCode: null, output: `${argv.join(' ')} could not run in the sandbox: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  try {
+    return await execute(box.argv, box.env, cwd, timeoutMs, signal, argv);
+  } finally {
+    await box.close();
+  }
+}
+
+function execute(argv: readonly string[], env: Record<string, string>, cwd: string, timeoutMs: number, signal: AbortSignal | undefined, shown: readonly string[]): Promise<CommandRun> {
   return new Promise((resolve) => {
     const [file, ...args] = argv as [string, ...string[]];
     execFile(
       file,
       args,
-      { cwd, env: commandEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true, ...(signal ? { signal } : {}) },
+      { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', windowsHide: true, ...(signal ? { signal } : {}) },
       (error, stdout, stderr) => {
         const output = `${stdout}${stderr}`.slice(-TAIL);
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ exitCode: code, output: code === null ? `${output}\n${argv.join(' ')} could not run: ${error?.message ?? 'killed'}` : output });
+        resolve({ exitCode: code, output: code === null ? `${output}\n${shown.join(' ')} could not run: ${error?.message ?? 'killed'}` : output });
       },
     );
   });

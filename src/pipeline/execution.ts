@@ -34,7 +34,7 @@ import { clusterPatches, diffLines, pairwiseOutcomes, passesCritical, patchHash,
 import { Checker } from './checks.js';
 import { ACCEPTANCE_FILE, specFromAgent, specFromIssue, specFromTitle } from './spec.js';
 import { stepSection, type StepKind } from './steps.js';
-import { inCheckout, keepRef, patchOf, runAgentStep, type Bench, type StepAgent } from './workbench.js';
+import { confinementOf, inCheckout, keepRef, patchOf, runAgentStep, type Bench, type StepAgent } from './workbench.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -170,7 +170,7 @@ export class Execution {
   private async prepare(): Promise<void> {
     const { request, deps } = this;
     const mirror = await deps.mirrors.ensure(deps.mirrorKey, request.repository.cloneUrl, await request.credential(), this.signal);
-    this.bench = { mirror, lock: deps.mirrors.lockFor(deps.mirrorKey), root: deps.workspaceDir, sandbox: deps.sandbox, baseEnv: deps.baseEnv, runnerFor: deps.runnerFor };
+    this.bench = { mirror, lock: deps.mirrors.lockFor(deps.mirrorKey), root: deps.workspaceDir, sandbox: deps.sandbox, checksSandbox: deps.config.pipeline.checks_sandbox, baseEnv: deps.baseEnv, runnerFor: deps.runnerFor };
     this.baseSha = await git(['--git-dir', mirror, 'rev-parse', '--verify', `refs/remotes/origin/${request.repository.defaultBranch}^{commit}`]);
     await inCheckout(this.bench, this.baseSha, async (dir) => {
       this.commands = await repoCommands(deps.config, request.repository.fullName, dir);
@@ -304,7 +304,7 @@ export class Execution {
     const files = (await patchOf(this.bench, this.baseSha, out.commit)).files.filter((f) => !f.startsWith('-'));
     if (files.length === 0) return end('failed', 'could_not_reproduce', 'could not reproduce: the test step wrote no test file the bot can run');
     const command = oracleArgv(test, files);
-    const run = await inCheckout(this.bench, out.commit, (dir) => runCommand(command, dir, test.timeoutMs, this.signal));
+    const run = await inCheckout(this.bench, out.commit, (dir) => runCommand(command, dir, test.timeoutMs, this.signal, confinementOf(this.bench)));
     this.state.spec = { ...(this.state.spec ?? specFromTitle(this.request.task.title)), oracle: { files, commit: out.commit, command, base: run.exitCode === 0 ? 'passes' : 'fails' } };
     if (run.exitCode === null) return end('failed', 'oracle_error', `the oracle test could not run: ${lastLine(run.output)}`);
     if (run.exitCode === 0) return end('failed', 'could_not_reproduce', `could not reproduce: the test written for the issue (${files.join(', ')}) passes on the base commit`);
@@ -532,7 +532,7 @@ export class Execution {
     const cov = this.commands.coverage;
     if (!cov?.report || !winner.patch) return null;
     return inCheckout(this.bench, winner.commit!, async (dir) => {
-      await runCommand(cov.argv, dir, cov.timeoutMs, this.signal);
+      await runCommand(cov.argv, dir, cov.timeoutMs, this.signal, confinementOf(this.bench));
       const report = await readFile(join(dir, cov.report!), 'utf8').catch(() => null);
       return report === null ? null : changedLineCoverage(report, winner.patch!, dir);
     });

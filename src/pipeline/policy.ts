@@ -86,6 +86,8 @@ export const pipelineConfig = z
     parallel: z.number().int().positive().max(10).default(2),
     /** Also push each losing candidate to `<task branch>--c<n>` on the forge (off: they stay in the store and the mirror). */
     push_candidates: z.boolean().default(false),
+    /** Where the bot runs the repository's commands on candidates: the agent sandbox, or ("none") as its own user. */
+    checks_sandbox: z.enum(['bwrap', 'none']).default('bwrap'),
     breakers: z
       .object({
         /** An agent whose last N pipeline runs all failed is skipped … */

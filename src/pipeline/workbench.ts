@@ -19,6 +19,7 @@ import { abortReasons } from '../runners/process.js';
 import type { PermissionsConfig, RunnerConfig } from '../runners/config.js';
 import { emptyUsage, type Runner, type RunnerResult } from '../runners/runner.js';
 import type { SandboxContext } from '../runners/sandbox.js';
+import type { Confinement } from './commands.js';
 import { git } from '../workspace/git.js';
 import type { MirrorLock } from '../workspace/mirror.js';
 import { commitTree, stageAll, type BotIdentity } from '../workspace/publish.js';
@@ -30,6 +31,8 @@ export interface Bench {
   /** Where worktrees (and each step's throw-away HOME) are made. */
   root: string;
   sandbox?: SandboxContext;
+  /** Where the repository's commands run on a candidate (commands.ts); bwrap unless said. */
+  checksSandbox?: 'bwrap' | 'none';
   baseEnv?: NodeJS.ProcessEnv;
   runnerFor?: (config: RunnerConfig, permissions: PermissionsConfig, sandbox: SandboxContext) => Runner;
 }
@@ -167,3 +170,10 @@ export async function patchOf(bench: Bench, from: string, to: string): Promise<{
   const [patch, names] = await Promise.all([git([...common, '-a', from, to]), git([...common, '--name-only', from, to])]);
   return { patch, files: names.split('\n').filter(Boolean) };
 }
+
+/** How the bench's checks are confined: the sandbox, with the mirror and the bot's places masked. */
+export const confinementOf = (bench: Bench): Confinement => ({
+  sandbox: bench.checksSandbox ?? 'bwrap',
+  hidden: [bench.mirror, ...(bench.sandbox?.hidden ?? [])],
+  ...(bench.sandbox?.binaries ? { binaries: bench.sandbox.binaries } : {}),
+});
