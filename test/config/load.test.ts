@@ -59,6 +59,7 @@ describe('the shipped configuration', () => {
       failed_run_reward: 0,
       p0_max_wait_ms: 900_000,
       tag_bonus: 0.5,
+      head_to_head_weight: 0.5,
       prior_sd: 1.5,
       prior_weight: 2,
       type_prior_weight: 1,
