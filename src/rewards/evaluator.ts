@@ -125,7 +125,7 @@ export class Evaluator {
     const repo = { forge: event.forge, repoId: event.repo.id };
     const task = (await taskAtHead(this.deps.db, repo, event.sha)) ?? (await taskOfPublishedAttempt(this.deps.db, repo, { headSha: event.sha }));
     // Not a bot MR, or a pipeline for a commit that is no longer the head: not this reward's.
-    if (!task || !this.isMergeRequests(task, event)) return;
+    if (!task || !this.belongsToMergeRequest(task, event)) return;
     await this.lock.run(String(task.id), () =>
       this.guard(task, async () => {
         const forge = await this.forgeOf(task);
@@ -134,7 +134,7 @@ export class Evaluator {
     );
   }
 
-  private isMergeRequests(task: TaskRow, pipeline: PipelineRun): boolean {
+  private belongsToMergeRequest(task: TaskRow, pipeline: PipelineRun): boolean {
     const match = matchPipeline({ headSha: task.head_sha, branch: task.branch, number: task.pr_number }, pipeline);
     if (match.kind === 'match') return true;
     this.deps.log.info({ taskId: task.id, pipelineId: pipeline.pipelineId, why: match.why }, 'pipeline ignored: not the merge request\'s');
@@ -187,7 +187,7 @@ export class Evaluator {
       this.deps.log.warn({ err: error, taskId: task.id }, 'the head commit\'s pipelines could not be listed: the reward settles on the delivered ones');
       return;
     }
-    for (const run of newestPerSequence(runs.filter((r) => this.isMergeRequests(task, r)))) await this.recordPipeline(task, forge, run);
+    for (const run of newestPerSequence(runs.filter((r) => this.belongsToMergeRequest(task, r)))) await this.recordPipeline(task, forge, run);
   }
 
   async onReview(event: ReviewEvent): Promise<void> {
